@@ -1,0 +1,116 @@
+// Engine: one loaded model with its tokenizer, KV-cache pool and the thread that runs its
+// forward passes. Callers create sequences, then ask the engine to run steps of them; results
+// come back through a GenerationSink on the engine's thread. The engine knows nothing of RPC.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/engine/generation.h"
+#include "core/engine/kv_cache.h"
+#include "core/format/gguf.h"
+#include "core/models/model.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace tessera {
+
+class Sequence;
+
+struct EngineOptions {
+  std::string path;    // GGUF model file
+  std::string device;  // "cpu" or empty
+  // Total KV-cache tokens for all sequences; 0: kDefaultFullContextSequences full contexts.
+  int64_t kv_cache_capacity_tokens = 0;
+};
+
+inline constexpr int64_t kDefaultFullContextSequences = 8;
+
+enum class LoadStage : uint8_t { kOpeningFile, kReadingWeights, kBuildingModel };
+using LoadProgressCallback =
+    std::function<void(LoadStage stage, int64_t bytes_read, int64_t bytes_total)>;
+
+// Receives the results of Engine::Run. Every method is called on the engine's thread.
+class GenerationSink {
+ public:
+  virtual ~GenerationSink() = default;
+  // After each step of the run.
+  virtual void OnStep(StepOutput output) = 0;
+  // Exactly once, last: OK when the run finished its steps or the sequence finished (the last
+  // OnStep then carried the finish reason), otherwise the error that stopped it.
+  virtual void OnRunDone(absl::Status status) = 0;
+  // Flow control: the engine steps the run only while this is true. A sink that returns false
+  // calls Engine::Wake() once it can take more.
+  virtual bool ReadyForMore() { return true; }
+};
+
+struct RunOptions {
+  int32_t max_steps = 0;                 // 0: until the sequence finishes
+  std::vector<int32_t> append_tokens;    // fed to the model after the last sampled token
+};
+
+class Engine {
+ public:
+  // Errors as for GgufFile::Open, TokenizerFromGguf and BuildModelFromGguf, plus
+  // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) for a device this build cannot use.
+  static absl::StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options,
+                                                      const LoadProgressCallback& progress);
+  // Cancels what is still running, reports it to its sinks, and stops the engine thread.
+  ~Engine();
+
+  const ModelInfo& model_info() const { return model_->info(); }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const std::string& path() const { return options_.path; }
+  std::string device() const { return "cpu"; }
+  int64_t kv_cache_capacity_tokens() const { return kv_pool_->capacity_tokens(); }
+
+  // Validates the request, tokenizes the prompt and reserves its KV cache. No compute yet.
+  // Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range, bad sampling
+  // value, CONTEXT_LENGTH_EXCEEDED), RESOURCE_EXHAUSTED (KV_CACHE_FULL).
+  absl::StatusOr<std::shared_ptr<Sequence>> CreateSequence(GenerationRequest request);
+
+  // Queues steps of `sequence` on the engine thread; `sink` must stay valid until its
+  // OnRunDone. FAILED_PRECONDITION (SESSION_BUSY / SESSION_FINISHED) if the sequence is already
+  // running or has finished; INVALID_ARGUMENT for bad append_tokens. On error nothing is queued
+  // and the sink is not called.
+  absl::Status Run(std::shared_ptr<Sequence> sequence, RunOptions options, GenerationSink* sink);
+
+  // Tells the engine thread that a sink became ready for more.
+  void Wake();
+
+ private:
+  struct Job {
+    std::shared_ptr<Sequence> sequence;
+    int32_t steps_left;  // < 0: until finished
+    GenerationSink* sink;
+  };
+
+  Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
+         std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model);
+  void Loop();
+  // Runs one step of `job`; returns true when the job is over (and its sink told).
+  bool StepJob(Job& job);
+
+  const EngineOptions options_;
+  std::unique_ptr<gguf::GgufFile> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<KvCachePool> kv_pool_;
+
+  absl::Mutex mutex_;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mutex_);
+  bool wake_ ABSL_GUARDED_BY(mutex_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread thread_;
+};
+
+}  // namespace tessera

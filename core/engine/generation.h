@@ -1,0 +1,41 @@
+// The engine-side description of one generation: what to generate from, how to sample, when to
+// stop; and what each step hands back.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/engine/sampler.h"
+#include "core/engine/sampling_params.h"
+
+namespace tessera {
+
+struct StopCriteria {
+  int32_t max_tokens = 0;                 // 0: until the context is full
+  std::vector<std::string> stop_strings;  // generation ends before any of them; not returned
+  std::vector<int32_t> stop_token_ids;    // generation ends after any of them; returned
+  bool ignore_eos = false;
+};
+
+struct GenerationRequest {
+  // Text is tokenized (with BOS when the model uses one); ids are used as given.
+  std::variant<std::string, std::vector<int32_t>> prompt;
+  SamplingParams sampling;
+  StopCriteria stop;
+};
+
+enum class FinishReason : uint8_t { kNone, kLength, kStop, kEndOfSequence, kCancelled };
+std::string_view FinishReasonName(FinishReason reason);
+
+// What one engine step produced for one sequence.
+struct StepOutput {
+  std::vector<SampledToken> tokens;  // usually one; none when the step only finished the sequence
+  std::string text;                  // whole UTF-8 characters only
+  FinishReason finish_reason = FinishReason::kNone;
+  int32_t prompt_tokens = 0;         // totals so far
+  int32_t completion_tokens = 0;
+};
+
+}  // namespace tessera

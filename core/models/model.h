@@ -1,0 +1,51 @@
+// The few things the engine needs from any model family: its dimensions and a forward pass.
+// Each family (llama.cc, ...) builds itself directly from the shared blocks; this is the only
+// interface they share.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/engine/kv_cache.h"
+#include "core/format/gguf.h"
+#include "kernels/tensor.h"
+
+namespace tessera {
+
+struct ModelInfo {
+  std::string architecture;  // as named in the model file, e.g. "llama"
+  int32_t vocab_size = 0;
+  int32_t hidden_size = 0;
+  int32_t num_layers = 0;
+  int32_t num_heads = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int32_t context_length = 0;
+  DType weight_dtype = DType::kF32;  // of the largest weight matrices
+  int64_t weight_bytes = 0;
+  KvCacheShape kv_shape;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ModelInfo& info() const = 0;
+
+  // Runs `tokens` at positions [cache.length(), cache.length() + tokens.size()) through the
+  // model, appending their keys and values to `cache`, and writes the last token's logits
+  // ([vocab_size]) to `logits`. The cache must have room for the tokens.
+  virtual absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
+                               std::span<float> logits) const = 0;
+};
+
+// Builds the model a GGUF file describes, choosing the family by general.architecture.
+// The model reads its weights from `file`, which must outlive it.
+// Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) for an unknown family; INVALID_ARGUMENT
+// (INVALID_MODEL_FILE) for missing or inconsistent metadata or tensors.
+absl::StatusOr<std::unique_ptr<Model>> BuildModelFromGguf(const gguf::GgufFile& file);
+
+}  // namespace tessera

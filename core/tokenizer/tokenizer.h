@@ -1,0 +1,63 @@
+// Tokenizer: text <-> token ids for one model's vocabulary. Implementations (SentencePiece-style
+// here, byte-level BPE beside it) are built from the vocabulary stored in the model file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/format/gguf.h"
+
+namespace tessera {
+
+// How a vocabulary entry behaves, numbered as llama.cpp's GGUF token types.
+enum class TokenType : int32_t {
+  kUndefined = 0, kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5,
+  kByte = 6,
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Token ids for `text`, without BOS (callers add it when add_bos() says so).
+  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
+
+  // The bytes token `id` contributes to decoded text: byte-fallback tokens give their byte, the
+  // word-boundary marker becomes a space, control tokens (BOS, EOS) give nothing. A byte token
+  // may give an incomplete UTF-8 sequence; TextStream reassembles them.
+  virtual std::string TokenBytes(int32_t id) const = 0;
+
+  // The vocabulary entry as stored in the model file (for logprobs and debugging).
+  virtual std::string_view TokenText(int32_t id) const = 0;
+
+  // Decoded text of `ids`. With `at_text_start`, the space a SentencePiece-style tokenizer put
+  // in front of the text when encoding it is removed again, so Decode(Encode(s), true) == s.
+  std::string Decode(std::span<const int32_t> ids, bool at_text_start) const;
+
+  int32_t vocab_size() const { return vocab_size_; }
+  std::optional<int32_t> bos_id() const { return bos_id_; }
+  std::optional<int32_t> eos_id() const { return eos_id_; }
+  bool add_bos() const { return add_bos_; }
+  // True when decoding removes one leading space at the start of a text (see Decode).
+  bool strips_leading_space() const { return strips_leading_space_; }
+
+ protected:
+  int32_t vocab_size_ = 0;
+  std::optional<int32_t> bos_id_;
+  std::optional<int32_t> eos_id_;
+  bool add_bos_ = false;
+  bool strips_leading_space_ = false;
+};
+
+// Builds the tokenizer a GGUF file describes (tokenizer.ggml.*). Errors: INVALID_ARGUMENT
+// (INVALID_MODEL_FILE) for a missing or inconsistent vocabulary; UNIMPLEMENTED
+// (UNSUPPORTED_ARCHITECTURE) for a tokenizer model this build does not know.
+absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const gguf::GgufFile& file);
+
+}  // namespace tessera

@@ -1,0 +1,47 @@
+// Stable, machine-readable error reasons. The engine attaches one to every error it returns;
+// the server turns it into a google.rpc.ErrorInfo detail so clients branch on the reason, never
+// on message text. Reasons are part of the API: add new ones, never rename.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace tessera {
+
+namespace reason {
+inline constexpr std::string_view kModelNotFound = "MODEL_NOT_FOUND";
+inline constexpr std::string_view kModelAlreadyLoaded = "MODEL_ALREADY_LOADED";
+inline constexpr std::string_view kSessionNotFound = "SESSION_NOT_FOUND";
+inline constexpr std::string_view kRequestNotFound = "REQUEST_NOT_FOUND";
+inline constexpr std::string_view kModelFileNotFound = "MODEL_FILE_NOT_FOUND";
+inline constexpr std::string_view kInvalidModelFile = "INVALID_MODEL_FILE";
+inline constexpr std::string_view kUnsupportedArchitecture = "UNSUPPORTED_ARCHITECTURE";
+inline constexpr std::string_view kUnsupportedTensorType = "UNSUPPORTED_TENSOR_TYPE";
+inline constexpr std::string_view kUnsupportedDevice = "UNSUPPORTED_DEVICE";
+inline constexpr std::string_view kInvalidArgument = "INVALID_ARGUMENT";
+inline constexpr std::string_view kContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
+inline constexpr std::string_view kKvCacheFull = "KV_CACHE_FULL";
+inline constexpr std::string_view kSessionBusy = "SESSION_BUSY";
+inline constexpr std::string_view kSessionFinished = "SESSION_FINISHED";
+inline constexpr std::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";
+inline constexpr std::string_view kDuplicateRequestId = "DUPLICATE_REQUEST_ID";
+}  // namespace reason
+
+// Returns `status` carrying `reason`; an OK status is returned unchanged.
+absl::Status WithReason(absl::Status status, std::string_view reason);
+
+// The reason attached by WithReason, if any.
+std::optional<std::string> ErrorReasonOf(const absl::Status& status);
+
+// The request field a bad-argument error is about (AIP-193 field violation), if any.
+std::optional<std::string> FieldOf(const absl::Status& status);
+
+// An INVALID_ARGUMENT status about one request field, e.g. ("sampling.temperature",
+// "must be >= 0, got -1"). The message reads "<field>: <description>".
+absl::Status InvalidField(std::string_view field, std::string_view description,
+                          std::string_view error_reason = reason::kInvalidArgument);
+
+}  // namespace tessera
