@@ -9,6 +9,10 @@
 
 namespace tessera::cpu {
 
+// Threads the parallel kernels use (OpenMP); 0 or less: one per core.
+void SetThreadCount(int n);
+int ThreadCount();
+
 // out[i, :] = table[ids[i], :] as fp32.                      table: [vocab, dim]
 // Precondition (checked by the caller): every id is in [0, vocab).
 void EmbeddingGather(const Tensor& table, const int32_t* ids, int64_t n_ids, float* out);
