@@ -5,7 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <functional>
 #include <memory>
 #include <span>
@@ -87,18 +87,24 @@ class Engine {
   // Tells the engine thread that a sink became ready for more.
   void Wake();
 
+  // Finishes `sequence` with FinishReason::kCancelled at its next step, even if its run is
+  // waiting on flow control. Thread-safe; a sequence that is not running finishes at its next run.
+  void Cancel(Sequence& sequence);
+
  private:
   struct Job {
     std::shared_ptr<Sequence> sequence;
     int32_t steps_left;  // < 0: until finished
     GenerationSink* sink;
+    bool done = false;  // guarded by mutex_
   };
 
   Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
          std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model);
   void Loop();
-  // Runs one step of `job`; returns true when the job is over (and its sink told).
-  bool StepJob(Job& job);
+  // Runs one step of `job`; sets job.done when the job is over (and its sink told).
+  void StepJob(Job& job);
+  bool AnyJobReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const EngineOptions options_;
   std::unique_ptr<gguf::GgufFile> file_;
@@ -107,8 +113,8 @@ class Engine {
   std::unique_ptr<KvCachePool> kv_pool_;
 
   absl::Mutex mutex_;
-  std::deque<Job> jobs_ ABSL_GUARDED_BY(mutex_);
-  bool wake_ ABSL_GUARDED_BY(mutex_) = false;
+  // A list, so the engine thread can step jobs outside the lock while Run appends.
+  std::list<Job> jobs_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };

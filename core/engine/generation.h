@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 #include "core/engine/sampler.h"
 #include "core/engine/sampling_params.h"
 
@@ -27,7 +29,7 @@ struct GenerationRequest {
 };
 
 enum class FinishReason : uint8_t { kNone, kLength, kStop, kEndOfSequence, kCancelled };
-std::string_view FinishReasonName(FinishReason reason);
+absl::string_view FinishReasonName(FinishReason reason);
 
 // What one engine step produced for one sequence.
 struct StepOutput {

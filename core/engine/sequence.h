@@ -22,10 +22,13 @@ namespace tessera {
 
 class Sequence {
  public:
+  // `output_starts_text`: the prompt holds no text (only BOS), so the output's first
+  // characters start a text (see Tokenizer::Decode).
   Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-           int32_t max_length, std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer);
+           std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer, bool output_starts_text);
 
-  // Thread-safe: the next step finishes the sequence with FinishReason::kCancelled.
+  // Thread-safe: the next step finishes the sequence with FinishReason::kCancelled. Use
+  // Engine::Cancel, which also wakes the engine if the run is waiting on flow control.
   void Cancel() { cancelled_.store(true); }
   bool cancel_requested() const { return cancelled_.load(); }
 
@@ -43,15 +46,19 @@ class Sequence {
   absl::StatusOr<StepOutput> Step(const Model& model);
 
  private:
-  // Appends `token`'s text and returns what can be released now.
-  std::string ReleaseText(int32_t token);
-  FinishReason CheckStop(int32_t token);
-  StepOutput Finish(FinishReason reason, StepOutput output);
+  // The finish reason `token` (just sampled) causes, if any, before looking at stop strings.
+  FinishReason FinishReasonAfter(int32_t token) const;
+  // Adds `token`'s text to the held text and moves what can no longer start a stop string to
+  // `output`; returns true if a stop string appeared (the text from it on is dropped).
+  bool ReleaseText(int32_t token, std::string& output);
+  // Marks the sequence finished, releases held text into `output` (unless it follows a stop
+  // string) and gives the KV cache back.
+  void Finish(FinishReason reason, StepOutput& output, bool drop_pending_text = false);
 
   const Tokenizer& tokenizer_;
   SamplingParams sampling_;
   StopCriteria stop_;
-  int32_t max_length_;  // prompt + output may not exceed this (the KV capacity)
+  int64_t max_length_;  // context (fed tokens + the last sampled one) may not exceed this
   std::unique_ptr<KvCache> cache_;
   Sampler sampler_;
   TextStream text_stream_;

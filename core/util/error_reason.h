@@ -5,33 +5,33 @@
 
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace tessera {
 
 namespace reason {
-inline constexpr std::string_view kModelNotFound = "MODEL_NOT_FOUND";
-inline constexpr std::string_view kModelAlreadyLoaded = "MODEL_ALREADY_LOADED";
-inline constexpr std::string_view kSessionNotFound = "SESSION_NOT_FOUND";
-inline constexpr std::string_view kRequestNotFound = "REQUEST_NOT_FOUND";
-inline constexpr std::string_view kModelFileNotFound = "MODEL_FILE_NOT_FOUND";
-inline constexpr std::string_view kInvalidModelFile = "INVALID_MODEL_FILE";
-inline constexpr std::string_view kUnsupportedArchitecture = "UNSUPPORTED_ARCHITECTURE";
-inline constexpr std::string_view kUnsupportedTensorType = "UNSUPPORTED_TENSOR_TYPE";
-inline constexpr std::string_view kUnsupportedDevice = "UNSUPPORTED_DEVICE";
-inline constexpr std::string_view kInvalidArgument = "INVALID_ARGUMENT";
-inline constexpr std::string_view kContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
-inline constexpr std::string_view kKvCacheFull = "KV_CACHE_FULL";
-inline constexpr std::string_view kSessionBusy = "SESSION_BUSY";
-inline constexpr std::string_view kSessionFinished = "SESSION_FINISHED";
-inline constexpr std::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";
-inline constexpr std::string_view kDuplicateRequestId = "DUPLICATE_REQUEST_ID";
+inline constexpr absl::string_view kModelNotFound = "MODEL_NOT_FOUND";
+inline constexpr absl::string_view kModelAlreadyLoaded = "MODEL_ALREADY_LOADED";
+inline constexpr absl::string_view kSessionNotFound = "SESSION_NOT_FOUND";
+inline constexpr absl::string_view kRequestNotFound = "REQUEST_NOT_FOUND";
+inline constexpr absl::string_view kModelFileNotFound = "MODEL_FILE_NOT_FOUND";
+inline constexpr absl::string_view kInvalidModelFile = "INVALID_MODEL_FILE";
+inline constexpr absl::string_view kUnsupportedArchitecture = "UNSUPPORTED_ARCHITECTURE";
+inline constexpr absl::string_view kUnsupportedTensorType = "UNSUPPORTED_TENSOR_TYPE";
+inline constexpr absl::string_view kUnsupportedDevice = "UNSUPPORTED_DEVICE";
+inline constexpr absl::string_view kInvalidArgument = "INVALID_ARGUMENT";
+inline constexpr absl::string_view kContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
+inline constexpr absl::string_view kKvCacheFull = "KV_CACHE_FULL";
+inline constexpr absl::string_view kSessionBusy = "SESSION_BUSY";
+inline constexpr absl::string_view kSessionFinished = "SESSION_FINISHED";
+inline constexpr absl::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";
+inline constexpr absl::string_view kDuplicateRequestId = "DUPLICATE_REQUEST_ID";
 }  // namespace reason
 
 // Returns `status` carrying `reason`; an OK status is returned unchanged.
-absl::Status WithReason(absl::Status status, std::string_view reason);
+absl::Status WithReason(absl::Status status, absl::string_view reason);
 
 // The reason attached by WithReason, if any.
 std::optional<std::string> ErrorReasonOf(const absl::Status& status);
@@ -41,7 +41,7 @@ std::optional<std::string> FieldOf(const absl::Status& status);
 
 // An INVALID_ARGUMENT status about one request field, e.g. ("sampling.temperature",
 // "must be >= 0, got -1"). The message reads "<field>: <description>".
-absl::Status InvalidField(std::string_view field, std::string_view description,
-                          std::string_view error_reason = reason::kInvalidArgument);
+absl::Status InvalidField(absl::string_view field, absl::string_view description,
+                          absl::string_view error_reason = reason::kInvalidArgument);
 
 }  // namespace tessera

@@ -1,0 +1,51 @@
+#include "core/blocks/attention.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "kernels/cpu/ops.h"
+
+namespace tessera {
+
+Attention::Attention(AttentionConfig config, AttentionWeights weights)
+    : config_(config), weights_(weights), inv_freq_(RopeInverseFrequencies(config.rope)) {}
+
+void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer,
+                        float* out) const {
+  const int64_t q_dim = int64_t{config_.num_heads} * config_.head_dim;
+  const int64_t kv_dim = int64_t{config_.num_kv_heads} * config_.head_dim;
+  const int64_t start = cache.length();
+
+  std::vector<int32_t> positions(n_tokens);
+  std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start));
+
+  std::vector<float> q(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
+  // New keys and values go straight into the cache rows for their positions.
+  float* k = cache.keys(layer) + start * kv_dim;    // [n_tokens, num_kv_heads, head_dim]
+  float* v = cache.values(layer) + start * kv_dim;  // [n_tokens, num_kv_heads, head_dim]
+  cpu::Matmul(x, weights_.q, n_tokens, q.data());
+  cpu::Matmul(x, weights_.k, n_tokens, k);
+  cpu::Matmul(x, weights_.v, n_tokens, v);
+  if (weights_.q_bias) cpu::AddBias(q.data(), *weights_.q_bias, n_tokens);
+  if (weights_.k_bias) cpu::AddBias(k, *weights_.k_bias, n_tokens);
+  if (weights_.v_bias) cpu::AddBias(v, *weights_.v_bias, n_tokens);
+
+  const RopeConfig& rope = config_.rope;
+  cpu::Rope(q.data(), positions.data(), n_tokens, config_.num_heads, config_.head_dim,
+            rope.rotary_dim, inv_freq_.data(), rope.style);
+  cpu::Rope(k, positions.data(), n_tokens, config_.num_kv_heads, config_.head_dim,
+            rope.rotary_dim, inv_freq_.data(), rope.style);
+
+  const cpu::AttentionShape shape{
+      .n_heads = config_.num_heads,
+      .n_kv_heads = config_.num_kv_heads,
+      .head_dim = config_.head_dim,
+      .scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim)),
+  };
+  std::vector<float> attended(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
+  cpu::Attention(q.data(), cache.keys(layer), cache.values(layer), n_tokens, start, shape,
+                 attended.data());
+  cpu::Matmul(attended.data(), weights_.o, n_tokens, out);
+}
+
+}  // namespace tessera

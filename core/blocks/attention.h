@@ -1,0 +1,46 @@
+// Grouped-query self-attention with rotary positions and a KV cache: the block every decoder
+// family shares. Families differ only in the weights they supply (biases, for example).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/blocks/rope.h"
+#include "core/engine/kv_cache.h"
+#include "kernels/tensor.h"
+
+namespace tessera {
+
+struct AttentionConfig {
+  int hidden_size = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  RopeConfig rope;
+};
+
+struct AttentionWeights {
+  Tensor q;  // [num_heads * head_dim, hidden_size]
+  Tensor k;  // [num_kv_heads * head_dim, hidden_size]
+  Tensor v;  // [num_kv_heads * head_dim, hidden_size]
+  Tensor o;  // [hidden_size, num_heads * head_dim]
+  std::optional<Tensor> q_bias, k_bias, v_bias;  // [rows of q / k / v]
+};
+
+class Attention {
+ public:
+  Attention(AttentionConfig config, AttentionWeights weights);
+
+  // x: [n_tokens, hidden_size] (normalized input) at positions [cache.length(), +n_tokens).
+  // Writes the tokens' keys and values into layer `layer` of `cache` (the caller extends the
+  // cache once every layer has run) and the attention output to out: [n_tokens, hidden_size].
+  void Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer, float* out) const;
+
+ private:
+  AttentionConfig config_;
+  AttentionWeights weights_;
+  std::vector<float> inv_freq_;  // [rope.rotary_dim / 2]
+};
+
+}  // namespace tessera

@@ -1,0 +1,236 @@
+#include "core/engine/engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/engine/sequence.h"
+#include "core/util/error_reason.h"
+#include "core/util/status_macros.h"
+
+namespace tessera {
+namespace {
+
+// Reads every page of the weights once, so a load's progress reflects real reads and the
+// first request does not pay for page faults.
+void ReadWeights(const gguf::GgufFile& file, const LoadProgressCallback& progress) {
+  int64_t total = 0;
+  for (const gguf::TensorInfo& tensor : file.tensors()) total += static_cast<int64_t>(tensor.bytes);
+  constexpr size_t kPage = 4096;
+  constexpr int64_t kReportEvery = int64_t{64} << 20;
+  int64_t read = 0;
+  int64_t next_report = kReportEvery;
+  volatile uint8_t sink = 0;
+  progress(LoadStage::kReadingWeights, 0, total);
+  for (const gguf::TensorInfo& tensor : file.tensors()) {
+    const auto* bytes = static_cast<const uint8_t*>(tensor.data);
+    for (size_t offset = 0; offset < tensor.bytes; offset += kPage) sink = sink + bytes[offset];
+    read += static_cast<int64_t>(tensor.bytes);
+    if (read >= next_report) {
+      progress(LoadStage::kReadingWeights, read, total);
+      next_report = read + kReportEvery;
+    }
+  }
+  progress(LoadStage::kReadingWeights, total, total);
+}
+
+absl::Status ValidateStopCriteria(const StopCriteria& stop, int32_t vocab_size) {
+  if (stop.max_tokens < 0) {
+    return InvalidField("stop.max_tokens", absl::StrCat("must be >= 0, got ", stop.max_tokens));
+  }
+  for (int32_t id : stop.stop_token_ids) {
+    if (id < 0 || id >= vocab_size) {
+      return InvalidField("stop.stop_token_ids",
+                          absl::StrCat("token id ", id, " is outside the vocabulary [0, ",
+                                       vocab_size, ")"));
+    }
+  }
+  for (const std::string& stop_string : stop.stop_strings) {
+    if (stop_string.empty()) return InvalidField("stop.stop_strings", "must not be empty strings");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options,
+                                                     const LoadProgressCallback& progress) {
+  if (!options.device.empty() && options.device != "cpu") {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          "device '", options.device,
+                          "' is not available in this build; use \"cpu\"")),
+                      reason::kUnsupportedDevice);
+  }
+  if (options.kv_cache_capacity_tokens < 0) {
+    return InvalidField("kv_cache_capacity_tokens", "must be >= 0");
+  }
+  progress(LoadStage::kOpeningFile, 0, 0);
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::Open(options.path));
+  ReadWeights(*file, progress);
+  progress(LoadStage::kBuildingModel, 0, 0);
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, TokenizerFromGguf(*file));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromGguf(*file));
+  if (tokenizer->vocab_size() != model->info().vocab_size) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          options.path, ": the tokenizer has ", tokenizer->vocab_size(),
+                          " tokens but the embedding table has ", model->info().vocab_size,
+                          " rows")),
+                      reason::kInvalidModelFile);
+  }
+  return std::unique_ptr<Engine>(
+      new Engine(options, std::move(file), std::move(tokenizer), std::move(model)));
+}
+
+Engine::Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
+               std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model)
+    : options_(std::move(options)),
+      file_(std::move(file)),
+      tokenizer_(std::move(tokenizer)),
+      model_(std::move(model)) {
+  const ModelInfo& info = model_->info();
+  const int64_t capacity = options_.kv_cache_capacity_tokens > 0
+                               ? options_.kv_cache_capacity_tokens
+                               : kDefaultFullContextSequences * info.context_length;
+  kv_pool_ = std::make_unique<KvCachePool>(info.kv_shape, capacity);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Engine::~Engine() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  thread_.join();
+  // Whatever is left ends as cancelled, so every sink hears the end of its run.
+  for (Job& job : jobs_) {
+    Cancel(*job.sequence);
+    StepJob(job);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationRequest request) {
+  const ModelInfo& info = model_->info();
+  std::vector<int32_t> prompt;
+  bool output_starts_text = false;
+  if (const auto* text = std::get_if<std::string>(&request.prompt)) {
+    if (text->empty()) return InvalidField("prompt.text", "must not be empty");
+    if (tokenizer_->add_bos() && tokenizer_->bos_id()) prompt.push_back(*tokenizer_->bos_id());
+    const std::vector<int32_t> encoded = tokenizer_->Encode(*text);
+    prompt.insert(prompt.end(), encoded.begin(), encoded.end());
+  } else {
+    prompt = std::get<std::vector<int32_t>>(std::move(request.prompt));
+    if (prompt.empty()) return InvalidField("prompt.token_ids", "must not be empty");
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      if (prompt[i] < 0 || prompt[i] >= info.vocab_size) {
+        return InvalidField("prompt.token_ids",
+                            absl::StrCat("token id ", prompt[i], " at index ", i,
+                                         " is outside the vocabulary [0, ", info.vocab_size, ")"));
+      }
+    }
+    output_starts_text = prompt.size() == 1 && prompt[0] == tokenizer_->bos_id();
+  }
+  TESSERA_RETURN_IF_ERROR(ValidateSamplingParams(request.sampling, info.vocab_size));
+  TESSERA_RETURN_IF_ERROR(ValidateStopCriteria(request.stop, info.vocab_size));
+
+  const int64_t prompt_tokens = static_cast<int64_t>(prompt.size());
+  if (prompt_tokens >= info.context_length) {
+    return InvalidField("prompt",
+                        absl::StrCat("the prompt has ", prompt_tokens,
+                                     " tokens; the context length is ", info.context_length,
+                                     " and at least one must be left to generate"),
+                        reason::kContextLengthExceeded);
+  }
+  const int64_t max_tokens = request.stop.max_tokens;
+  if (prompt_tokens + max_tokens > info.context_length) {
+    return InvalidField("stop.max_tokens",
+                        absl::StrCat("the prompt (", prompt_tokens, " tokens) plus max_tokens (",
+                                     max_tokens, ") exceeds the context length ",
+                                     info.context_length),
+                        reason::kContextLengthExceeded);
+  }
+  // Room for everything the sequence can hold: the prompt and every token it may generate.
+  const int64_t capacity = max_tokens > 0 ? prompt_tokens + max_tokens : info.context_length;
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, kv_pool_->Allocate(capacity));
+  return std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
+                                    std::move(request.stop), std::move(cache), *tokenizer_,
+                                    output_starts_text);
+}
+
+absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,
+                         GenerationSink* sink) {
+  absl::MutexLock lock(&mutex_);
+  if (stopping_) return absl::UnavailableError("the model is being unloaded");
+  for (const Job& job : jobs_) {
+    if (job.sequence == sequence && !job.done) {
+      return WithReason(absl::FailedPreconditionError(
+                            "the session is already running a request; wait for it to finish"),
+                        reason::kSessionBusy);
+    }
+  }
+  if (sequence->finished()) {
+    return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                          "the session has finished (", FinishReasonName(sequence->finish_reason()),
+                          "); release it and start a new one")),
+                      reason::kSessionFinished);
+  }
+  TESSERA_RETURN_IF_ERROR(sequence->Append(options.append_tokens));
+  jobs_.push_back(Job{std::move(sequence), options.max_steps > 0 ? options.max_steps : -1, sink});
+  return absl::OkStatus();
+}
+
+void Engine::Wake() {
+  // Releasing the mutex makes the engine thread re-check which jobs are ready.
+  absl::MutexLock lock(&mutex_);
+}
+
+void Engine::Cancel(Sequence& sequence) {
+  sequence.Cancel();
+  Wake();
+}
+
+bool Engine::AnyJobReady() const {
+  return std::any_of(jobs_.begin(), jobs_.end(), [](const Job& job) {
+    return job.sequence->cancel_requested() || job.sink->ReadyForMore();
+  });
+}
+
+void Engine::Loop() {
+  for (;;) {
+    std::vector<Job*> ready;
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(
+          +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return engine->stopping_ || engine->AnyJobReady();
+          },
+          this));
+      if (stopping_) return;
+      for (Job& job : jobs_) {
+        if (job.sequence->cancel_requested() || job.sink->ReadyForMore()) ready.push_back(&job);
+      }
+    }
+    // One step of every ready sequence per round, so long generations share the model fairly.
+    for (Job* job : ready) StepJob(*job);
+    absl::MutexLock lock(&mutex_);
+    jobs_.remove_if([](const Job& job) { return job.done; });
+  }
+}
+
+void Engine::StepJob(Job& job) {
+  absl::StatusOr<StepOutput> output = job.sequence->Step(*model_);
+  const absl::Status status = output.status();
+  bool over = !output.ok();
+  if (output.ok()) {
+    over = output->finish_reason != FinishReason::kNone ||
+           (job.steps_left > 0 && --job.steps_left == 0);
+    job.sink->OnStep(*std::move(output));
+  }
+  if (!over) return;
+  {
+    // Marked before the sink hears of it, so a Run that follows at once is not refused as busy.
+    absl::MutexLock lock(&mutex_);
+    job.done = true;
+  }
+  job.sink->OnRunDone(status);
+}
+
+}  // namespace tessera

@@ -1,0 +1,75 @@
+// tessera-server: serves tessera.inference.v1.InferenceService over gRPC.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on, host:port.");
+ABSL_FLAG(std::vector<std::string>, model, {},
+          "Model to load at start as name=path; repeat the flag or separate with commas.");
+ABSL_FLAG(int, threads, 0, "Threads of the CPU kernels; 0: one per core.");
+ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
+          "Sessions unused for this long are released.");
+ABSL_FLAG(int64_t, kv_cache_tokens, 0,
+          "KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.");
+
+namespace {
+
+// absl keeps only the last value of a repeated flag, so every --model is read from argv.
+std::vector<std::string> ModelFlagValues(int argc, char** argv) {
+  std::vector<std::string> values;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    if (arg == "model" && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
+    } else if (absl::ConsumePrefix(&arg, "model=")) {
+      values.emplace_back(arg);
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves LLM inference over gRPC (tessera.inference.v1).");
+  const std::vector<std::string> model_flags = ModelFlagValues(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+
+  tessera::server::ServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.session_idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
+  options.kv_cache_tokens = absl::GetFlag(FLAGS_kv_cache_tokens);
+  for (const std::string& flag : model_flags) {
+    for (absl::string_view spec : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
+      std::vector<std::string> name_path = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+      if (name_path.size() != 2) {
+        std::cerr << "--model expects name=path, got \"" << spec << "\"\n";
+        return EXIT_FAILURE;
+      }
+      options.models.push_back({name_path[0], name_path[1]});
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<tessera::server::Server>> server =
+      tessera::server::Server::Start(options);
+  if (!server.ok()) {
+    std::cerr << "tessera-server: " << server.status() << "\n";
+    return EXIT_FAILURE;
+  }
+  std::cerr << "tessera-server listening on port " << (*server)->port() << " ("
+            << options.listen_address << ")\n";
+  (*server)->Wait();
+  return EXIT_SUCCESS;
+}
