@@ -81,7 +81,8 @@ absl::StatusOr<std::optional<T>> ParsedArgs::Number(absl::string_view name) cons
     parsed = absl::SimpleAtoi(*text, &value);
   }
   if (!parsed) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a valid number: '", *text, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": not a valid number: '", *text, "'"));
   }
   return value;
 }

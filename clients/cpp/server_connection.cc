@@ -22,8 +22,8 @@ absl::StatusOr<ServerOptions> ServerOptionsFrom(const ParsedArgs& args) {
   if (const std::optional<std::string> timeout = args.Last("timeout")) {
     absl::Duration duration;
     if (!absl::ParseDuration(*timeout, &duration) || duration <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--timeout: expected a positive duration such as 30s, got '", *timeout, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--timeout: expected a positive duration such as 30s, got '", *timeout, "'"));
     }
     options.timeout = duration;
   }

@@ -16,7 +16,9 @@ std::string FlagSynopsis(const FlagSpec& flag) {
 
 std::string GlobalSynopsis(absl::Span<const FlagSpec> global_flags) {
   std::string synopsis;
-  for (const FlagSpec& flag : global_flags) absl::StrAppend(&synopsis, "[", FlagSynopsis(flag), "] ");
+  for (const FlagSpec& flag : global_flags) {
+    absl::StrAppend(&synopsis, "[", FlagSynopsis(flag), "] ");
+  }
   return synopsis;
 }
 

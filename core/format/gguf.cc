@@ -29,10 +29,10 @@ constexpr uint64_t kMaxKeyBytes = 65535;   // the spec's limit
 constexpr uint64_t kMaxTensorNameBytes = 64;  // the spec's limit
 constexpr uint32_t kMaxDims = 4;
 // Smallest possible encodings, to reject a count before anything is reserved for it:
-// key length + one key byte + value type + a one-byte value.
-constexpr uint64_t kMinMetadataEntryBytes = 8 + 1 + 4 + 1;
-// name length + one name byte + n_dims + one dim + type + offset.
-constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;
+// key length + value type + a one-byte value.
+constexpr uint64_t kMinMetadataEntryBytes = 8 + 4 + 1;
+// name length + n_dims + one dim + type + offset.
+constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 
 // A GGUF string: a uint64 length and that many bytes; the view points into the mapped file.
 absl::StatusOr<std::string_view> ReadString(ByteCursor& in, std::string_view what) {

@@ -146,7 +146,8 @@ std::string GgufWriter::Serialize() const {
     AppendFixed(out, offset);
     offset = AlignUp(offset + tensor.data.size(), alignment_);
   }
-  PadTo(out, alignment_);
+  // A file without tensors has no data section to align.
+  if (!tensors_.empty()) PadTo(out, alignment_);
   for (const PendingTensor& tensor : tensors_) {
     out += tensor.data;
     PadTo(out, alignment_);

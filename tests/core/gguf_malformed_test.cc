@@ -157,7 +157,7 @@ TEST_F(GgufMalformedTest, StringLongerThanTheFile) {
   GgufWriter writer;
   writer.AddString("test.s", "abc");
   std::string bytes = writer.Serialize();
-  Poke<uint64_t>(bytes, After(bytes, "test.s") + 4, 4);
+  Poke<uint64_t>(bytes, After(bytes, "test.s") + 4, 1000);
   ExpectRejected(bytes, "truncated: metadata 'test.s' at offset");
 }
 
@@ -304,10 +304,13 @@ TEST_F(GgufMalformedTest, TensorDataMisalignedForItsType) {
 TEST_F(GgufMalformedTest, EveryPrefixOfARealModelIsRejected) {
   const std::string model = ReadBytes(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
   ASSERT_EQ(model.size(), 1185376u);
-  // Metadata and tensor infos end at 14152 and the data section starts at 14176; cover all of
-  // that, then a few cuts inside the tensor data.
+  // Every cut through the header and the first metadata entries (the 512 tokens), a cut every
+  // 16 bytes through the rest of the metadata and the tensor infos (which end at 14152), every
+  // cut around the start of the data section (14176), then a few inside the tensor data.
   std::vector<size_t> lengths;
-  for (size_t length = 0; length <= 14400; ++length) lengths.push_back(length);
+  for (size_t length = 0; length <= 4096; ++length) lengths.push_back(length);
+  for (size_t length = 4097; length < 14100; length += 16) lengths.push_back(length);
+  for (size_t length = 14100; length <= 14250; ++length) lengths.push_back(length);
   for (size_t length : {100000ul, 600000ul, model.size() - 256, model.size() - 1}) {
     lengths.push_back(length);
   }

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -17,8 +18,10 @@ namespace tessera::testing {
 // A path in the test temporary directory, unique to the running test and process.
 inline std::string ScratchPath(std::string_view name) {
   const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "tessera_" + test->test_suite_name() + "_" + test->name() + "_" +
-         std::to_string(getpid()) + "_" + std::string(name);
+  std::string path = std::string("tessera_") + test->test_suite_name() + "_" + test->name() +
+                     "_" + std::to_string(getpid()) + "_" + std::string(name);
+  std::replace(path.begin(), path.end(), '/', '_');  // parameterized tests have '/' in names
+  return ::testing::TempDir() + path;
 }
 
 inline void WriteBytes(const std::string& path, std::string_view bytes) {

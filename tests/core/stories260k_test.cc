@@ -3,6 +3,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <filesystem>
+
+#include "core/format/llama2c_to_gguf.h"
 #include "gtest/gtest.h"
 #include "tests/core/engine_test_util.h"
 
@@ -32,6 +35,27 @@ TEST(Stories260kTest, GreedyFromBosMatchesLlama2cReference) {
   auto sink = testing::RunToEnd(*engine, testing::GreedyRequest({1}, 256));
   ASSERT_TRUE(sink->run_status.ok()) << sink->run_status;
   EXPECT_EQ(sink->Text(), expected);
+}
+
+TEST(Stories260kTest, ConvertedLlama2cCheckpointGeneratesTheSameTokens) {
+  const std::string data = TESSERA_TEST_DATA_DIR;
+  const std::string converted =
+      (std::filesystem::path(::testing::TempDir()) / "stories260K_converted.gguf").string();
+  ASSERT_TRUE(llama2c::ConvertToGguf(data + "/llama2c/stories260K.bin",
+                                     data + "/llama2c/tok512.bin", converted)
+                  .ok());
+  auto engine = Engine::Load({.path = converted}, [](LoadStage, int64_t, int64_t) {});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::unique_ptr<Engine> shipped = testing::LoadDefaultModel();
+  ASSERT_NE(shipped, nullptr);
+  auto from_converted = testing::RunToEnd(**engine, testing::GreedyRequest({1}, 256));
+  auto from_shipped = testing::RunToEnd(*shipped, testing::GreedyRequest({1}, 256));
+  EXPECT_EQ(from_converted->Tokens(), from_shipped->Tokens());
+  EXPECT_EQ(from_converted->Text(), ReferenceGreedyText());
+  // The tokenizers agree too.
+  const std::string text = "Once upon a time, Lily found a red ball.";
+  EXPECT_EQ((*engine)->tokenizer().Encode(text), shipped->tokenizer().Encode(text));
+  std::filesystem::remove(converted);
 }
 
 }  // namespace
