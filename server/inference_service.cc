@@ -177,11 +177,11 @@ absl::Status InferenceService::StartPrefill(const pb::PrefillRequest& request,
       [this, call = std::move(call)](absl::Status status, std::vector<StepOutput> steps) mutable {
         const std::string request_id = call.registration.id();
         call.registration.Reset();
-        absl::StatusOr<std::string> session_id = std::move(status);
-        if (session_id.ok()) {
-          // Stored before the call finishes, so the client can Decode as soon as it hears.
-          session_id = sessions_.Add(call.model, call.sequence, request_id, call.with_logprobs);
-        }
+        // Stored before the call finishes, so the client can Decode as soon as it hears.
+        absl::StatusOr<std::string> session_id =
+            status.ok()
+                ? sessions_.Add(call.model, call.sequence, request_id, call.with_logprobs)
+                : absl::StatusOr<std::string>(std::move(status));
         if (session_id.ok()) {
           const StepOutput output = MergeSteps(std::move(steps));
           pb::PrefillResponse& response = *call.response;

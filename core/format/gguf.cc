@@ -25,7 +25,7 @@ constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr std::string_view kAlignmentKey = "general.alignment";
 constexpr int kMaxArrayDepth = 8;
-constexpr uint64_t kMaxKeyBytes = 65535;   // the spec's limit
+constexpr uint64_t kMaxKeyBytes = 65535;      // the spec's limit
 constexpr uint64_t kMaxTensorNameBytes = 64;  // the spec's limit
 constexpr uint32_t kMaxDims = 4;
 // Smallest possible encodings, to reject a count before anything is reserved for it:
@@ -60,6 +60,8 @@ bool IsInteger(ValueType type) { return IsSigned(type) || IsUnsigned(type); }
 bool IsFloat(ValueType type) { return type == ValueType::kFloat32 || type == ValueType::kFloat64; }
 
 bool IsString(ValueType type) { return type == ValueType::kString; }
+
+bool IsBool(ValueType type) { return type == ValueType::kBool; }
 
 bool IsNumber(ValueType type) { return IsInteger(type) || IsFloat(type); }
 
@@ -426,36 +428,37 @@ float ToFloat(const Value& number) {
   return static_cast<float>(number.u);
 }
 
-bool IsBool(ValueType type) { return type == ValueType::kBool; }
-
 }  // namespace
 
 absl::StatusOr<std::string_view> GgufFile::GetString(std::string_view key) const {
-  TESSERA_ASSIGN_OR_RETURN(const Value* value, Require(*this, key, false, IsString, "string"));
+  TESSERA_ASSIGN_OR_RETURN(const Value* value,
+                           Require(*this, key, /*is_array=*/false, IsString, "string"));
   return value->s;
 }
 
 absl::StatusOr<int64_t> GgufFile::GetInt(std::string_view key) const {
   TESSERA_ASSIGN_OR_RETURN(const Value* value,
-                           Require(*this, key, false, IsInteger, "an integer"));
+                           Require(*this, key, /*is_array=*/false, IsInteger, "an integer"));
   return ToInt(*this, key, *value);
 }
 
 absl::StatusOr<double> GgufFile::GetFloat(std::string_view key) const {
   TESSERA_ASSIGN_OR_RETURN(const Value* value,
-                           Require(*this, key, false, IsFloat, "float32 or float64"));
+                           Require(*this, key, /*is_array=*/false, IsFloat,
+                                   "float32 or float64"));
   return value->f;
 }
 
 absl::StatusOr<bool> GgufFile::GetBool(std::string_view key) const {
-  TESSERA_ASSIGN_OR_RETURN(const Value* value, Require(*this, key, false, IsBool, "bool"));
+  TESSERA_ASSIGN_OR_RETURN(const Value* value,
+                           Require(*this, key, /*is_array=*/false, IsBool, "bool"));
   return value->u != 0;
 }
 
 absl::StatusOr<std::vector<std::string_view>> GgufFile::GetStringArray(
     std::string_view key) const {
   TESSERA_ASSIGN_OR_RETURN(const Value* array,
-                           Require(*this, key, true, IsString, "array of string"));
+                           Require(*this, key, /*is_array=*/true, IsString, "array of string"));
   std::vector<std::string_view> strings;
   strings.reserve(array->elements.size());
   for (const Value& element : array->elements) strings.push_back(element.s);
@@ -464,7 +467,7 @@ absl::StatusOr<std::vector<std::string_view>> GgufFile::GetStringArray(
 
 absl::StatusOr<std::vector<float>> GgufFile::GetFloatArray(std::string_view key) const {
   TESSERA_ASSIGN_OR_RETURN(const Value* array,
-                           Require(*this, key, true, IsNumber, "array of numbers"));
+                           Require(*this, key, /*is_array=*/true, IsNumber, "array of numbers"));
   std::vector<float> numbers;
   numbers.reserve(array->elements.size());
   for (const Value& element : array->elements) numbers.push_back(ToFloat(element));
@@ -473,7 +476,7 @@ absl::StatusOr<std::vector<float>> GgufFile::GetFloatArray(std::string_view key)
 
 absl::StatusOr<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const {
   TESSERA_ASSIGN_OR_RETURN(const Value* array,
-                           Require(*this, key, true, IsInteger, "array of integers"));
+                           Require(*this, key, /*is_array=*/true, IsInteger, "array of integers"));
   std::vector<int64_t> numbers;
   numbers.reserve(array->elements.size());
   for (const Value& element : array->elements) {

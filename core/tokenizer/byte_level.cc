@@ -17,12 +17,13 @@ bool IsPrintable(int byte) {
 // Every code point in the table is below U+0800, so it takes one or two UTF-8 bytes.
 std::string EncodeUtf8(int code_point) {
   if (code_point < 0x80) return std::string(1, static_cast<char>(code_point));
-  return {static_cast<char>(0xC0 | (code_point >> 6)), static_cast<char>(0x80 | (code_point & 0x3F))};
+  return {static_cast<char>(0xC0 | (code_point >> 6)),
+          static_cast<char>(0x80 | (code_point & 0x3F))};
 }
 
 struct ByteLevelTable {
   std::array<std::string, 256> characters;
-  absl::flat_hash_map<std::string, uint8_t> bytes;
+  absl::flat_hash_map<std::string_view, uint8_t> bytes;  // keys point into `characters`
 };
 
 const ByteLevelTable& Table() {

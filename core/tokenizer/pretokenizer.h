@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,25 +41,14 @@ class Pretokenizer {
   // The pieces of `text`, in order; together they are exactly `text`. None for empty text.
   std::vector<std::string_view> Split(std::string_view text) const;
 
-  const std::vector<std::string>& regexes() const { return regexes_; }
-
  private:
   class CompiledRegex;
 
-  Pretokenizer(std::vector<std::string> regexes,
-               std::vector<std::shared_ptr<const CompiledRegex>> compiled);
+  explicit Pretokenizer(std::vector<std::shared_ptr<const CompiledRegex>> compiled)
+      : compiled_(std::move(compiled)) {}
 
-  std::vector<std::string> regexes_;
   // Shared so a Pretokenizer can be moved and copied; matching never changes them.
   std::vector<std::shared_ptr<const CompiledRegex>> compiled_;
 };
-
-// The split regexes GGUF's tokenizer.ggml.pre names: "llama-bpe" and "llama3" (Llama 3), "qwen2",
-// "gpt2" and "default" (GPT-2). Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) naming any other.
-absl::StatusOr<std::vector<std::string>> SplitRegexesOfGgufPre(std::string_view pre);
-
-// The tokenizer.ggml.pre name for exactly these split regexes ("llama-bpe", "qwen2", "gpt2");
-// UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) when GGUF has no name for them.
-absl::StatusOr<std::string> GgufPreOfSplitRegexes(std::span<const std::string> regexes);
 
 }  // namespace tessera

@@ -2,12 +2,14 @@
 // here, byte-level BPE beside it) are built from the vocabulary stored in the model file.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,12 +27,24 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Token ids for `text`, without BOS (callers add it when add_bos() says so).
+  // Token ids for `text`, without BOS (callers add it when add_bos() says so). The text is
+  // plain: special tokens written in it ("<|im_start|>") are tokenized like any other text.
   virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
 
+  // Like Encode, but the special tokens given to SetSpecialTokens that are written literally in
+  // `text` become those tokens; the text between them is encoded with Encode. Where several
+  // start at the same place, the longest wins. For prompts built by chat templates.
+  std::vector<int32_t> EncodeWithSpecialTokens(std::string_view text) const;
+
+  // Sets the tokens EncodeWithSpecialTokens recognises: the control and user-defined entries of
+  // the vocabulary whose entry i is `texts[i]` of type `types[i]` (the first of equal texts
+  // wins). Whoever builds the tokenizer calls this before sharing it.
+  void SetSpecialTokens(std::span<const std::string> texts, std::span<const TokenType> types);
+
   // The bytes token `id` contributes to decoded text: byte-fallback tokens give their byte, the
-  // word-boundary marker becomes a space, control tokens (BOS, EOS) give nothing. A byte token
-  // may give an incomplete UTF-8 sequence; TextStream reassembles them.
+  // word-boundary marker becomes a space, byte-level BPE tokens give the bytes their characters
+  // stand for, control tokens (BOS, EOS) give nothing. A token may give an incomplete UTF-8
+  // sequence; TextStream reassembles them.
   virtual std::string TokenBytes(int32_t id) const = 0;
 
   // The vocabulary entry as stored in the model file (for logprobs and debugging).
@@ -53,6 +67,11 @@ class Tokenizer {
   std::optional<int32_t> eos_id_;
   bool add_bos_ = false;
   bool strips_leading_space_ = false;
+
+ private:
+  // Special tokens as (text, id), longest text first, and the bytes their texts start with.
+  std::vector<std::pair<std::string, int32_t>> special_tokens_;
+  std::bitset<256> special_token_first_bytes_;
 };
 
 // Builds the tokenizer a GGUF file describes (tokenizer.ggml.*). Errors: INVALID_ARGUMENT

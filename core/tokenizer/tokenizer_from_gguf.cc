@@ -4,9 +4,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/tokenizer/bpe.h"
+#include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/spm.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error_reason.h"
@@ -33,19 +37,30 @@ absl::StatusOr<bool> ReadBool(const gguf::GgufFile& file, std::string_view key,
   return file.GetBool(key);
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::GgufFile& file) {
-  SpmVocabulary vocabulary;
+absl::StatusOr<std::vector<std::string>> ReadTokens(const gguf::GgufFile& file) {
   TESSERA_ASSIGN_OR_RETURN(const std::vector<std::string_view> tokens,
                            file.GetStringArray("tokenizer.ggml.tokens"));
-  vocabulary.tokens.assign(tokens.begin(), tokens.end());
-  TESSERA_ASSIGN_OR_RETURN(vocabulary.scores, file.GetFloatArray("tokenizer.ggml.scores"));
-  TESSERA_ASSIGN_OR_RETURN(const std::vector<int64_t> types,
+  return std::vector<std::string>(tokens.begin(), tokens.end());
+}
+
+absl::StatusOr<std::vector<TokenType>> ReadTokenTypes(const gguf::GgufFile& file) {
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<int64_t> values,
                            file.GetIntArray("tokenizer.ggml.token_type"));
-  for (int64_t type : types) {
-    // A value that does not fit becomes -1, which SpmTokenizer::Create rejects as unknown.
+  std::vector<TokenType> types;
+  types.reserve(values.size());
+  for (int64_t type : values) {
+    // A value that does not fit becomes -1, which the tokenizers reject as unknown.
     const bool fits = type >= INT32_MIN && type <= INT32_MAX;
-    vocabulary.types.push_back(static_cast<TokenType>(fits ? type : -1));
+    types.push_back(static_cast<TokenType>(fits ? type : -1));
   }
+  return types;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::GgufFile& file) {
+  SpmVocabulary vocabulary;
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.tokens, ReadTokens(file));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.scores, file.GetFloatArray("tokenizer.ggml.scores"));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.types, ReadTokenTypes(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.bos_id, ReadOptionalId(file, "tokenizer.ggml.bos_token_id"));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.eos_id, ReadOptionalId(file, "tokenizer.ggml.eos_token_id"));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.unknown_id,
@@ -55,8 +70,55 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::Gguf
                            ReadBool(file, "tokenizer.ggml.add_bos_token", true));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.add_space_prefix,
                            ReadBool(file, "tokenizer.ggml.add_space_prefix", true));
+  // The tokenizer keeps its own copy of the vocabulary, out of reach of SetSpecialTokens.
+  const std::vector<std::string> texts = vocabulary.tokens;
+  const std::vector<TokenType> types = vocabulary.types;
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> tokenizer,
                            SpmTokenizer::Create(std::move(vocabulary)));
+  tokenizer->SetSpecialTokens(texts, types);
+  return tokenizer;
+}
+
+// Merge rules are stored as "left right"; neither side contains a space (byte-level text spells
+// it "Ġ").
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadMerges(
+    const gguf::GgufFile& file) {
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<std::string_view> rules,
+                           file.GetStringArray("tokenizer.ggml.merges"));
+  std::vector<std::pair<std::string, std::string>> merges;
+  merges.reserve(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const size_t space = rules[i].find(' ');
+    if (space == std::string_view::npos) {
+      return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                            "tokenizer.ggml.merges[", i, "] \"", std::string(rules[i]),
+                            "\" is not two tokens separated by a space")),
+                        reason::kInvalidModelFile);
+    }
+    merges.emplace_back(rules[i].substr(0, space), rules[i].substr(space + 1));
+  }
+  return merges;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizerFromGguf(const gguf::GgufFile& file) {
+  // llama.cpp reads a file without the key as "default".
+  std::string_view pre_name = "default";
+  if (file.Find("tokenizer.ggml.pre") != nullptr) {
+    TESSERA_ASSIGN_OR_RETURN(pre_name, file.GetString("tokenizer.ggml.pre"));
+  }
+  TESSERA_ASSIGN_OR_RETURN(BpeGgufPre pre, BpeGgufPreNamed(pre_name));
+  BpeVocabulary vocabulary;
+  vocabulary.split_regexes = std::move(pre.split_regexes);
+  vocabulary.ignore_merges = pre.ignore_merges;
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.tokens, ReadTokens(file));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.types, ReadTokenTypes(file));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.merges, ReadMerges(file));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.bos_id, ReadOptionalId(file, "tokenizer.ggml.bos_token_id"));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.eos_id, ReadOptionalId(file, "tokenizer.ggml.eos_token_id"));
+  TESSERA_ASSIGN_OR_RETURN(
+      vocabulary.add_bos, ReadBool(file, "tokenizer.ggml.add_bos_token", pre.add_bos_by_default));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> tokenizer,
+                           BpeTokenizer::Create(std::move(vocabulary)));
   return tokenizer;
 }
 
@@ -65,6 +127,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::Gguf
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const gguf::GgufFile& file) {
   TESSERA_ASSIGN_OR_RETURN(const std::string_view model, file.GetString("tokenizer.ggml.model"));
   if (model == "llama") return SpmTokenizerFromGguf(file);
+  if (model == "gpt2") return BpeTokenizerFromGguf(file);
   return WithReason(absl::UnimplementedError(absl::StrCat("tokenizer model \"", std::string(model),
                                                           "\" is not supported yet")),
                     reason::kUnsupportedArchitecture);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -23,6 +24,20 @@ inline std::string ScratchPath(std::string_view name) {
   std::replace(path.begin(), path.end(), '/', '_');  // parameterized tests have '/' in names
   return ::testing::TempDir() + path;
 }
+
+// A scratch path whose file, if any, is removed when this goes out of scope.
+class ScratchFile {
+ public:
+  explicit ScratchFile(std::string_view name) : path_(ScratchPath(name)) {}
+  ~ScratchFile() { std::remove(path_.c_str()); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 inline void WriteBytes(const std::string& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -13,17 +13,19 @@
 namespace tessera::gguf {
 namespace {
 
+using ::tessera::testing::ScratchFile;
 using ::tessera::testing::ScratchPath;
 
 std::string FloatBytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
 }
 
+// The file is removed again on return; the open mapping stays valid.
 std::unique_ptr<GgufFile> WriteAndOpen(const GgufWriter& writer) {
-  const std::string path = ScratchPath("round_trip.gguf");
-  const absl::Status written = writer.WriteFile(path);
+  const ScratchFile scratch("round_trip.gguf");
+  const absl::Status written = writer.WriteFile(scratch.path());
   EXPECT_TRUE(written.ok()) << written;
-  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(path);
+  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(scratch.path());
   EXPECT_TRUE(file.ok()) << file.status();
   return file.ok() ? *std::move(file) : nullptr;
 }

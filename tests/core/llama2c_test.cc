@@ -18,6 +18,7 @@ namespace {
 using ::tessera::gguf::GgufFile;
 using ::tessera::testing::IsInvalidModelFile;
 using ::tessera::testing::ReadBytes;
+using ::tessera::testing::ScratchFile;
 using ::tessera::testing::ScratchPath;
 using ::tessera::testing::WriteBytes;
 
@@ -177,8 +178,8 @@ class Llama2cMalformedTest : public ::testing::Test {
  protected:
   // Writes `bytes` as a checkpoint and converts it with the real tokenizer.
   absl::Status Convert(const std::string& bytes) {
-    WriteBytes(checkpoint_path_, bytes);
-    return ConvertToGguf(checkpoint_path_, kTokenizerPath, ScratchPath("out.gguf"));
+    WriteBytes(checkpoint_.path(), bytes);
+    return ConvertToGguf(checkpoint_.path(), kTokenizerPath, out_.path());
   }
   std::string WithHeaderField(int field, int32_t value) {
     std::string bytes = bin_;
@@ -187,7 +188,8 @@ class Llama2cMalformedTest : public ::testing::Test {
   }
 
   const std::string bin_ = ReadBytes(kCheckpointPath);
-  const std::string checkpoint_path_ = ScratchPath("checkpoint.bin");
+  const ScratchFile checkpoint_{"checkpoint.bin"};
+  const ScratchFile out_{"out.gguf"};
 };
 
 TEST_F(Llama2cMalformedTest, Truncated) {
@@ -217,18 +219,19 @@ TEST_F(Llama2cMalformedTest, BadHeader) {
 }
 
 TEST_F(Llama2cMalformedTest, MissingFiles) {
-  const absl::Status checkpoint = ConvertToGguf(ScratchPath("absent.bin"), kTokenizerPath,
-                                                ScratchPath("out.gguf"));
+  const absl::Status checkpoint =
+      ConvertToGguf(ScratchPath("absent.bin"), kTokenizerPath, out_.path());
   EXPECT_EQ(checkpoint.code(), absl::StatusCode::kNotFound) << checkpoint;
   EXPECT_EQ(ErrorReasonOf(checkpoint), "MODEL_FILE_NOT_FOUND");
-  const absl::Status tokenizer = ConvertToGguf(kCheckpointPath, ScratchPath("absent_tok.bin"),
-                                               ScratchPath("out.gguf"));
+  const absl::Status tokenizer =
+      ConvertToGguf(kCheckpointPath, ScratchPath("absent_tok.bin"), out_.path());
   EXPECT_EQ(tokenizer.code(), absl::StatusCode::kNotFound) << tokenizer;
 }
 
 TEST_F(Llama2cMalformedTest, BadTokenizer) {
   const std::string tok = ReadBytes(kTokenizerPath);
-  const std::string tokenizer_path = ScratchPath("tok.bin");
+  const ScratchFile scratch("tok.bin");
+  const std::string& tokenizer_path = scratch.path();
   WriteBytes(tokenizer_path, tok.substr(0, tok.size() - 1));
   EXPECT_TRUE(IsInvalidModelFile(ReadVocabulary(tokenizer_path, 512).status(),
                                  "truncated: token 511 of 512"));
@@ -251,10 +254,9 @@ TEST_F(Llama2cMalformedTest, UnsharedClassifierIsWrittenAsOutput) {
   for (float& x : classifier) x *= 2;
   std::string bytes = WithHeaderField(5, -512);
   bytes.append(reinterpret_cast<const char*>(classifier.data()), classifier.size() * 4);
-  const std::string out = ScratchPath("unshared.gguf");
-  WriteBytes(checkpoint_path_, bytes);
-  ASSERT_TRUE(ConvertToGguf(checkpoint_path_, kTokenizerPath, out).ok());
-  const std::unique_ptr<GgufFile> file = OpenGguf(out);
+  WriteBytes(checkpoint_.path(), bytes);
+  ASSERT_TRUE(ConvertToGguf(checkpoint_.path(), kTokenizerPath, out_.path()).ok());
+  const std::unique_ptr<GgufFile> file = OpenGguf(out_.path());
   ASSERT_NE(file, nullptr);
   const gguf::TensorInfo* output = file->FindTensor("output.weight");
   const gguf::TensorInfo* embd = file->FindTensor("token_embd.weight");

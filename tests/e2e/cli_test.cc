@@ -230,18 +230,28 @@ class CliTest : public ::testing::Test {
   static inline bool server_ready_ = false;
 };
 
-TEST_F(CliTest, GreedyGenerationFromBosMatchesLlama2cReference) {
-  const CommandResult result = Tessera(
-      {"generate", "--model", "stories", "--max_tokens", "40", "--temperature", "0", ""});
+TEST_F(CliTest, GreedyGenerationContinuesLikeLlama2cReference) {
+  // tests/data/llama2c/stories260K.md: llama2.c's greedy output for this model from BOS begins
+  // "Once upon a time, there was a little girl named Lily."; given its first words as the
+  // prompt, greedy decoding must continue the same way.
+  const CommandResult result = Tessera({"generate", "--model", "stories", "--max_tokens", "40",
+                                        "--temperature", "0", "Once upon a time"});
 
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  // tests/data/llama2c/stories260K.md: llama2.c's greedy output for this model from BOS.
-  EXPECT_THAT(result.out, StartsWith("Once upon a time, there was a little girl named Lily."));
-  // 40 tokens end well before the reference text does, so the length limit stopped it; the prompt
-  // is BOS alone.
+  EXPECT_THAT(result.out, StartsWith(", there was a little girl named Lily."));
+  // 40 tokens end well before the reference text does, so the length limit stopped it; the
+  // prompt is BOS and the four tokens of "Once upon a time".
   EXPECT_THAT(result.err, HasSubstr("finish_reason=length"));
-  EXPECT_THAT(result.err, HasSubstr("prompt_tokens=1 "));
+  EXPECT_THAT(result.err, HasSubstr("prompt_tokens=5 "));
   EXPECT_THAT(result.err, HasSubstr("completion_tokens=40"));
+}
+
+TEST_F(CliTest, EmptyPromptIsInvalidArgument) {
+  const CommandResult result =
+      Tessera({"generate", "--model", "stories", "--max_tokens", "4", ""});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(result.err, HasSubstr("prompt.text"));
 }
 
 TEST_F(CliTest, ListShowsTheModelLoadedAtStartup) {

@@ -1,0 +1,51 @@
+// Reads a Hugging Face tokenizer.json (with tokenizer_config.json beside it for BOS, EOS and
+// whether to add BOS) into the vocabulary Tessera's tokenizers are built from:
+// - byte-level BPE (a ByteLevel pre-tokenizer, with or without Split regexes before it: GPT-2,
+//   Llama 3, Qwen2/2.5/3) becomes a BpeVocabulary;
+// - SentencePiece-style BPE (spaces written "▁" by the normalizer or a Metaspace pre-tokenizer,
+//   byte fallback: Phi-3, Llama 2) becomes an SpmVocabulary. The file has merge rules instead of
+//   scores; a piece scores minus the rank of the first rule that forms it, and pieces no rule
+//   forms score below all of them, so merging picks the pieces the rules pick.
+//
+// Token types follow llama.cpp's conversion: added tokens are control tokens when marked
+// special and user-defined otherwise; ids no entry names become unused "[PAD<id>]" tokens.
+// The NFC normalizer of Qwen's files is accepted but not applied (as in llama.cpp): text that is
+// not in NFC may tokenize differently from the Hugging Face tokenizer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "core/tokenizer/bpe.h"
+#include "core/tokenizer/spm.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace tessera {
+
+using HfVocabulary = std::variant<BpeVocabulary, SpmVocabulary>;
+
+// `tokenizer_config_json` may be empty (no tokenizer_config.json). BOS and EOS come from its
+// bos_token and eos_token; add_bos from its add_bos_token, else from a TemplateProcessing
+// post-processor that starts with a special token, else (byte-level) from what llama.cpp
+// assumes for the pre-tokenizer (true for Llama 3's). Errors: INVALID_ARGUMENT
+// (INVALID_MODEL_FILE) for malformed JSON or a missing or inconsistent field; UNIMPLEMENTED
+// (UNSUPPORTED_ARCHITECTURE) naming the model, normalizer, pre-tokenizer or option this reader
+// does not support (WordPiece, Unigram, ...).
+absl::StatusOr<HfVocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
+                                              std::string_view tokenizer_config_json);
+
+// Reads the file and, when it exists, tokenizer_config.json in the same directory. Errors: those
+// of ParseHfTokenizer; NOT_FOUND (MODEL_FILE_NOT_FOUND) when `tokenizer_json_path` is missing.
+absl::StatusOr<HfVocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path);
+
+// The tokenizer for `vocabulary`, with its special tokens set (Tokenizer::SetSpecialTokens).
+absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfVocabulary(HfVocabulary vocabulary);
+
+// ReadHfTokenizer, then TokenizerFromHfVocabulary.
+absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfJson(
+    const std::string& tokenizer_json_path);
+
+}  // namespace tessera

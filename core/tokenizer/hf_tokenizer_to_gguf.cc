@@ -1,0 +1,81 @@
+#include "core/tokenizer/hf_tokenizer_to_gguf.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/tokenizer/bpe_gguf_pre.h"
+#include "core/util/error_reason.h"
+#include "core/util/status_macros.h"
+
+namespace tessera {
+namespace {
+
+void AddTokens(std::span<const std::string> tokens, std::span<const TokenType> types,
+               gguf::GgufWriter& writer) {
+  writer.AddArray<std::string>("tokenizer.ggml.tokens", tokens);
+  std::vector<int32_t> type_values;
+  type_values.reserve(types.size());
+  for (TokenType type : types) type_values.push_back(static_cast<int32_t>(type));
+  writer.AddArray<int32_t>("tokenizer.ggml.token_type", type_values);
+}
+
+void AddOptionalId(std::string_view key, std::optional<int32_t> id, gguf::GgufWriter& writer) {
+  if (id.has_value()) writer.AddUint32(key, static_cast<uint32_t>(*id));
+}
+
+absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
+  TESSERA_ASSIGN_OR_RETURN(const std::string pre,
+                           BpeGgufPreName(vocabulary.split_regexes, vocabulary.ignore_merges));
+  std::vector<std::string> merges;
+  merges.reserve(vocabulary.merges.size());
+  for (const auto& [left, right] : vocabulary.merges) {
+    if (left.find(' ') != std::string::npos || right.find(' ') != std::string::npos) {
+      return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                            "merge rule (\"", left, "\", \"", right,
+                            "\") has a space inside a token and cannot be written to GGUF")),
+                        reason::kInvalidModelFile);
+    }
+    merges.push_back(absl::StrCat(left, " ", right));
+  }
+  writer.AddString("tokenizer.ggml.model", "gpt2");
+  writer.AddString("tokenizer.ggml.pre", pre);
+  AddTokens(vocabulary.tokens, vocabulary.types, writer);
+  writer.AddArray<std::string>("tokenizer.ggml.merges", merges);
+  AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);
+  AddOptionalId("tokenizer.ggml.eos_token_id", vocabulary.eos_id, writer);
+  writer.AddBool("tokenizer.ggml.add_bos_token", vocabulary.add_bos);
+  return absl::OkStatus();
+}
+
+void AddSpm(const SpmVocabulary& vocabulary, gguf::GgufWriter& writer) {
+  writer.AddString("tokenizer.ggml.model", "llama");
+  AddTokens(vocabulary.tokens, vocabulary.types, writer);
+  writer.AddArray<float>("tokenizer.ggml.scores", vocabulary.scores);
+  AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);
+  AddOptionalId("tokenizer.ggml.eos_token_id", vocabulary.eos_id, writer);
+  AddOptionalId("tokenizer.ggml.unknown_token_id", vocabulary.unknown_id, writer);
+  writer.AddBool("tokenizer.ggml.add_bos_token", vocabulary.add_bos);
+  writer.AddBool("tokenizer.ggml.add_space_prefix", vocabulary.add_space_prefix);
+}
+
+}  // namespace
+
+absl::Status AddVocabularyToGguf(const HfVocabulary& vocabulary, gguf::GgufWriter& writer) {
+  if (const auto* bpe = std::get_if<BpeVocabulary>(&vocabulary)) return AddBpe(*bpe, writer);
+  AddSpm(std::get<SpmVocabulary>(vocabulary), writer);
+  return absl::OkStatus();
+}
+
+absl::Status ConvertHfTokenizerToGguf(const std::string& tokenizer_json_path,
+                                      const std::string& gguf_path) {
+  TESSERA_ASSIGN_OR_RETURN(const HfVocabulary vocabulary, ReadHfTokenizer(tokenizer_json_path));
+  gguf::GgufWriter writer;
+  TESSERA_RETURN_IF_ERROR(AddVocabularyToGguf(vocabulary, writer));
+  return writer.WriteFile(gguf_path);
+}
+
+}  // namespace tessera
