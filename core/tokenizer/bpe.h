@@ -8,7 +8,7 @@
 // vocabulary token becomes that token without merging.
 //
 // TokenBytes gives the bytes a normal token's characters stand for, a user-defined token's text
-// as it is, and nothing for control, unknown and unused tokens.
+// as it is, and nothing for the other types (control, unknown, unused).
 //
 // Encode handles plain text only: special tokens written in the text ("<|im_start|>") are
 // tokenized like any other text; EncodeWithSpecialTokens recognises them.

@@ -67,12 +67,16 @@ struct TokenTable {
   std::vector<TokenType> types;
 };
 
-absl::StatusOr<int32_t> ReadId(const Json& id, absl::string_view what) {
+// `id` as a token id, if it is one.
+std::optional<int32_t> TokenId(const Json& id) {
   if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
-    return Invalid(
-        absl::StrCat(what, " has id ", id.dump(), ", not an integer in 0..", kMaxTokenId));
+    return std::nullopt;
   }
   return static_cast<int32_t>(id.get<int64_t>());
+}
+
+absl::Status BadId(absl::string_view what, const Json& id) {
+  return Invalid(absl::StrCat(what, " has id ", id.dump(), ", not an integer in 0..", kMaxTokenId));
 }
 
 absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
@@ -86,9 +90,9 @@ absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
   std::vector<Entry> entries;
   entries.reserve(vocab->size());
   for (const auto& [text, id] : vocab->items()) {
-    TESSERA_ASSIGN_OR_RETURN(const int32_t checked,
-                             ReadId(id, absl::StrCat("token \"", text, "\"")));
-    entries.push_back({checked, text, TokenType::kNormal});
+    const std::optional<int32_t> checked = TokenId(id);
+    if (!checked.has_value()) return BadId(absl::StrCat("token \"", text, "\""), id);
+    entries.push_back({*checked, text, TokenType::kNormal});
   }
   if (const Json* added = Find(root, "added_tokens")) {
     if (!added->is_array()) return Invalid("added_tokens is not an array");
@@ -98,10 +102,10 @@ absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
       if (content == nullptr || !content->is_string() || id == nullptr) {
         return Invalid(absl::StrCat("added token ", token.dump(), " lacks a content or an id"));
       }
-      TESSERA_ASSIGN_OR_RETURN(const int32_t checked,
-                               ReadId(*id, absl::StrCat("added token ", content->dump())));
+      const std::optional<int32_t> checked = TokenId(*id);
+      if (!checked.has_value()) return BadId(absl::StrCat("added token ", content->dump()), *id);
       const bool special = OptionalBool(token, "special").value_or(false);
-      entries.push_back({checked, content->get<std::string>(),
+      entries.push_back({*checked, content->get<std::string>(),
                          special ? TokenType::kControl : TokenType::kUserDefined});
     }
   }
@@ -321,7 +325,7 @@ absl::StatusOr<BpeVocabulary> MakeBpeVocabulary(
   } else if (auto name = BpeGgufPreName(vocabulary.split_regexes, vocabulary.ignore_merges);
              name.ok()) {
     // What llama.cpp assumes for this pre-tokenizer when the file does not say.
-    vocabulary.add_bos = BpeGgufPreNamed(*name)->add_bos_by_default;
+    vocabulary.add_bos = BpeGgufPreNamed(*name)->add_bos_by_default && settings.bos_id.has_value();
   }
   return vocabulary;
 }
@@ -401,7 +405,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<HfVocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
+absl::StatusOr<Vocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
                                               std::string_view tokenizer_config_json) {
   TESSERA_ASSIGN_OR_RETURN(const Json root, ParseJson(tokenizer_json, "tokenizer.json"));
   Json config = Json::object();
@@ -440,7 +444,7 @@ absl::StatusOr<HfVocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
   return MakeSpmVocabulary(*model, std::move(table), merges, handling, settings);
 }
 
-absl::StatusOr<HfVocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path) {
+absl::StatusOr<Vocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path) {
   TESSERA_ASSIGN_OR_RETURN(const std::string tokenizer_json, ReadFile(tokenizer_json_path));
   const std::filesystem::path config_path =
       std::filesystem::path(tokenizer_json_path).parent_path() / "tokenizer_config.json";
@@ -451,26 +455,10 @@ absl::StatusOr<HfVocabulary> ReadHfTokenizer(const std::string& tokenizer_json_p
   return ParseHfTokenizer(tokenizer_json, tokenizer_config_json);
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfVocabulary(HfVocabulary vocabulary) {
-  if (auto* bpe = std::get_if<BpeVocabulary>(&vocabulary)) {
-    TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> tokenizer,
-                             BpeTokenizer::Create(std::move(*bpe)));
-    return tokenizer;
-  }
-  SpmVocabulary& spm = std::get<SpmVocabulary>(vocabulary);
-  // Create takes the vocabulary; keep what SetSpecialTokens needs.
-  const std::vector<std::string> texts = spm.tokens;
-  const std::vector<TokenType> types = spm.types;
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> tokenizer,
-                           SpmTokenizer::Create(std::move(spm)));
-  tokenizer->SetSpecialTokens(texts, types);
-  return tokenizer;
-}
-
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfJson(
     const std::string& tokenizer_json_path) {
-  TESSERA_ASSIGN_OR_RETURN(HfVocabulary vocabulary, ReadHfTokenizer(tokenizer_json_path));
-  return TokenizerFromHfVocabulary(std::move(vocabulary));
+  TESSERA_ASSIGN_OR_RETURN(Vocabulary vocabulary, ReadHfTokenizer(tokenizer_json_path));
+  return TokenizerFromVocabulary(std::move(vocabulary));
 }
 
 }  // namespace tessera

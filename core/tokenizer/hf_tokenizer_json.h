@@ -16,16 +16,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include "absl/status/statusor.h"
-#include "core/tokenizer/bpe.h"
-#include "core/tokenizer/spm.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/tokenizer/vocabulary.h"
 
 namespace tessera {
-
-using HfVocabulary = std::variant<BpeVocabulary, SpmVocabulary>;
 
 // `tokenizer_config_json` may be empty (no tokenizer_config.json). BOS and EOS come from its
 // bos_token and eos_token; add_bos from its add_bos_token, else from a TemplateProcessing
@@ -34,17 +30,14 @@ using HfVocabulary = std::variant<BpeVocabulary, SpmVocabulary>;
 // (INVALID_MODEL_FILE) for malformed JSON or a missing or inconsistent field; UNIMPLEMENTED
 // (UNSUPPORTED_ARCHITECTURE) naming the model, normalizer, pre-tokenizer or option this reader
 // does not support (WordPiece, Unigram, ...).
-absl::StatusOr<HfVocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
-                                              std::string_view tokenizer_config_json);
+absl::StatusOr<Vocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
+                                            std::string_view tokenizer_config_json);
 
 // Reads the file and, when it exists, tokenizer_config.json in the same directory. Errors: those
 // of ParseHfTokenizer; NOT_FOUND (MODEL_FILE_NOT_FOUND) when `tokenizer_json_path` is missing.
-absl::StatusOr<HfVocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path);
+absl::StatusOr<Vocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path);
 
-// The tokenizer for `vocabulary`, with its special tokens set (Tokenizer::SetSpecialTokens).
-absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfVocabulary(HfVocabulary vocabulary);
-
-// ReadHfTokenizer, then TokenizerFromHfVocabulary.
+// ReadHfTokenizer, then TokenizerFromVocabulary.
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfJson(
     const std::string& tokenizer_json_path);
 

@@ -64,7 +64,7 @@ void AddSpm(const SpmVocabulary& vocabulary, gguf::GgufWriter& writer) {
 
 }  // namespace
 
-absl::Status AddVocabularyToGguf(const HfVocabulary& vocabulary, gguf::GgufWriter& writer) {
+absl::Status AddVocabularyToGguf(const Vocabulary& vocabulary, gguf::GgufWriter& writer) {
   if (const auto* bpe = std::get_if<BpeVocabulary>(&vocabulary)) return AddBpe(*bpe, writer);
   AddSpm(std::get<SpmVocabulary>(vocabulary), writer);
   return absl::OkStatus();
@@ -72,7 +72,7 @@ absl::Status AddVocabularyToGguf(const HfVocabulary& vocabulary, gguf::GgufWrite
 
 absl::Status ConvertHfTokenizerToGguf(const std::string& tokenizer_json_path,
                                       const std::string& gguf_path) {
-  TESSERA_ASSIGN_OR_RETURN(const HfVocabulary vocabulary, ReadHfTokenizer(tokenizer_json_path));
+  TESSERA_ASSIGN_OR_RETURN(const Vocabulary vocabulary, ReadHfTokenizer(tokenizer_json_path));
   gguf::GgufWriter writer;
   TESSERA_RETURN_IF_ERROR(AddVocabularyToGguf(vocabulary, writer));
   return writer.WriteFile(gguf_path);

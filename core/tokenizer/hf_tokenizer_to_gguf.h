@@ -1,6 +1,6 @@
 // Converts a Hugging Face tokenizer.json into a vocabulary-only GGUF file: the tokenizer.ggml.*
 // entries llama.cpp writes for the same tokenizer, which TokenizerFromGguf reads back as a
-// tokenizer that encodes exactly like the one TokenizerFromHfVocabulary builds.
+// tokenizer that encodes exactly like the one TokenizerFromVocabulary builds.
 #pragma once
 
 #include <string>
@@ -17,7 +17,7 @@ namespace tessera {
 // and add_bos_token. Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) for split regexes GGUF has
 // no tokenizer.ggml.pre name for; INVALID_ARGUMENT (INVALID_MODEL_FILE) for a merge rule with a
 // space inside a token, which "left right" cannot express.
-absl::Status AddVocabularyToGguf(const HfVocabulary& vocabulary, gguf::GgufWriter& writer);
+absl::Status AddVocabularyToGguf(const Vocabulary& vocabulary, gguf::GgufWriter& writer);
 
 // Reads `tokenizer_json_path` (and tokenizer_config.json beside it; see ReadHfTokenizer) and
 // writes the vocabulary alone to `gguf_path`.

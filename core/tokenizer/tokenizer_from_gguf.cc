@@ -13,6 +13,7 @@
 #include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/spm.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/tokenizer/vocabulary.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 
@@ -70,13 +71,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::Gguf
                            ReadBool(file, "tokenizer.ggml.add_bos_token", true));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.add_space_prefix,
                            ReadBool(file, "tokenizer.ggml.add_space_prefix", true));
-  // The tokenizer keeps its own copy of the vocabulary, out of reach of SetSpecialTokens.
-  const std::vector<std::string> texts = vocabulary.tokens;
-  const std::vector<TokenType> types = vocabulary.types;
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> tokenizer,
-                           SpmTokenizer::Create(std::move(vocabulary)));
-  tokenizer->SetSpecialTokens(texts, types);
-  return tokenizer;
+  return TokenizerFromVocabulary(std::move(vocabulary));
 }
 
 // Merge rules are stored as "left right"; neither side contains a space (byte-level text spells
@@ -115,11 +110,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizerFromGguf(const gguf::Gguf
   TESSERA_ASSIGN_OR_RETURN(vocabulary.merges, ReadMerges(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.bos_id, ReadOptionalId(file, "tokenizer.ggml.bos_token_id"));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.eos_id, ReadOptionalId(file, "tokenizer.ggml.eos_token_id"));
+  // The default only holds for a vocabulary that has a BOS to add.
   TESSERA_ASSIGN_OR_RETURN(
-      vocabulary.add_bos, ReadBool(file, "tokenizer.ggml.add_bos_token", pre.add_bos_by_default));
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> tokenizer,
-                           BpeTokenizer::Create(std::move(vocabulary)));
-  return tokenizer;
+      vocabulary.add_bos,
+      ReadBool(file, "tokenizer.ggml.add_bos_token",
+               pre.add_bos_by_default && vocabulary.bos_id.has_value()));
+  return TokenizerFromVocabulary(std::move(vocabulary));
 }
 
 }  // namespace

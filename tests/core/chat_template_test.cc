@@ -87,7 +87,7 @@ TEST(ChatTemplateReferenceTest, ExpectedOutputsArePresent) {
   }
 }
 
-class ChatTemplateCaseTest : public testing::TestWithParam<size_t> {};
+class ChatTemplateCaseTest : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(ChatTemplateCaseTest, MatchesJinja2) {
   const Json& test_case = Cases()[GetParam()];
@@ -105,12 +105,12 @@ TEST_P(ChatTemplateCaseTest, MatchesJinja2) {
   if (test_case.contains("error_line") && !test_case["error_line"].is_null()) {
     error = absl::StrCat("line ", test_case["error_line"].get<int>(), ": ", error);
   }
-  EXPECT_THAT(rendered.status().message(), HasSubstr(error));
+  EXPECT_THAT(std::string(rendered.status().message()), HasSubstr(error));
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Jinja2Reference, ChatTemplateCaseTest, testing::Range<size_t>(0, Cases().size()),
-    [](const testing::TestParamInfo<size_t>& info) {
+    Jinja2Reference, ChatTemplateCaseTest, ::testing::Range<size_t>(0, Cases().size()),
+    [](const ::testing::TestParamInfo<size_t>& info) {
       return Cases()[info.param]["name"].get<std::string>();
     });
 
@@ -134,7 +134,7 @@ TEST(ChatTemplateTest, StrftimeNowDefaultsToTheCurrentTime) {
   // Either side of the render, in case it straddled midnight.
   EXPECT_THAT((std::vector<std::string>{absl::FormatTime("%Y-%m-%d", before, absl::LocalTimeZone()),
                                         absl::FormatTime("%Y-%m-%d", after, absl::LocalTimeZone())}),
-              testing::Contains(*rendered));
+              ::testing::Contains(*rendered));
 }
 
 TEST(ChatTemplateTest, ExtraVariablesMustBeAnObject) {

@@ -12,7 +12,8 @@ namespace {
 
 using CancellationTest = E2eTest;
 
-// A generation that runs until the context is full: far longer than any of these tests waits.
+// A generation that runs until the context is full; on a slow-reader stub whose client stops
+// reading, it stays in flight until cancelled.
 pb::GenerateRequest EndlessRequest(const std::string& request_id) {
   pb::GenerateRequest request;
   request.set_model(kModel);
@@ -53,9 +54,10 @@ void ExpectStillServing(pb::InferenceService::Stub& stub) {
 }
 
 TEST_F(CancellationTest, CancelFromAnotherConnectionEndsTheStreamWithCancelled) {
+  std::unique_ptr<pb::InferenceService::Stub> slow_reader = NewSlowReaderStub();
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<pb::GenerateResponse>> reader =
-      stub().Generate(&context, EndlessRequest("cancel-me"));
+      slow_reader->Generate(&context, EndlessRequest("cancel-me"));
   GenerateResult result;
   pb::GenerateResponse first;
   ASSERT_TRUE(reader->Read(&first));
@@ -80,9 +82,10 @@ TEST_F(CancellationTest, CancelFromAnotherConnectionEndsTheStreamWithCancelled) 
 }
 
 TEST_F(CancellationTest, DuplicateRunningIdIsRejected) {
+  std::unique_ptr<pb::InferenceService::Stub> slow_reader = NewSlowReaderStub();
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<pb::GenerateResponse>> reader =
-      stub().Generate(&context, EndlessRequest("only-once"));
+      slow_reader->Generate(&context, EndlessRequest("only-once"));
   pb::GenerateResponse first;
   ASSERT_TRUE(reader->Read(&first));
 
@@ -94,9 +97,10 @@ TEST_F(CancellationTest, DuplicateRunningIdIsRejected) {
 }
 
 TEST_F(CancellationTest, ClientCancelStopsTheGeneration) {
+  std::unique_ptr<pb::InferenceService::Stub> slow_reader = NewSlowReaderStub();
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<pb::GenerateResponse>> reader =
-      stub().Generate(&context, EndlessRequest("client-cancels"));
+      slow_reader->Generate(&context, EndlessRequest("client-cancels"));
   pb::GenerateResponse first;
   ASSERT_TRUE(reader->Read(&first));
   context.TryCancel();

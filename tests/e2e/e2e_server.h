@@ -43,14 +43,23 @@ class E2eTest : public ::testing::Test {
   std::string address() const { return "127.0.0.1:" + std::to_string(server_->port()); }
 
   // A channel with a connection of its own (not shared with other channels).
-  std::shared_ptr<grpc::Channel> NewChannel() const {
-    grpc::ChannelArguments args;
+  std::shared_ptr<grpc::Channel> NewChannel(grpc::ChannelArguments args = {}) const {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
   }
 
   std::unique_ptr<pb::InferenceService::Stub> NewStub() const {
     return pb::InferenceService::NewStub(NewChannel());
+  }
+
+  // A stub whose connection takes in little unread data (a 1 KiB stream window that does not
+  // grow): once its client stops reading, the server's stream backs up within a few hundred
+  // tokens, and a generation stays in flight until the client reads or cancels.
+  std::unique_ptr<pb::InferenceService::Stub> NewSlowReaderStub() const {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+    return pb::InferenceService::NewStub(NewChannel(args));
   }
 
   pb::InferenceService::Stub& stub() { return *stub_; }

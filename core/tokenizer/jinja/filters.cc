@@ -63,6 +63,29 @@ absl::StatusOr<Value> TrimFilter(const Value& operand, const Args& args) {
   return Value::String(Strip(ToStr(operand), chars, StripSide::kBoth));
 }
 
+// Jinja2's title filter (not str.title): each piece between runs of whitespace, "-", "(",
+// "{", "[" and "<" gets its first character raised and the rest lowered.
+absl::StatusOr<Value> TitleFilter(const Value& operand, const Args&) {
+  const std::u32string text = DecodeUtf8(ToStr(operand));
+  const auto separates = [](char32_t c) {
+    return IsPythonSpace(c) || c == U'-' || c == U'(' || c == U'{' || c == U'[' || c == U'<';
+  };
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    // A piece is a run of separators or a run of other characters.
+    const bool separator_run = separates(text[start]);
+    size_t end = start;
+    while (end < text.size() && separates(text[end]) == separator_run) ++end;
+    const std::string piece = EncodeUtf8(std::u32string_view(text).substr(start, end - start));
+    const size_t first_length = DecodeHead(piece).length;
+    out += Upper(piece.substr(0, first_length));
+    out += Lower(piece.substr(first_length));
+    start = end;
+  }
+  return Value::String(std::move(out));
+}
+
 template <std::string (*Convert)(absl::string_view)>
 absl::StatusOr<Value> CaseFilter(const Value& operand, const Args&) {
   return Value::String(Convert(ToStr(operand)));
@@ -214,6 +237,7 @@ std::optional<double> ParseFloat(const std::string& text) {
 }
 
 absl::StatusOr<Value> FloatFilter(const Value& operand, const Args& args) {
+  if (operand.is_undefined()) return UndefinedError(operand);
   if (operand.is_number()) return Value::Float(operand.as_float());
   if (operand.is_string()) {
     if (std::optional<double> value = ParseFloat(operand.as_string())) return Value::Float(*value);
@@ -222,6 +246,7 @@ absl::StatusOr<Value> FloatFilter(const Value& operand, const Args& args) {
 }
 
 absl::StatusOr<Value> IntFilter(const Value& operand, const Args& args) {
+  if (operand.is_undefined()) return UndefinedError(operand);
   if (operand.kind() == Value::Kind::kFloat) {
     return Value::Int(static_cast<int64_t>(operand.as_float()));
   }
@@ -297,6 +322,8 @@ absl::StatusOr<Value> SelectFilter(const Value& operand, const CallArgs& args) {
     TESSERA_ASSIGN_OR_RETURN(test_name, StringArg(args.positional[name_index], "test name"));
   }
   const CallArgs test_args = Forwarded(args, name_index + 1);
+  // Jinja2 treats a false operand (none, 0, empty) as empty without looking further.
+  if (!Truthy(operand)) return Value::List({});
   TESSERA_ASSIGN_OR_RETURN(ValueList items, Iterate(operand));
   ValueList selected;
   for (const Value& item : items) {
@@ -315,6 +342,8 @@ absl::StatusOr<Value> SelectFilter(const Value& operand, const CallArgs& args) {
 
 // map(attribute='a.b', default=...) or map('filter', filter args...).
 absl::StatusOr<Value> MapFilter(const Value& operand, const CallArgs& args) {
+  // Jinja2 treats a false operand (none, 0, empty) as empty without looking further.
+  if (!Truthy(operand)) return Value::List({});
   std::optional<Value> attribute;
   std::optional<Value> default_value;
   for (const auto& [name, value] : args.keyword) {
@@ -366,7 +395,7 @@ const std::vector<FilterSpec>& Filters() {
       {"select", {}, nullptr, SelectFilter<true, false>},
       {"selectattr", {}, nullptr, SelectFilter<true, true>},
       {"string", {}, StringFilter},
-      {"title", {}, CaseFilter<Title>},
+      {"title", {}, TitleFilter},
       {"tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}, ToJsonFilter},
       {"trim", {"chars"}, TrimFilter},
       {"upper", {}, CaseFilter<Upper>},

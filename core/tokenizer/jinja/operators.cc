@@ -45,6 +45,52 @@ bool IsInteger(const Value& value) {
   return value.kind() == Value::Kind::kInt || value.kind() == Value::Kind::kBool;
 }
 
+absl::StatusOr<Value> FloatArithmetic(ArithmeticOp op, double a, double b) {
+  switch (op) {
+    case ArithmeticOp::kAdd: return Value::Float(a + b);
+    case ArithmeticOp::kSub: return Value::Float(a - b);
+    case ArithmeticOp::kMul: return Value::Float(a * b);
+    case ArithmeticOp::kDiv:
+      if (b == 0) return DivisionByZero();
+      return Value::Float(a / b);
+    case ArithmeticOp::kFloorDiv:
+    case ArithmeticOp::kMod: {
+      if (b == 0) return DivisionByZero();
+      // CPython's float divmod: the quotient from the exact remainder, not floor(a / b),
+      // so that 1 // 0.1 is 9.0 as in Python.
+      double remainder = std::fmod(a, b);
+      double quotient = (a - remainder) / b;
+      if (remainder != 0) {
+        if ((b < 0) != (remainder < 0)) {
+          remainder += b;
+          quotient -= 1.0;
+        }
+      } else {
+        remainder = std::copysign(0.0, b);
+      }
+      if (op == ArithmeticOp::kMod) return Value::Float(remainder);
+      if (quotient == 0) return Value::Float(std::copysign(0.0, a / b));
+      double floored = std::floor(quotient);
+      if (quotient - floored > 0.5) floored += 1.0;
+      return Value::Float(floored);
+    }
+    case ArithmeticOp::kPow: {
+      if (a == 0 && b < 0) {
+        return absl::InvalidArgumentError("0.0 cannot be raised to a negative power");
+      }
+      if (a < 0 && b != std::floor(b)) {
+        return absl::InvalidArgumentError("unsupported complex result of a fractional power");
+      }
+      const double result = std::pow(a, b);
+      if (std::isinf(result) && std::isfinite(a) && std::isfinite(b)) {
+        return absl::InvalidArgumentError("numerical result out of range");
+      }
+      return Value::Float(result);
+    }
+  }
+  return DivisionByZero();
+}
+
 absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
   int64_t result = 0;
   switch (op) {
@@ -73,7 +119,7 @@ absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
       return Value::Int(op == ArithmeticOp::kMod ? remainder : quotient);
     }
     case ArithmeticOp::kPow: {
-      if (b < 0) return Value::Float(std::pow(static_cast<double>(a), static_cast<double>(b)));
+      if (b < 0) return FloatArithmetic(op, static_cast<double>(a), static_cast<double>(b));
       result = 1;
       for (int64_t i = 0; i < b; ++i) {
         if (__builtin_mul_overflow(result, a, &result)) return Overflow();
@@ -82,28 +128,6 @@ absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
     }
   }
   return Overflow();
-}
-
-absl::StatusOr<Value> FloatArithmetic(ArithmeticOp op, double a, double b) {
-  switch (op) {
-    case ArithmeticOp::kAdd: return Value::Float(a + b);
-    case ArithmeticOp::kSub: return Value::Float(a - b);
-    case ArithmeticOp::kMul: return Value::Float(a * b);
-    case ArithmeticOp::kDiv:
-      if (b == 0) return DivisionByZero();
-      return Value::Float(a / b);
-    case ArithmeticOp::kFloorDiv:
-      if (b == 0) return DivisionByZero();
-      return Value::Float(std::floor(a / b));
-    case ArithmeticOp::kMod: {
-      if (b == 0) return DivisionByZero();
-      double remainder = std::fmod(a, b);
-      if (remainder != 0 && ((remainder < 0) != (b < 0))) remainder += b;
-      return Value::Float(remainder);
-    }
-    case ArithmeticOp::kPow: return Value::Float(std::pow(a, b));
-  }
-  return DivisionByZero();
 }
 
 // `sequence * count` for a string or list.
@@ -119,6 +143,17 @@ absl::StatusOr<Value> Repeat(const Value& sequence, int64_t count) {
   }
   return sequence.kind() == Value::Kind::kTuple ? Value::Tuple(std::move(items))
                                                  : Value::List(std::move(items));
+}
+
+// Whether Python could use the value as a dict key: lists and dicts cannot be.
+bool IsHashable(const Value& value) {
+  if (value.kind() == Value::Kind::kList || value.kind() == Value::Kind::kDict) return false;
+  if (value.kind() == Value::Kind::kTuple) {
+    for (const Value& item : value.as_list()) {
+      if (!IsHashable(item)) return false;
+    }
+  }
+  return true;
 }
 
 // -1, 0 or 1 for left <=> right, or an error when Python has no order for them.
@@ -289,6 +324,10 @@ absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
       }
       return false;
     case Value::Kind::kDict:
+      if (!IsHashable(item)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unhashable type: '", TypeName(item), "'"));
+      }
       return item.is_string() && FindKey(container.as_dict(), item.as_string()) != nullptr;
     default:
       return absl::InvalidArgumentError(

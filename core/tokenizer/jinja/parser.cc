@@ -209,7 +209,7 @@ class Parser {
     if (AtName("recursive")) return Error(Current(), "unsupported recursive for loop");
     ++loop_depth_;
     std::string end_tag;
-    absl::StatusOr<Body> body = ParseBlockBody({"endfor", "else"}, &end_tag);
+    absl::StatusOr<Body> body = ParseBlockBody({"else", "endfor"}, &end_tag);
     --loop_depth_;
     if (!body.ok()) return body.status();
     node.body = *std::move(body);
@@ -532,7 +532,7 @@ class Parser {
       ExprPtr key = MakeExpr(token.line, LiteralExpr{Value::Int(token.integer)});
       return MakeExpr(opener.line, ItemExpr{std::move(object), std::move(key)});
     }
-    // "[": a key or a slice.
+    // "[": a key, a slice, or keys separated by commas (a tuple key).
     ExprPtr parts[3];
     bool is_slice = false;
     for (int part = 0; part < 3; ++part) {
@@ -542,14 +542,26 @@ class Parser {
       if (part == 2 || !SkipOperator(":")) break;
       is_slice = true;
     }
-    if (AtOperator(",")) return Error(Current(), "unsupported tuple subscript");
-    TESSERA_RETURN_IF_ERROR(ExpectOperator("]"));
     if (is_slice) {
+      if (AtOperator(",")) return Error(Current(), "unsupported slice in a tuple subscript");
+      TESSERA_RETURN_IF_ERROR(ExpectOperator("]"));
       return MakeExpr(opener.line, SliceExpr{std::move(object), std::move(parts[0]),
                                              std::move(parts[1]), std::move(parts[2])});
     }
     if (parts[0] == nullptr) return Error(opener, "expected a subscript");
-    return MakeExpr(opener.line, ItemExpr{std::move(object), std::move(parts[0])});
+    ExprPtr key = std::move(parts[0]);
+    if (AtOperator(",")) {
+      ListExpr tuple;
+      tuple.tuple = true;
+      tuple.items.push_back(std::move(key));
+      while (SkipOperator(",") && !AtOperator("]")) {
+        TESSERA_ASSIGN_OR_RETURN(ExprPtr item, ParseExpression(/*with_conditional=*/true));
+        tuple.items.push_back(std::move(item));
+      }
+      key = MakeExpr(opener.line, std::move(tuple));
+    }
+    TESSERA_RETURN_IF_ERROR(ExpectOperator("]"));
+    return MakeExpr(opener.line, ItemExpr{std::move(object), std::move(key)});
   }
 
   absl::StatusOr<CallArguments> ParseCallArguments() {

@@ -163,19 +163,21 @@ class Renderer {
       }
       items = std::move(kept);
     }
-    if (items.empty()) {
-      ScopeGuard scope(scopes_);
-      TESSERA_RETURN_IF_ERROR(ExecBody(node.otherwise).status());
-      return Flow::kNormal;
-    }
+    // Jinja2 runs `else` unless some iteration reached the end of the body: a loop whose
+    // iterations all end in break or continue runs it too.
+    bool body_completed = false;
     for (size_t i = 0; i < items.size(); ++i) {
       ScopeGuard scope(scopes_);
       TESSERA_RETURN_IF_ERROR(Assign(line, node.target, items[i]));
       scopes_.back()["loop"] = LoopVariable(items, i);
       TESSERA_ASSIGN_OR_RETURN(Flow flow, ExecBody(node.body));
       if (flow == Flow::kBreak) break;
+      if (flow == Flow::kNormal) body_completed = true;
     }
-    return Flow::kNormal;
+    if (body_completed) return Flow::kNormal;
+    // `else` is outside this loop: its break or continue is for the loop around it.
+    ScopeGuard scope(scopes_);
+    return ExecBody(node.otherwise);
   }
 
   absl::StatusOr<Flow> Exec(int line, const SetStmt& node) {

@@ -15,8 +15,9 @@
 namespace tessera::jinja {
 namespace {
 
-// A test of the operand alone.
+// A test of the operand alone, which cannot fail / which can.
 using UnaryTest = bool (*)(const Value&);
+using FallibleTest = absl::StatusOr<bool> (*)(const Value&);
 // A test comparing the operand with one argument.
 using BinaryTest = absl::StatusOr<bool> (*)(const Value&, const Value&);
 
@@ -24,6 +25,7 @@ struct TestSpec {
   absl::string_view name;
   UnaryTest unary = nullptr;
   BinaryTest binary = nullptr;
+  FallibleTest fallible = nullptr;
 };
 
 bool IsKind(const Value& value, Value::Kind kind) { return value.kind() == kind; }
@@ -51,11 +53,11 @@ bool HasCase(const Value& value) {
   return lowered != uppered && text == (lower ? lowered : uppered);
 }
 
-bool IsOdd(const Value& value) {
-  return value.kind() == Value::Kind::kInt && value.as_int() % 2 != 0;
-}
-bool IsEven(const Value& value) {
-  return value.kind() == Value::Kind::kInt && value.as_int() % 2 == 0;
+// odd / even: `value % 2 == 1` (or 0), as Jinja2 computes it, so 3.0 is odd too.
+template <int64_t remainder>
+absl::StatusOr<bool> HasRemainder(const Value& value) {
+  TESSERA_ASSIGN_OR_RETURN(Value result, Arithmetic(ArithmeticOp::kMod, value, Value::Int(2)));
+  return Equals(result, Value::Int(remainder));
 }
 
 const std::vector<TestSpec>& Tests() {
@@ -75,8 +77,8 @@ const std::vector<TestSpec>& Tests() {
       // Python: has len() and indexing. Jinja2's Undefined has both.
       {"sequence", [](const Value& v) { return Length(v).ok(); }},
       {"callable", [](const Value& v) { return IsKind(v, Value::Kind::kFunction); }},
-      {"odd", IsOdd},
-      {"even", IsEven},
+      {"odd", nullptr, nullptr, HasRemainder<1>},
+      {"even", nullptr, nullptr, HasRemainder<0>},
       {"lower", HasCase<true>},
       {"upper", HasCase<false>},
       {"divisibleby", nullptr, DivisibleBy},
@@ -119,6 +121,7 @@ absl::StatusOr<bool> ApplyTest(absl::string_view name, const Value& operand, con
   TESSERA_ASSIGN_OR_RETURN(std::vector<std::optional<Value>> bound,
                            BindArgs(args, name, parameters));
   if (spec->unary) return spec->unary(operand);
+  if (spec->fallible) return spec->fallible(operand);
   if (!bound[0]) {
     return absl::InvalidArgumentError(absl::StrCat("test '", name, "' takes an argument"));
   }

@@ -25,7 +25,8 @@ void AppendJsonString(absl::string_view text, bool ensure_ascii, std::string& ou
       case U'\b': out += "\\b"; break;
       case U'\f': out += "\\f"; break;
       default:
-        if (c < 0x20 || (ensure_ascii && c > 0x7F && c <= 0xFFFF)) {
+        // ensure_ascii escapes everything outside printable ASCII, DEL included.
+        if (c < 0x20 || (ensure_ascii && c > 0x7E && c <= 0xFFFF)) {
           absl::StrAppendFormat(&out, "\\u%04x", static_cast<uint32_t>(c));
         } else if (ensure_ascii && c > 0xFFFF) {
           // Outside the BMP: a UTF-16 surrogate pair.
