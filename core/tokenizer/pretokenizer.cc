@@ -31,11 +31,13 @@ class Pretokenizer::CompiledRegex {
       const PCRE2_SIZE* bounds = pcre2_get_ovector_pointer(match);
       const size_t begin = bounds[0], end = bounds[1];
       if (begin == end) {  // an empty match splits nothing: look again one character on
+        if (begin == text.size()) break;
         offset = begin + ScanUtf8Head(text.substr(begin)).length;
         continue;
       }
-      if (begin > unmatched_from)
+      if (begin > unmatched_from) {
         pieces.push_back(text.substr(unmatched_from, begin - unmatched_from));
+      }
       pieces.push_back(text.substr(begin, end - begin));
       unmatched_from = offset = end;
     }

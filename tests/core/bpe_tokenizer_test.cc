@@ -1,5 +1,3 @@
-#include "core/tokenizer/bpe.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,6 +6,7 @@
 
 #include "core/format/gguf.h"
 #include "core/format/gguf_writer.h"
+#include "core/tokenizer/bpe.h"
 #include "core/tokenizer/byte_level.h"
 #include "core/tokenizer/pretokenizer.h"
 #include "core/util/error_reason.h"
@@ -116,8 +115,8 @@ TEST(BpeTokenizerTest, EncodesEveryByteOfAnyText) {
 
 TEST(BpeTokenizerTest, SkipsMergeRulesThatCanNeverApply) {
   // "xy" is not a token, "zz" neither, and "q" is a control token.
-  auto tokenizer = MakeTokenizer(MakeVocabulary(
-      {{"xq"}, {"q", TokenType::kControl}}, {{"x", "y"}, {"z", "zz"}, {"x", "q"}}));
+  auto tokenizer = MakeTokenizer(
+      MakeVocabulary({{"xq"}, {"q", TokenType::kControl}}, {{"x", "y"}, {"z", "zz"}, {"x", "q"}}));
   ASSERT_NE(tokenizer, nullptr);
   EXPECT_THAT(tokenizer->Encode("xyzzz"), ElementsAre('x', 'y', 'z', 'z', 'z'));
 }
@@ -144,7 +143,7 @@ TEST(BpeTokenizerTest, TokenBytesFollowTheTokenType) {
 TEST(BpeTokenizerTest, DecodeOfEncodeGivesAnyBytesBack) {
   auto tokenizer = MakeTokenizer(
       HelloVocabulary({{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {"Ġ", "h"}}));
-  for (const std::string text :
+  for (const std::string& text :
        {std::string("  hello\r\n\thello "), std::string("\xFF\xC3 caf\xC3\xA9 \xF0\x9F\xA6\x99"),
         std::string(" "), std::string("\0x", 2)}) {
     EXPECT_EQ(tokenizer->Decode(tokenizer->Encode(text), /*at_text_start=*/true), text);
@@ -191,9 +190,9 @@ struct GgufVocabulary {
   std::optional<std::string> pre = "qwen2";
   std::vector<ExtraToken> extra = {{"he"}, {"ll"}, {"hell"}, {"hello"}, {"Ġh"}};
   std::vector<std::string> merges = {"h e", "l l", "he ll", "hell o"};
-  std::optional<uint32_t> bos_id;
+  std::optional<uint32_t> bos_id = std::nullopt;
   std::optional<uint32_t> eos_id = 257;
-  std::optional<bool> add_bos;
+  std::optional<bool> add_bos = std::nullopt;
 };
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> FromGguf(const GgufVocabulary& metadata) {

@@ -108,15 +108,15 @@ TEST_P(ChatTemplateCaseTest, MatchesJinja2) {
   EXPECT_THAT(std::string(rendered.status().message()), HasSubstr(error));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Jinja2Reference, ChatTemplateCaseTest, ::testing::Range<size_t>(0, Cases().size()),
-    [](const ::testing::TestParamInfo<size_t>& info) {
-      return Cases()[info.param]["name"].get<std::string>();
-    });
+INSTANTIATE_TEST_SUITE_P(Jinja2Reference, ChatTemplateCaseTest,
+                         ::testing::Range<size_t>(0, Cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return Cases()[info.param]["name"].get<std::string>();
+                         });
 
 TEST(ChatTemplateTest, OutlivesItsSource) {
-  absl::StatusOr<ChatTemplate> chat_template =
-      ChatTemplate::Parse(std::string("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}"));
+  absl::StatusOr<ChatTemplate> chat_template = ChatTemplate::Parse(
+      std::string("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}"));
   ASSERT_TRUE(chat_template.ok()) << chat_template.status();
   const ChatTemplate copy = *chat_template;
   ChatTemplateInputs inputs;
@@ -125,16 +125,25 @@ TEST(ChatTemplateTest, OutlivesItsSource) {
 }
 
 TEST(ChatTemplateTest, StrftimeNowDefaultsToTheCurrentTime) {
-  absl::StatusOr<ChatTemplate> chat_template = ChatTemplate::Parse("{{ strftime_now('%Y-%m-%d') }}");
+  absl::StatusOr<ChatTemplate> chat_template =
+      ChatTemplate::Parse("{{ strftime_now('%Y-%m-%d') }}");
   ASSERT_TRUE(chat_template.ok()) << chat_template.status();
   const absl::Time before = absl::Now();
   const absl::StatusOr<std::string> rendered = chat_template->Render({});
   const absl::Time after = absl::Now();
   ASSERT_TRUE(rendered.ok()) << rendered.status();
   // Either side of the render, in case it straddled midnight.
-  EXPECT_THAT((std::vector<std::string>{absl::FormatTime("%Y-%m-%d", before, absl::LocalTimeZone()),
-                                        absl::FormatTime("%Y-%m-%d", after, absl::LocalTimeZone())}),
-              ::testing::Contains(*rendered));
+  EXPECT_THAT(
+      (std::vector<std::string>{absl::FormatTime("%Y-%m-%d", before, absl::LocalTimeZone()),
+                                absl::FormatTime("%Y-%m-%d", after, absl::LocalTimeZone())}),
+      ::testing::Contains(*rendered));
+}
+
+TEST(ChatTemplateTest, RefusesNestingDeepEnoughToExhaustTheStack) {
+  const std::string nested = std::string(5000, '(') + "1" + std::string(5000, ')');
+  const absl::StatusOr<ChatTemplate> chat_template = ChatTemplate::Parse("{{ " + nested + " }}");
+  EXPECT_EQ(chat_template.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(chat_template.status().message()), HasSubstr("nested too deeply"));
 }
 
 TEST(ChatTemplateTest, ExtraVariablesMustBeAnObject) {

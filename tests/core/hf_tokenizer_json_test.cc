@@ -6,10 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/format/gguf.h"
 #include "core/format/gguf_writer.h"
@@ -26,15 +25,14 @@ namespace tessera {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 std::string SharedPath(const std::string& relative) {
   return std::string(TESSERA_SHARED_TESTDATA_DIR) + "/" + relative;
 }
 
-#define SKIP_WITHOUT_SHARED_FILE(path)                                                \
-  if (!std::filesystem::exists(path)) {                                               \
+#define SKIP_WITHOUT_SHARED_FILE(path)                                             \
+  if (!std::filesystem::exists(path)) {                                            \
     GTEST_SKIP() << "the shared test data is absent (" << (path) << " not found)"; \
   }
 
@@ -47,8 +45,7 @@ struct ReferenceVocabulary {
 
 const ReferenceVocabulary kLlama3 = {"Llama3", "hf/llama3/tokenizer.json",
                                      "ggml-vocab-llama-bpe.gguf"};
-const ReferenceVocabulary kQwen2 = {"Qwen2", "hf/qwen3/tokenizer.json",
-                                    "ggml-vocab-qwen2.gguf"};
+const ReferenceVocabulary kQwen2 = {"Qwen2", "hf/qwen3/tokenizer.json", "ggml-vocab-qwen2.gguf"};
 const ReferenceVocabulary kPhi3 = {"Phi3", "hf/phi3/tokenizer.json", "ggml-vocab-phi-3.gguf"};
 
 std::unique_ptr<Tokenizer> LoadFromJson(const std::string& tokenizer_json) {
@@ -214,8 +211,8 @@ TEST(HfTokenizerJsonTest, Llama3HandDerivedCases) {
   expect("I'M don't", {"I", "'M", "Ġdon", "'t"});    // contractions in any case
   expect("Hello\r\nWorld", {"Hello", "čĊ", "World"});
   expect("Hello  \nWorld", {"Hello", "ĠĠĊ", "World"});  // spaces join the newline after them
-  expect("   hello", {"ĠĠ", "Ġhello"});  // the last space goes with the word
-  expect("été été", {"Ã©tÃ©", "ĠÃ©tÃ©"});  // é is C3 A9
+  expect("   hello", {"ĠĠ", "Ġhello"});                 // the last space goes with the word
+  expect("été été", {"Ã©tÃ©", "ĠÃ©tÃ©"});               // é is C3 A9
 }
 
 // Qwen2 splits every digit apart, and each digit is a token.
@@ -223,9 +220,8 @@ TEST(HfTokenizerJsonTest, QwenHandDerivedCases) {
   SKIP_WITHOUT_SHARED_FILE(SharedPath(kQwen2.tokenizer_json));
   auto tokenizer = LoadFromJson(kQwen2.tokenizer_json);
   ASSERT_NE(tokenizer, nullptr);
-  EXPECT_EQ(tokenizer->Encode("20250101"),
-            VocabularyIds(ModelVocabulary(kQwen2.tokenizer_json),
-                          {"2", "0", "2", "5", "0", "1", "0", "1"}));
+  EXPECT_EQ(tokenizer->Encode("20250101"), VocabularyIds(ModelVocabulary(kQwen2.tokenizer_json),
+                                                         {"2", "0", "2", "5", "0", "1", "0", "1"}));
 }
 
 // Cases of our own (tests/data/tokenizer/tokenizer-hard-cases.inp) with the ids a reference
@@ -240,8 +236,7 @@ TEST_P(HfReferenceTest, HardCasesEncodeLikeTheHuggingFaceTokenizer) {
   }
   auto tokenizer = LoadFromJson(GetParam().tokenizer_json);
   ASSERT_NE(tokenizer, nullptr);
-  for (const testing::ReferenceCase& reference :
-       testing::ReadReferenceCases(base + ".inp", out)) {
+  for (const testing::ReferenceCase& reference : testing::ReadReferenceCases(base + ".inp", out)) {
     EXPECT_EQ(tokenizer->Encode(reference.text), reference.ids) << "\"" << reference.text << "\"";
   }
 }
@@ -303,14 +298,13 @@ TEST(HfTokenizerJsonTest, ReadsBosAndEosFromTheConfig) {
 
 TEST(HfTokenizerJsonTest, AddsBosWhenThePostProcessorPutsItFirst) {
   nlohmann::json tokenizer_json = ByteLevelJson();
-  tokenizer_json["post_processor"] = {
-      {"type", "Sequence"},
-      {"processors",
-       {{{"type", "ByteLevel"}},
-        {{"type", "TemplateProcessing"},
-         {"single",
-          {{{"SpecialToken", {{"id", "<|end|>"}, {"type_id", 0}}}},
-           {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}}}};
+  tokenizer_json["post_processor"] = {{"type", "Sequence"},
+                                      {"processors",
+                                       {{{"type", "ByteLevel"}},
+                                        {{"type", "TemplateProcessing"},
+                                         {"single",
+                                          {{{"SpecialToken", {{"id", "<|end|>"}, {"type_id", 0}}}},
+                                           {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}}}};
   const BpeVocabulary vocabulary = ParseAs<BpeVocabulary>(tokenizer_json);
   EXPECT_EQ(vocabulary.bos_id, 259);
   EXPECT_TRUE(vocabulary.add_bos);
@@ -322,14 +316,13 @@ TEST(HfTokenizerJsonTest, AddsBosWhenThePostProcessorPutsItFirst) {
 
 TEST(HfTokenizerJsonTest, SplitRegexesComeBeforeByteLevel) {
   nlohmann::json tokenizer_json = ByteLevelJson();
-  tokenizer_json["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       {{{"type", "Split"},
-         {"pattern", {{"Regex", "\\p{N}"}}},
-         {"behavior", "Isolated"},
-         {"invert", false}},
-        {{"type", "ByteLevel"}, {"use_regex", false}}}}};
+  tokenizer_json["pre_tokenizer"] = {{"type", "Sequence"},
+                                     {"pretokenizers",
+                                      {{{"type", "Split"},
+                                        {"pattern", {{"Regex", "\\p{N}"}}},
+                                        {"behavior", "Isolated"},
+                                        {"invert", false}},
+                                       {{"type", "ByteLevel"}, {"use_regex", false}}}}};
   tokenizer_json["model"]["ignore_merges"] = true;
   const BpeVocabulary vocabulary = ParseAs<BpeVocabulary>(tokenizer_json);
   EXPECT_THAT(vocabulary.split_regexes, ElementsAre("\\p{N}"));
@@ -381,13 +374,13 @@ TEST(HfTokenizerJsonTest, RejectsMalformedFiles) {
 
   nlohmann::json bad_merge = ByteLevelJson();
   bad_merge["model"]["merges"] = {"h e", "hel"};
-  EXPECT_TRUE(testing::IsInvalidModelFile(ParseHfTokenizer(bad_merge.dump(), "").status(),
-                                          "\"hel\""));
+  EXPECT_TRUE(
+      testing::IsInvalidModelFile(ParseHfTokenizer(bad_merge.dump(), "").status(), "\"hel\""));
 
   nlohmann::json negative_id = ByteLevelJson();
   negative_id["model"]["vocab"]["he"] = -1;
-  EXPECT_TRUE(testing::IsInvalidModelFile(ParseHfTokenizer(negative_id.dump(), "").status(),
-                                          "\"he\""));
+  EXPECT_TRUE(
+      testing::IsInvalidModelFile(ParseHfTokenizer(negative_id.dump(), "").status(), "\"he\""));
 
   EXPECT_TRUE(testing::IsInvalidModelFile(
       ParseHfTokenizer(ByteLevelJson().dump(), R"({"eos_token": "<missing>"})").status(),
@@ -413,7 +406,10 @@ TEST(HfTokenizerJsonTest, ReadsASentencePieceStyleVocabulary) {
         {"unk_token", "<unk>"},
         {"byte_fallback", false}}},
       {"pre_tokenizer",
-       {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", false}}},
+       {{"type", "Metaspace"},
+        {"replacement", "▁"},
+        {"prepend_scheme", "first"},
+        {"split", false}}},
   };
   const SpmVocabulary vocabulary = ParseAs<SpmVocabulary>(tokenizer_json);
   ASSERT_EQ(vocabulary.tokens.size(), 6u);

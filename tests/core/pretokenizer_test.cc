@@ -83,7 +83,10 @@ TEST(PretokenizerTest, TextBetweenMatchesIsAPieceToo) {
 
 TEST(PretokenizerTest, InvalidUtf8IsNeverMatchedButKept) {
   const Pretokenizer llama3 = Make({std::string(kLlama3SplitRegex)});
-  EXPECT_THAT(Split(llama3, "ab\xFF\xFE" "cd"), ElementsAre("ab", "\xFF\xFE", "cd"));
+  EXPECT_THAT(Split(llama3,
+                    "ab\xFF\xFE"
+                    "cd"),
+              ElementsAre("ab", "\xFF\xFE", "cd"));
   // A lead byte without its continuation.
   EXPECT_THAT(Split(llama3, "x\xE4"), ElementsAre("x", "\xE4"));
 }
@@ -102,6 +105,8 @@ TEST(PretokenizerTest, NoRegexesLeaveTheTextWhole) {
 TEST(PretokenizerTest, EmptyMatchesSplitNothing) {
   const Pretokenizer maybe = Make({"x*"});
   EXPECT_THAT(Split(maybe, "axxb"), ElementsAre("a", "xx", "b"));
+  const Pretokenizer at_end = Make({"$"});
+  EXPECT_THAT(Split(at_end, "ab"), ElementsAre("ab"));
 }
 
 TEST(PretokenizerTest, LongRunsAreSplitWhole) {

@@ -24,10 +24,10 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 // Byte tokens 0..255 (the id of an ASCII character is its code), then special tokens.
-constexpr int32_t kStart = 256;      // control "<|a|>"
-constexpr int32_t kStartB = 257;     // user-defined "<|a|>b", which starts like kStart
-constexpr int32_t kPad = 258;        // unused "<pad>": never special
-constexpr int32_t kStartAgain = 259; // control "<|a|>" again: the first id wins
+constexpr int32_t kStart = 256;       // control "<|a|>"
+constexpr int32_t kStartB = 257;      // user-defined "<|a|>b", which starts like kStart
+constexpr int32_t kPad = 258;         // unused "<pad>": never special
+constexpr int32_t kStartAgain = 259;  // control "<|a|>" again: the first id wins
 
 std::unique_ptr<Tokenizer> SmallTokenizer() {
   BpeVocabulary vocabulary;

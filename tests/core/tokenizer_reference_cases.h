@@ -16,7 +16,7 @@ namespace tessera::testing {
 
 struct ReferenceCase {
   std::string text;
-  std::vector<int32_t> ids;
+  std::vector<int32_t> ids = {};
 };
 
 // "<base>.inp" holds the strings separated by "\n__ggml_vocab_test__\n"; "<base>.out" the ids,

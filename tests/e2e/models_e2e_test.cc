@@ -109,8 +109,10 @@ TEST_F(ModelsTest, LoadStreamsProgressThenInfo) {
   ASSERT_GE(result.responses.size(), 2u);
 
   // Progress only, in stage order, then the model's info last.
+  absl::StatusOr<std::unique_ptr<gguf::GgufFile>> file = gguf::GgufFile::Open(kModelPath);
+  ASSERT_TRUE(file.ok()) << file.status();
   int64_t weight_bytes = 0;
-  for (const gguf::TensorInfo& tensor : (*gguf::GgufFile::Open(kModelPath))->tensors()) {
+  for (const gguf::TensorInfo& tensor : (*file)->tensors()) {
     weight_bytes += static_cast<int64_t>(tensor.bytes);
   }
   pb::LoadStage stage = pb::LOAD_STAGE_UNSPECIFIED;

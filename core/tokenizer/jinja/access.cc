@@ -115,8 +115,9 @@ absl::StatusOr<Value> GetSlice(const Value& object, const std::optional<Value>& 
   if (object.is_undefined()) return UndefinedError(object);
   if (object.is_string()) {
     const std::u32string code_points = DecodeUtf8(object.as_string());
-    TESSERA_ASSIGN_OR_RETURN(SliceBounds bounds,
-                             ResolveSlice(static_cast<int64_t>(code_points.size()), start, stop, step));
+    TESSERA_ASSIGN_OR_RETURN(
+        SliceBounds bounds,
+        ResolveSlice(static_cast<int64_t>(code_points.size()), start, stop, step));
     return Value::String(EncodeUtf8(SliceOf(code_points, bounds)));
   }
   if (object.is_sequence()) {

@@ -4,9 +4,9 @@
 #pragma once
 
 #include <optional>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/tokenizer/jinja/value.h"
 
 namespace tessera::jinja {

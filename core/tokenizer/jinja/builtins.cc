@@ -34,8 +34,7 @@ absl::StatusOr<Value> Range(const CallArgs& args) {
   ValueList items;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
     if (static_cast<int64_t>(items.size()) == kMaxRange) {
-      return absl::InvalidArgumentError("Range too big. The sandbox blocks ranges larger than "
-                                        "MAX_RANGE (100000).");
+      return absl::InvalidArgumentError("range() longer than the sandbox allows (100000)");
     }
     items.push_back(Value::Int(i));
   }

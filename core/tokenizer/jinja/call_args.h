@@ -2,10 +2,10 @@
 #pragma once
 
 #include <optional>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/tokenizer/jinja/value.h"
 
 namespace tessera::jinja {

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -46,8 +45,8 @@ absl::StatusOr<Value> GetAttributePath(const Value& item, const Value& path) {
   Value current = item;
   for (absl::string_view part : absl::StrSplit(text, '.')) {
     int64_t index = 0;
-    const Value key = absl::SimpleAtoi(part, &index) ? Value::Int(index)
-                                                      : Value::String(std::string(part));
+    const Value key =
+        absl::SimpleAtoi(part, &index) ? Value::Int(index) : Value::String(std::string(part));
     TESSERA_ASSIGN_OR_RETURN(current, GetItem(current, key));
   }
   return current;

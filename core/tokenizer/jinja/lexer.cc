@@ -17,8 +17,8 @@ namespace {
 
 // Longest first, so "//" wins over "/".
 constexpr absl::string_view kOperators[] = {
-    "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")",
-    "{",  "}",  ">",  "<",  "=",  ".",  ":", "|", ",", ";",
+    "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
+    "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";",
 };
 
 // Line breaks become "\n" and one final line break is dropped, as Jinja2 does by default
@@ -73,8 +73,8 @@ absl::StatusOr<std::string> DecodeStringBody(absl::string_view body) {
         if (hex.size() != digits || !std::all_of(hex.begin(), hex.end(), [](char c) {
               return absl::ascii_isxdigit(static_cast<unsigned char>(c));
             })) {
-          return absl::InvalidArgumentError(absl::StrCat("truncated \\", std::string(1, escape),
-                                                         " escape in a string literal"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("truncated \\", std::string(1, escape), " escape in a string literal"));
         }
         const uint32_t code_point = std::strtoul(std::string(hex).c_str(), nullptr, 16);
         if (code_point > 0x10FFFF) {
@@ -390,7 +390,9 @@ class Lexer {
       for (size_t i = pos; i < end; ++i) {
         if (source_[i] != '_') digits.push_back(source_[i]);
       }
-      tokens_.push_back({.kind = TokenKind::kFloat, .text = "", .number = std::strtod(digits.c_str(), nullptr),
+      tokens_.push_back({.kind = TokenKind::kFloat,
+                         .text = "",
+                         .number = std::strtod(digits.c_str(), nullptr),
                          .line = LineAt(pos)});
       return end;
     }
@@ -401,7 +403,8 @@ class Lexer {
     errno = 0;
     const int64_t value = std::strtoll(digits.c_str(), nullptr, base);
     if (errno == ERANGE) return Error(pos, "integer literal out of range");
-    tokens_.push_back({.kind = TokenKind::kInteger, .text = "", .integer = value, .line = LineAt(pos)});
+    tokens_.push_back(
+        {.kind = TokenKind::kInteger, .text = "", .integer = value, .line = LineAt(pos)});
     return end;
   }
 
@@ -410,8 +413,8 @@ class Lexer {
     size_t end = pos + 1;
     while (end < source_.size() && source_[end] != quote) end += source_[end] == '\\' ? 2 : 1;
     if (end >= source_.size()) return Error(pos, "unterminated string literal");
-    absl::StatusOr<std::string> value = DecodeStringBody(
-        absl::string_view(source_).substr(pos + 1, end - pos - 1));
+    absl::StatusOr<std::string> value =
+        DecodeStringBody(absl::string_view(source_).substr(pos + 1, end - pos - 1));
     if (!value.ok()) return Error(pos, value.status().message());
     Emit(TokenKind::kString, pos, *std::move(value));
     return end + 1;

@@ -6,10 +6,10 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace tessera::jinja {
 
@@ -24,7 +24,7 @@ enum class TokenKind {
   kInteger,
   kFloat,
   kOperator,
-  kEnd,            // end of the template
+  kEnd,  // end of the template
 };
 
 struct Token {

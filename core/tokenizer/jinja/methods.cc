@@ -13,7 +13,8 @@
 namespace tessera::jinja {
 namespace {
 
-using Method = absl::StatusOr<Value> (*)(const Value& self, const std::vector<std::optional<Value>>&);
+using Method = absl::StatusOr<Value> (*)(const Value& self,
+                                         const std::vector<std::optional<Value>>&);
 
 struct MethodSpec {
   absl::string_view name;
@@ -30,12 +31,14 @@ absl::StatusOr<std::optional<std::string>> OptionalString(const std::optional<Va
 }
 
 template <StripSide side>
-absl::StatusOr<Value> StripMethod(const Value& self, const std::vector<std::optional<Value>>& args) {
+absl::StatusOr<Value> StripMethod(const Value& self,
+                                  const std::vector<std::optional<Value>>& args) {
   TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> chars, OptionalString(args[0], "chars"));
   return Value::String(Strip(self.as_string(), chars, side));
 }
 
-absl::StatusOr<Value> SplitMethod(const Value& self, const std::vector<std::optional<Value>>& args) {
+absl::StatusOr<Value> SplitMethod(const Value& self,
+                                  const std::vector<std::optional<Value>>& args) {
   TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> separator, OptionalString(args[0], "sep"));
   int64_t max_splits = -1;
   if (args[1]) {
@@ -50,11 +53,12 @@ absl::StatusOr<Value> SplitMethod(const Value& self, const std::vector<std::opti
 
 // startswith / endswith: the argument is a string or a tuple of strings, any of which matches.
 template <bool (*Matches)(absl::string_view, absl::string_view)>
-absl::StatusOr<Value> AffixMethod(const Value& self, const std::vector<std::optional<Value>>& args) {
+absl::StatusOr<Value> AffixMethod(const Value& self,
+                                  const std::vector<std::optional<Value>>& args) {
   if (!args[0]) return absl::InvalidArgumentError("expected 1 argument, got 0");
   const Value& affixes = *args[0];
-  const ValueList candidates = affixes.kind() == Value::Kind::kTuple ? affixes.as_list()
-                                                                     : ValueList{affixes};
+  const ValueList candidates =
+      affixes.kind() == Value::Kind::kTuple ? affixes.as_list() : ValueList{affixes};
   for (const Value& candidate : candidates) {
     TESSERA_ASSIGN_OR_RETURN(std::string affix, StringArg(candidate, "prefix/suffix"));
     if (Matches(self.as_string(), affix)) return Value::Bool(true);

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <optional>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "core/tokenizer/jinja/value.h"
 
 namespace tessera::jinja {

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
 
 namespace tessera::jinja {
 namespace {
@@ -33,10 +34,12 @@ absl::string_view Symbol(CompareOp op) {
 }
 
 absl::Status Unsupported(absl::string_view symbol, const Value& left, const Value& right) {
-  return absl::InvalidArgumentError(absl::StrCat("unsupported operand type(s) for ", symbol,
-                                                 ": '", TypeName(left), "' and '",
-                                                 TypeName(right), "'"));
+  return absl::InvalidArgumentError(absl::StrCat("unsupported operand type(s) for ", symbol, ": '",
+                                                 TypeName(left), "' and '", TypeName(right), "'"));
 }
+
+// Longest string (in bytes) or list a `*` repetition may make, against runaway templates.
+constexpr uint64_t kMaxRepeatedLength = uint64_t{1} << 26;
 
 absl::Status Overflow() { return absl::InvalidArgumentError("integer overflow"); }
 absl::Status DivisionByZero() { return absl::InvalidArgumentError("division by zero"); }
@@ -109,6 +112,7 @@ absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
     case ArithmeticOp::kFloorDiv:
     case ArithmeticOp::kMod: {
       if (b == 0) return DivisionByZero();
+      if (a == INT64_MIN && b == -1) return Overflow();
       // Python rounds the quotient down, so the remainder takes the divisor's sign.
       int64_t quotient = a / b;
       int64_t remainder = a % b;
@@ -120,9 +124,12 @@ absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
     }
     case ArithmeticOp::kPow: {
       if (b < 0) return FloatArithmetic(op, static_cast<double>(a), static_cast<double>(b));
+      // Square and multiply; squaring stops once no exponent bits are left.
       result = 1;
-      for (int64_t i = 0; i < b; ++i) {
-        if (__builtin_mul_overflow(result, a, &result)) return Overflow();
+      int64_t base = a;
+      for (int64_t exponent = b; exponent > 0; exponent >>= 1) {
+        if ((exponent & 1) && __builtin_mul_overflow(result, base, &result)) return Overflow();
+        if (exponent > 1 && __builtin_mul_overflow(base, base, &base)) return Overflow();
       }
       return Value::Int(result);
     }
@@ -132,6 +139,11 @@ absl::StatusOr<Value> IntegerArithmetic(ArithmeticOp op, int64_t a, int64_t b) {
 
 // `sequence * count` for a string or list.
 absl::StatusOr<Value> Repeat(const Value& sequence, int64_t count) {
+  const size_t length =
+      sequence.is_string() ? sequence.as_string().size() : sequence.as_list().size();
+  if (count > 0 && length > kMaxRepeatedLength / static_cast<uint64_t>(count)) {
+    return absl::InvalidArgumentError("repetition result too long");
+  }
   if (sequence.is_string()) {
     std::string out;
     for (int64_t i = 0; i < count; ++i) out += sequence.as_string();
@@ -142,7 +154,7 @@ absl::StatusOr<Value> Repeat(const Value& sequence, int64_t count) {
     items.insert(items.end(), sequence.as_list().begin(), sequence.as_list().end());
   }
   return sequence.kind() == Value::Kind::kTuple ? Value::Tuple(std::move(items))
-                                                 : Value::List(std::move(items));
+                                                : Value::List(std::move(items));
 }
 
 // Whether Python could use the value as a dict key: lists and dicts cannot be.
@@ -156,29 +168,35 @@ bool IsHashable(const Value& value) {
   return true;
 }
 
-// -1, 0 or 1 for left <=> right, or an error when Python has no order for them.
-absl::StatusOr<int> ThreeWay(CompareOp op, const Value& left, const Value& right) {
-  if (left.is_number() && right.is_number()) {
-    if (IsInteger(left) && IsInteger(right)) {
-      return left.as_int() < right.as_int() ? -1 : left.as_int() > right.as_int() ? 1 : 0;
-    }
-    const double a = left.as_float();
-    const double b = right.as_float();
-    return a < b ? -1 : a > b ? 1 : 0;
+// `a op b` for an ordering operator.
+template <typename T>
+bool Holds(CompareOp op, const T& a, const T& b) {
+  switch (op) {
+    case CompareOp::kLt: return a < b;
+    case CompareOp::kLe: return a <= b;
+    case CompareOp::kGt: return a > b;
+    default: return a >= b;
   }
+}
+
+// An ordering comparison, or an error when Python has no order for the operands.
+absl::StatusOr<bool> Order(CompareOp op, const Value& left, const Value& right) {
+  if (left.is_number() && right.is_number()) {
+    if (IsInteger(left) && IsInteger(right)) return Holds(op, left.as_int(), right.as_int());
+    return Holds(op, left.as_float(), right.as_float());  // NaN orders false, as in Python
+  }
+  // UTF-8 byte order is code point order.
   if (left.is_string() && right.is_string()) {
-    // UTF-8 byte order is code point order.
-    const int order = left.as_string().compare(right.as_string());
-    return order < 0 ? -1 : order > 0 ? 1 : 0;
+    return Holds(op, left.as_string(), right.as_string());
   }
   if (left.is_sequence() && left.kind() == right.kind()) {
+    // The first items that differ decide; otherwise the shorter sequence is smaller.
     const ValueList& a = left.as_list();
     const ValueList& b = right.as_list();
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-      if (Equals(a[i], b[i])) continue;
-      return ThreeWay(op, a[i], b[i]);
+      if (!Equals(a[i], b[i])) return Order(op, a[i], b[i]);
     }
-    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+    return Holds(op, a.size(), b.size());
   }
   return absl::InvalidArgumentError(absl::StrCat("'", Symbol(op),
                                                  "' not supported between instances of '",
@@ -290,22 +308,14 @@ absl::StatusOr<bool> Compare(CompareOp op, const Value& left, const Value& right
     case CompareOp::kNe: return !Equals(left, right);
     case CompareOp::kIn: return Contains(right, left);
     case CompareOp::kNotIn: {
-      absl::StatusOr<bool> contained = Contains(right, left);
-      if (!contained.ok()) return contained.status();
-      return !*contained;
+      TESSERA_ASSIGN_OR_RETURN(bool contained, Contains(right, left));
+      return !contained;
     }
     default: break;
   }
   if (left.is_undefined()) return UndefinedError(left);
   if (right.is_undefined()) return UndefinedError(right);
-  absl::StatusOr<int> order = ThreeWay(op, left, right);
-  if (!order.ok()) return order.status();
-  switch (op) {
-    case CompareOp::kLt: return *order < 0;
-    case CompareOp::kLe: return *order <= 0;
-    case CompareOp::kGt: return *order > 0;
-    default: return *order >= 0;
-  }
+  return Order(op, left, right);
 }
 
 absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
@@ -313,8 +323,8 @@ absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
     case Value::Kind::kUndefined: return false;
     case Value::Kind::kString:
       if (!item.is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "'in <string>' requires string as left operand, not ", TypeName(item)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("'in <string>' requires string as left operand, not ", TypeName(item)));
       }
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::kList:
@@ -325,8 +335,7 @@ absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
       return false;
     case Value::Kind::kDict:
       if (!IsHashable(item)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unhashable type: '", TypeName(item), "'"));
+        return absl::InvalidArgumentError(absl::StrCat("unhashable type: '", TypeName(item), "'"));
       }
       return item.is_string() && FindKey(container.as_dict(), item.as_string()) != nullptr;
     default:

@@ -15,13 +15,13 @@ namespace {
 
 // Jinja2 tags this subset does not implement, for a clearer error than "unknown tag".
 constexpr absl::string_view kUnsupportedTags[] = {
-    "macro", "call", "filter", "include", "import", "from", "extends", "block", "with",
-    "autoescape", "do",
+    "macro",   "call",  "filter", "include",    "import", "from",
+    "extends", "block", "with",   "autoescape", "do",
 };
 
 constexpr std::pair<absl::string_view, CompareOp> kCompareOperators[] = {
     {"==", CompareOp::kEq}, {"!=", CompareOp::kNe}, {"<", CompareOp::kLt},
-    {"<=", CompareOp::kLe}, {">", CompareOp::kGt}, {">=", CompareOp::kGe},
+    {"<=", CompareOp::kLe}, {">", CompareOp::kGt},  {">=", CompareOp::kGe},
 };
 
 template <typename Node>
@@ -58,6 +58,24 @@ class Parser {
   absl::StatusOr<Body> ParseTemplate() { return ParseUntil({}); }
 
  private:
+  // Nesting of statements and expressions deeper than this is refused, to bound recursion.
+  static constexpr int kMaxNesting = 200;
+
+  // Counts one level of nesting while alive.
+  class NestingGuard {
+   public:
+    explicit NestingGuard(int& depth) : depth_(depth) { ++depth_; }
+    ~NestingGuard() { --depth_; }
+
+   private:
+    int& depth_;
+  };
+
+  absl::Status CheckNesting() const {
+    if (nesting_ <= kMaxNesting) return absl::OkStatus();
+    return Error(Current(), "template nested too deeply");
+  }
+
   // ---- Token stream
 
   const Token& Current() const { return tokens_[pos_]; }
@@ -157,6 +175,8 @@ class Parser {
 
   // After "{%": the tag and its arguments, up to (not including) its "%}".
   absl::StatusOr<std::unique_ptr<Stmt>> ParseStatement() {
+    NestingGuard nesting(nesting_);
+    TESSERA_RETURN_IF_ERROR(CheckNesting());
     const Token& token = Current();
     if (token.kind != TokenKind::kName) return Error(token, "tag name expected");
     const std::string tag = token.text;
@@ -232,8 +252,8 @@ class Parser {
   // `name`, `a, b` or (with `allow_namespace`) `ns.attr`.
   absl::StatusOr<AssignTarget> ParseAssignTarget(bool allow_namespace) {
     AssignTarget target;
-    if (allow_namespace && Current().kind == TokenKind::kName && Next().kind == TokenKind::kOperator &&
-        Next().text == ".") {
+    if (allow_namespace && Current().kind == TokenKind::kName &&
+        Next().kind == TokenKind::kOperator && Next().text == ".") {
       target.names.push_back(Advance().text);
       Advance();  // "."
       TESSERA_ASSIGN_OR_RETURN(target.attribute, ExpectName());
@@ -316,6 +336,8 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseNot() {
+    NestingGuard nesting(nesting_);
+    TESSERA_RETURN_IF_ERROR(CheckNesting());
     if (AtName("not")) {
       const int line = Advance().line;
       TESSERA_ASSIGN_OR_RETURN(ExprPtr operand, ParseNot());
@@ -407,6 +429,8 @@ class Parser {
 
   // Unary minus binds tighter than everything but postfix: `-x|abs` is abs(-x).
   absl::StatusOr<ExprPtr> ParseUnary(bool with_filters) {
+    NestingGuard nesting(nesting_);
+    TESSERA_RETURN_IF_ERROR(CheckNesting());
     ExprPtr node;
     if (AtOperator("-") || AtOperator("+")) {
       const Token& sign = Advance();
@@ -459,8 +483,7 @@ class Parser {
         if (token.text == "[") return ParseList();
         if (token.text == "{") return ParseDict();
         break;
-      default:
-        break;
+      default: break;
     }
     return Error(token, absl::StrCat("unexpected ", Describe(token)));
   }
@@ -647,8 +670,7 @@ class Parser {
 
   bool StartsTestArgument() const {
     switch (Current().kind) {
-      case TokenKind::kName:
-        return !AtName("else") && !AtName("or") && !AtName("and");
+      case TokenKind::kName: return !AtName("else") && !AtName("or") && !AtName("and");
       case TokenKind::kString:
       case TokenKind::kInteger:
       case TokenKind::kFloat: return true;
@@ -660,6 +682,7 @@ class Parser {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace

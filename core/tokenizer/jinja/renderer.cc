@@ -90,8 +90,8 @@ class Renderer {
     if (target.attribute) {
       const Value object = Lookup(target.names[0]);
       if (object.kind() != Value::Kind::kNamespace) {
-        return AtLine(line, absl::InvalidArgumentError(
-                                "cannot assign attribute on non-namespace object"));
+        return AtLine(
+            line, absl::InvalidArgumentError("cannot assign attribute on non-namespace object"));
       }
       ValueDict& attributes = object.namespace_attributes();
       for (auto& [name, attribute] : attributes) {
@@ -109,9 +109,9 @@ class Renderer {
     }
     TESSERA_ASSIGN_OR_RETURN(ValueList items, AtLine(line, Iterate(value)));
     if (items.size() != target.names.size()) {
-      return AtLine(line, absl::InvalidArgumentError(absl::StrCat(
-                              "cannot unpack ", items.size(), " values into ",
-                              target.names.size(), " names")));
+      return AtLine(line, absl::InvalidArgumentError(absl::StrCat("cannot unpack ", items.size(),
+                                                                  " values into ",
+                                                                  target.names.size(), " names")));
     }
     for (size_t i = 0; i < items.size(); ++i) scopes_.back()[target.names[i]] = items[i];
     return absl::OkStatus();
@@ -121,8 +121,9 @@ class Renderer {
 
   absl::StatusOr<Flow> ExecBody(const Body& body) {
     for (const auto& stmt : body) {
-      TESSERA_ASSIGN_OR_RETURN(Flow flow, std::visit(
-          [&](const auto& node) { return Exec(stmt->line, node); }, stmt->node));
+      TESSERA_ASSIGN_OR_RETURN(
+          Flow flow,
+          std::visit([&](const auto& node) { return Exec(stmt->line, node); }, stmt->node));
       if (flow != Flow::kNormal) return flow;
     }
     return Flow::kNormal;

@@ -115,7 +115,8 @@ bool IsKnownTest(absl::string_view name) { return FindTest(name) != nullptr; }
 
 absl::StatusOr<bool> ApplyTest(absl::string_view name, const Value& operand, const CallArgs& args) {
   const TestSpec* spec = FindTest(name);
-  if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("no test named '", name, "'"));
+  if (spec == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("no test named '", name, "'"));
   const std::vector<absl::string_view> parameters =
       spec->binary ? std::vector<absl::string_view>{"other"} : std::vector<absl::string_view>{};
   TESSERA_ASSIGN_OR_RETURN(std::vector<std::optional<Value>> bound,

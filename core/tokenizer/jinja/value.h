@@ -7,12 +7,12 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace tessera::jinja {
 
@@ -31,7 +31,17 @@ using NativeFunction = std::function<absl::StatusOr<Value>(const CallArgs&)>;
 class Value {
  public:
   enum class Kind {
-    kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kTuple, kDict, kNamespace, kFunction,
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kTuple,
+    kDict,
+    kNamespace,
+    kFunction,
   };
 
   // Undefined: a missing variable, key or attribute. `description` says which, for the error
@@ -64,7 +74,7 @@ class Value {
 
   // Accessors; each requires the matching kind.
   bool as_bool() const { return std::get<bool>(data_); }
-  int64_t as_int() const;  // kInt or kBool
+  int64_t as_int() const;   // kInt or kBool
   double as_float() const;  // any number
   const std::string& as_string() const { return std::get<std::string>(data_); }
   const ValueList& as_list() const { return *std::get<std::shared_ptr<const ValueList>>(data_); }
@@ -79,9 +89,9 @@ class Value {
   Value(Kind kind, auto data) : kind_(kind), data_(std::move(data)) {}
 
   Kind kind_;
-  std::variant<std::monostate, bool, int64_t, double, std::string,
-               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueDict>,
-               std::shared_ptr<ValueDict>, std::shared_ptr<const NativeFunction>>
+  std::variant<std::monostate, bool, int64_t, double, std::string, std::shared_ptr<const ValueList>,
+               std::shared_ptr<const ValueDict>, std::shared_ptr<ValueDict>,
+               std::shared_ptr<const NativeFunction>>
       data_;
 };
 

@@ -69,8 +69,8 @@ std::string FormatFloat(double value) {
   if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
   // Shortest round-trip digits, e.g. "-1.2345e+02"; then Python's layout of them.
   char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value,
-                                    std::chars_format::scientific);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
   const absl::string_view scientific(buffer, result.ptr - buffer);
   const size_t e = scientific.find('e');
   absl::string_view mantissa = scientific.substr(0, e);
@@ -117,7 +117,8 @@ std::string ToRepr(const Value& value) {
     case Value::Kind::kString: return StringRepr(value.as_string());
     case Value::Kind::kList: return absl::StrCat("[", ItemsRepr(value.as_list()), "]");
     case Value::Kind::kTuple:
-      return absl::StrCat("(", ItemsRepr(value.as_list()), value.as_list().size() == 1 ? ",)" : ")");
+      return absl::StrCat("(", ItemsRepr(value.as_list()),
+                          value.as_list().size() == 1 ? ",)" : ")");
     case Value::Kind::kDict: return absl::StrCat("{", EntriesRepr(value.as_dict()), "}");
     case Value::Kind::kNamespace:
       return absl::StrCat("<Namespace {", EntriesRepr(value.namespace_attributes()), "}>");

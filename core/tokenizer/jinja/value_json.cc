@@ -135,8 +135,7 @@ Value ValueFromJson(const nlohmann::ordered_json& json) {
     case nlohmann::ordered_json::value_t::null: return Value::None();
     case nlohmann::ordered_json::value_t::boolean: return Value::Bool(json.get<bool>());
     case nlohmann::ordered_json::value_t::number_integer:
-    case nlohmann::ordered_json::value_t::number_unsigned:
-      return Value::Int(json.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned: return Value::Int(json.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_float: return Value::Float(json.get<double>());
     case nlohmann::ordered_json::value_t::string: return Value::String(json.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {

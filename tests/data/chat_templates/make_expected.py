@@ -372,6 +372,22 @@ def language_cases():
         "globals": "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ range(3, 0, -1)|list }} "
                    "{{ dict(a=1, b='x') }} {{ namespace(a=1).a }} {{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
         "raise_exception": "before{{ raise_exception('Custom failure: ' ~ 42) }}",
+        # Corners where Jinja2 or Python differ from the obvious.
+        "for_else_after_break_or_continue": "{% for x in xs %}{% break %}{% else %}e1{% endfor %}|"
+                                            "{% for x in xs %}{% continue %}{% else %}e2{% endfor %}|"
+                                            "{% for x in xs %}{{ x }}{% else %}e3{% endfor %}|"
+                                            "{% for o in [1, 2] %}{% for x in [] %}{% else %}"
+                                            "{{ o }}{% break %}{% endfor %}{% endfor %}",
+        "float_floor_division": "{{ 1 // 0.1 }} {{ 1 % 0.1 }} {{ -7.5 // 2 }} {{ 7.5 % -2 }} "
+                                "{{ -0.0 % 2 }} {{ 3.0 is odd }} {{ 4.0 is even }}",
+        "filters_false_operands": "{{ none|map('upper')|list }} {{ 0|select('odd')|list }} "
+                                  "{{ ''|reject|list }} {{ none|selectattr('x')|list }}",
+        "tuple_subscript": "[{{ d['a', 'b'] }}] [{{ xs[0, 1] }}]",
+        "title_filter_vs_method": "{{ \"they're bill's friends-of (mine)\"|title }} / "
+                                  "{{ \"they're bill's\".title() }}",
+        "unhashable_membership_error": "{{ [1] in d }}",
+        "int_of_undefined_error": "{{ missing|int }}",
+        "zero_to_negative_power_error": "{{ 0.0 ** -1 }}",
     }
     return [language_case(f"language_{name}", source, **DATA) for name, source in sources.items()]
 
@@ -454,7 +470,7 @@ def render(env, case):
     variables.update(case["extra_variables"])
     try:
         case["expected"] = env.from_string(source).render(**variables)
-    except (jinja2.exceptions.TemplateError, TypeError, ValueError) as error:
+    except (jinja2.exceptions.TemplateError, ArithmeticError, TypeError, ValueError) as error:
         case["error"] = str(error)
         case["error_line"] = template_line(error)
 

@@ -1,0 +1,254 @@
+// Bandwidth of the CUDA backend's memory-bound kernels on the decode path, against the ceiling a
+// plain device-to-device copy reaches on the same GPU:
+//   copy:      bytes read + written per second (the baseline);
+//   GEMV:      weight bytes read per second, Tessera's kernel and cuBLAS (a GEMM with m = 1), at
+//              Llama-3-8B's projection shapes with bf16 weights;
+//   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
+//              head_dim 128, fp32 cache).
+// Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
+// figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
+//
+//   tessera_cuda_kernels_bench [--json=PATH]
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/convert.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/matmul.h"
+
+namespace tessera::cuda {
+namespace {
+
+#define BENCH_CHECK(expr)                                                         \
+  do {                                                                            \
+    const auto bench_status = (expr);                                             \
+    if (bench_status != decltype(bench_status){}) {                               \
+      std::fprintf(stderr, "%s:%d: %s failed (%d)\n", __FILE__, __LINE__, #expr, \
+                   static_cast<int>(bench_status));                               \
+      std::exit(1);                                                               \
+    }                                                                             \
+  } while (0)
+
+constexpr size_t kRotationBytes = size_t{512} << 20;  // ten times the H100's 50 MB L2
+
+// Uniform values in [-1, 1) from a hash of the index: random data without a host round trip.
+__global__ void FillRandomKernel(float* out, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
+    uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    out[i] = static_cast<float>(h >> 8) / 8388608.0f - 1.0f;
+  }
+}
+
+__global__ void CopyKernel(const float4* in, float4* out, size_t n) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
+    out[i] = in[i];
+  }
+}
+
+DeviceBuffer<float> RandomFloats(size_t n, uint32_t seed) {
+  DeviceBuffer<float> buffer;
+  BENCH_CHECK(buffer.Allocate(n));
+  FillRandomKernel<<<1024, 256>>>(buffer.data(), n, seed);
+  BENCH_CHECK(cudaGetLastError());
+  return buffer;
+}
+
+DeviceBuffer<__nv_bfloat16> RandomBf16(size_t n, uint32_t seed) {
+  DeviceBuffer<float> floats = RandomFloats(n, seed);
+  DeviceBuffer<__nv_bfloat16> buffer;
+  BENCH_CHECK(buffer.Allocate(n));
+  BENCH_CHECK(ConvertFromFloat(floats.data(), static_cast<int64_t>(n), DType::kBF16,
+                               buffer.data(), nullptr));
+  BENCH_CHECK(cudaDeviceSynchronize());
+  return buffer;
+}
+
+// Copies of an input that together exceed the L2 cache.
+int CopiesToRotate(size_t bytes_per_copy) {
+  return static_cast<int>(std::max<size_t>(1, kRotationBytes / bytes_per_copy + 1));
+}
+
+// Median seconds per call of launch(i), i cycling over the rotation; batches of launches between
+// two events, after a warm-up batch.
+double MedianSeconds(const std::function<void(int)>& launch, int n_copies) {
+  constexpr int kBatches = 9;
+  const int per_batch = std::max(20, 2 * n_copies);
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  std::vector<double> seconds;
+  for (int batch = -1; batch < kBatches; ++batch) {
+    BENCH_CHECK(cudaEventRecord(start));
+    for (int i = 0; i < per_batch; ++i) launch(i % n_copies);
+    BENCH_CHECK(cudaEventRecord(stop));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    BENCH_CHECK(cudaGetLastError());
+    float ms = 0;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    if (batch >= 0) seconds.push_back(ms * 1e-3 / per_batch);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[kBatches / 2];
+}
+
+struct Row {
+  std::string name;
+  std::string shape;
+  double bytes;
+  double seconds;
+};
+
+double CopyBandwidth(std::vector<Row>& rows) {
+  const size_t n_floats = size_t{1} << 28;  // 1 GiB each way
+  DeviceBuffer<float> in = RandomFloats(n_floats, 1);
+  DeviceBuffer<float> out;
+  BENCH_CHECK(out.Allocate(n_floats));
+  const size_t n_vectors = n_floats / 4;
+  const double seconds = MedianSeconds(
+      [&](int) {
+        CopyKernel<<<132 * 16, 256>>>(reinterpret_cast<const float4*>(in.data()),
+                                      reinterpret_cast<float4*>(out.data()), n_vectors);
+      },
+      1);
+  const double bytes = 2.0 * n_floats * sizeof(float);
+  rows.push_back({"copy (read+write)", "1 GiB", bytes, seconds});
+  return bytes / seconds;
+}
+
+void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
+  struct Shape {
+    int64_t n, k;
+    const char* name;
+  };
+  const Shape shapes[] = {{4096, 4096, "q/o proj"},
+                          {14336, 4096, "gate/up proj"},
+                          {4096, 14336, "down proj"},
+                          {128256, 4096, "lm head"}};
+  for (const Shape& s : shapes) {
+    const size_t weight_bytes = static_cast<size_t>(s.n * s.k) * 2;
+    const int n_copies = CopiesToRotate(weight_bytes);
+    std::vector<DeviceBuffer<__nv_bfloat16>> weights;
+    for (int i = 0; i < n_copies; ++i) weights.push_back(RandomBf16(s.n * s.k, 100 + i));
+    DeviceBuffer<float> x = RandomFloats(s.k, 2);
+    DeviceBuffer<__nv_bfloat16> x_bf16 = RandomBf16(s.k, 3);
+    DeviceBuffer<float> y;
+    BENCH_CHECK(y.Allocate(s.n));
+    const std::string shape = std::to_string(s.n) + "x" + std::to_string(s.k) + " " + s.name;
+    rows.push_back({"gemv tessera", shape, static_cast<double>(weight_bytes),
+                    MedianSeconds(
+                        [&](int i) {
+                          BENCH_CHECK(Gemv(weights[i].data(), DType::kBF16, x.data(), s.n, s.k,
+                                           y.data(), nullptr));
+                        },
+                        n_copies)});
+    rows.push_back({"gemv cublas (m=1 gemm)", shape, static_cast<double>(weight_bytes),
+                    MedianSeconds(
+                        [&](int i) {
+                          BENCH_CHECK(Matmul(handle, x_bf16.data(), weights[i].data(),
+                                             DType::kBF16, 1, s.n, s.k, y.data(), nullptr));
+                        },
+                        n_copies)});
+  }
+}
+
+void BenchAttentionDecode(std::vector<Row>& rows) {
+  const AttentionShape shape{32, 8, 128, 0.08838834764831845f};
+  for (int64_t context : {128, 2048, 8192}) {
+    const size_t cache_floats = static_cast<size_t>(context) * shape.n_kv_heads * shape.head_dim;
+    const double kv_bytes = 2.0 * cache_floats * sizeof(float);
+    const int n_copies = CopiesToRotate(static_cast<size_t>(kv_bytes));
+    std::vector<DeviceBuffer<float>> k_caches, v_caches;
+    for (int i = 0; i < n_copies; ++i) {
+      k_caches.push_back(RandomFloats(cache_floats, 200 + i));
+      v_caches.push_back(RandomFloats(cache_floats, 300 + i));
+    }
+    DeviceBuffer<float> q = RandomFloats(shape.n_heads * shape.head_dim, 4);
+    DeviceBuffer<float> out;
+    BENCH_CHECK(out.Allocate(shape.n_heads * shape.head_dim));
+    DeviceBuffer<char> workspace;
+    BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, context)));
+    rows.push_back({"attention decode", "context " + std::to_string(context), kv_bytes,
+                    MedianSeconds(
+                        [&](int i) {
+                          BENCH_CHECK(AttentionDecode(q.data(), k_caches[i].data(),
+                                                      v_caches[i].data(), context, shape,
+                                                      workspace.data(), workspace.bytes(),
+                                                      out.data(), nullptr));
+                        },
+                        n_copies)});
+  }
+}
+
+void Report(const std::vector<Row>& rows, double copy_bandwidth, const char* json_path) {
+  cudaDeviceProp properties;
+  BENCH_CHECK(cudaGetDeviceProperties(&properties, 0));
+  std::printf("GPU: %s, %d SMs\n\n", properties.name, properties.multiProcessorCount);
+  std::printf("%-24s %-28s %10s %10s %9s\n", "kernel", "shape", "time (us)", "GB/s", "of copy");
+  for (const Row& r : rows) {
+    const double bandwidth = r.bytes / r.seconds;
+    std::printf("%-24s %-28s %10.2f %10.1f %8.1f%%\n", r.name.c_str(), r.shape.c_str(),
+                r.seconds * 1e6, bandwidth * 1e-9, 100.0 * bandwidth / copy_bandwidth);
+  }
+  if (json_path == nullptr) return;
+  FILE* json = std::fopen(json_path, "w");
+  if (json == nullptr) {
+    std::fprintf(stderr, "cannot write %s\n", json_path);
+    std::exit(1);
+  }
+  std::fprintf(json, "{\"gpu\": \"%s\", \"copy_bytes_per_s\": %.6e, \"results\": [\n",
+               properties.name, copy_bandwidth);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::fprintf(json,
+                 "  {\"kernel\": \"%s\", \"shape\": \"%s\", \"bytes\": %.0f, \"seconds\": %.6e, "
+                 "\"bytes_per_s\": %.6e, \"fraction_of_copy\": %.4f}%s\n",
+                 r.name.c_str(), r.shape.c_str(), r.bytes, r.seconds, r.bytes / r.seconds,
+                 r.bytes / r.seconds / copy_bandwidth, i + 1 < rows.size() ? "," : "");
+  }
+  std::fprintf(json, "]}\n");
+  std::fclose(json);
+}
+
+}  // namespace
+}  // namespace tessera::cuda
+
+int main(int argc, char** argv) {
+  using namespace tessera::cuda;
+  const char* json_path = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--json=", 7) == 0) {
+      json_path = argv[i] + 7;
+    } else {
+      std::fprintf(stderr, "usage: %s [--json=PATH]\n", argv[0]);
+      return 2;
+    }
+  }
+  cublasHandle_t handle = nullptr;
+  BENCH_CHECK(cublasCreate(&handle));
+  std::vector<Row> rows;
+  const double copy_bandwidth = CopyBandwidth(rows);
+  BenchGemv(rows, handle);
+  BenchAttentionDecode(rows);
+  Report(rows, copy_bandwidth, json_path);
+  cublasDestroy(handle);
+  return 0;
+}

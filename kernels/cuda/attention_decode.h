@@ -1,0 +1,38 @@
+// Decode attention on the GPU: the one new query token of a sequence against its whole KV cache,
+// with grouped-query attention (kernels/cpu/attention.cc with n_tokens = 1). The KV cache is fp32
+// here, the same layout as the CPU backend's, so results match it to fp32 rounding; a bf16 cache
+// would halve the bytes read and is the next step.
+//
+// Long contexts are split over the KV length ("flash-decoding"): one block per (kv head, chunk of
+// kKvChunk positions) computes an unnormalized partial result with its own max and sum, and a
+// second pass merges the chunks. This keeps the whole GPU busy even for one sequence.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "kernels/cpu/ops.h"
+
+namespace tessera::cuda {
+
+using cpu::AttentionShape;
+
+// Cache positions one block of the first pass reads.
+inline constexpr int kKvChunk = 64;
+
+// Scratch memory AttentionDecode needs for a context of up to `max_kv_len` positions.
+size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len);
+
+// out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
+// positions p in [0, kv_len), group = n_heads / n_kv_heads.
+//   q, out: [n_heads, head_dim]; k_cache, v_cache: [>= kv_len, n_kv_heads, head_dim]; all fp32,
+//   16-byte aligned device memory.
+// Preconditions: kv_len >= 1; head_dim a multiple of 4, at most 256; n_heads / n_kv_heads an
+// integer of at most 8; workspace of AttentionDecodeWorkspaceBytes(shape, kv_len) bytes or more.
+cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v_cache,
+                            int64_t kv_len, const AttentionShape& shape, void* workspace,
+                            size_t workspace_bytes, float* out, cudaStream_t stream);
+
+}  // namespace tessera::cuda

@@ -1,0 +1,37 @@
+// Turns a run-time DType into a compile-time element type, in this one place, so that an
+// unsupported dtype fails the same way in every launcher. Included by .cu files only.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/tensor.h"
+
+namespace tessera::cuda {
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<T>{}) with T the storage type of `dtype`; returns what f returns.
+template <typename F>
+cudaError_t DispatchDType(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kF32:
+      return f(TypeTag<float>{});
+    case DType::kF16:
+      return f(TypeTag<__half>{});
+    case DType::kBF16:
+      return f(TypeTag<__nv_bfloat16>{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+// Widens one stored element to fp32.
+__device__ __forceinline__ float ToFloat(float v) { return v; }
+__device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
+__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+}  // namespace tessera::cuda

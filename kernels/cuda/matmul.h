@@ -1,0 +1,21 @@
+// Matrix products for m > 1 (prefill, batched decode) through cuBLAS on the tensor cores: fp16
+// or bf16 operands, fp32 accumulation and fp32 output. The caller creates the cuBLAS handle once
+// and passes it in; creating one per call would cost far more than the product.
+#pragma once
+
+#include <cstdint>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "kernels/tensor.h"
+
+namespace tessera::cuda {
+
+// y = x @ w^T: y[m, n] = sum_k x[m, k] * w[n, k], like cpu::Matmul.
+//   x: [m, k] and w: [n, k] (Linear layout) both in `dtype` (kF16 or kBF16); y: [m, n] fp32.
+// Runs on `stream` (set on the handle). Returns CUBLAS_STATUS_INVALID_VALUE for bad arguments.
+cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
+                      int64_t n, int64_t k, float* y, cudaStream_t stream);
+
+}  // namespace tessera::cuda

@@ -1,0 +1,87 @@
+// The CUDA split-KV decode attention against the CPU backend's attention for one new token.
+#if TESSERA_HAVE_CUDA
+
+#include <cmath>
+#include <ostream>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/attention_decode.h"
+#include "tests/kernels/cuda_test_util.h"
+#include "tests/kernels/kernel_test_util.h"
+
+namespace tessera {
+namespace {
+
+// fp32 q and cache in both backends; summation orders and expf differ.
+constexpr double kTolerance = 1e-5;
+
+struct DecodeCase {
+  int n_heads;
+  int n_kv_heads;
+  int head_dim;
+  int64_t kv_len;
+};
+
+void PrintTo(const DecodeCase& c, std::ostream* os) {
+  *os << c.n_heads << "q/" << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", kv_len "
+      << c.kv_len;
+}
+
+class CudaAttentionDecodeTest : public testing::TestWithParam<DecodeCase> {};
+
+TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const DecodeCase c = GetParam();
+  const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const int64_t cache_size = c.kv_len * c.n_kv_heads * c.head_dim;
+  const std::vector<float> q = test::RandomFloats(c.n_heads * c.head_dim, 16);
+  std::vector<float> k_cache = test::RandomFloats(cache_size, 17);
+  for (float& k : k_cache) k *= 4;  // peaked softmax: chunks with very different maxima
+  const std::vector<float> v_cache = test::RandomFloats(cache_size, 18);
+  std::vector<float> expected(c.n_heads * c.head_dim);
+  cpu::Attention(q.data(), k_cache.data(), v_cache.data(), 1, c.kv_len - 1, shape,
+                 expected.data());
+
+  auto q_device = test::ToDevice(q);
+  auto k_device = test::ToDevice(k_cache);
+  auto v_device = test::ToDevice(v_cache);
+  cuda::DeviceBuffer<char> workspace;
+  ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, c.kv_len)),
+            cudaSuccess);
+  auto out = test::PoisonedOutput(c.n_heads * c.head_dim);
+  ASSERT_EQ(cuda::AttentionDecode(q_device.data(), k_device.data(), v_device.data(), c.kv_len,
+                                  shape, workspace.data(), workspace.bytes(), out.data(),
+                                  nullptr),
+            cudaSuccess);
+  EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
+}
+
+// GQA ratios 1, 4 and 8; head_dim 64, 128, 256 and the non-power-of-two 80; context lengths of
+// one position, exactly one chunk, and not a multiple of the chunk.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaAttentionDecodeTest,
+    testing::Values(DecodeCase{8, 8, 64, 1}, DecodeCase{4, 4, 64, cuda::kKvChunk},
+                    DecodeCase{32, 8, 128, 300}, DecodeCase{32, 4, 128, cuda::kKvChunk + 1},
+                    DecodeCase{16, 2, 80, 1000}, DecodeCase{8, 1, 256, 257},
+                    DecodeCase{6, 2, 128, 2051}));
+
+TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes) {
+    return cuda::AttentionDecode(nullptr, nullptr, nullptr, 10, shape, nullptr, workspace_bytes,
+                                 nullptr, nullptr);
+  };
+  EXPECT_EQ(launch({16, 1, 64, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // group 16
+  EXPECT_EQ(launch({8, 8, 66, 1.0f}, 1 << 20), cudaErrorInvalidValue);   // head_dim % 4
+  EXPECT_EQ(launch({8, 8, 512, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // head_dim > 256
+  EXPECT_EQ(launch({8, 8, 64, 1.0f}, 0), cudaErrorInvalidValue);         // no workspace
+}
+
+}  // namespace
+}  // namespace tessera
+
+#endif  // TESSERA_HAVE_CUDA

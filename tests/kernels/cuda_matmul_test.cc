@@ -1,0 +1,93 @@
+// The cuBLAS matmul (with the fp32-to-half conversion that feeds it) against the CPU backend.
+#if TESSERA_HAVE_CUDA
+
+#include <cstdint>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/convert.h"
+#include "kernels/cuda/matmul.h"
+#include "tests/kernels/cuda_test_util.h"
+#include "tests/kernels/kernel_test_util.h"
+
+namespace tessera {
+namespace {
+
+// The CPU reference gets x already rounded to the operand dtype, so both compute the same
+// products exactly and accumulate in fp32: only the summation order differs.
+constexpr double kTolerance = 1e-5;
+
+std::vector<float> RoundedTo(const std::vector<float>& x, DType dtype) {
+  std::vector<float> rounded(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    rounded[i] = dtype == DType::kF16 ? cpu::HalfToFloat(cpu::FloatToHalf(x[i]))
+                                      : cpu::BFloat16ToFloat(cpu::FloatToBFloat16(x[i]));
+  }
+  return rounded;
+}
+
+class CudaMatmulTest : public testing::TestWithParam<DType> {};
+
+TEST_P(CudaMatmulTest, ConvertRoundsLikeCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  std::vector<float> x = test::RandomFloats(1001, 13);
+  x.push_back(1e6f);  // past fp16's range: infinity in both
+  auto x_device = test::ToDevice(x);
+  cuda::DeviceBuffer<uint16_t> converted;
+  ASSERT_EQ(converted.Allocate(x.size()), cudaSuccess);
+  ASSERT_EQ(cuda::ConvertFromFloat(x_device.data(), static_cast<int64_t>(x.size()), GetParam(),
+                                   converted.data(), nullptr),
+            cudaSuccess);
+  std::vector<uint16_t> expected(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    expected[i] =
+        GetParam() == DType::kF16 ? cpu::FloatToHalf(x[i]) : cpu::FloatToBFloat16(x[i]);
+  }
+  EXPECT_EQ(test::ToHost(converted), expected);
+}
+
+TEST_P(CudaMatmulTest, MatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (const Shape s : {Shape{2, 33, 64}, Shape{17, 250, 4096}, Shape{64, 128, 72}}) {
+    const std::vector<float> x = test::RandomFloats(s.m * s.k, 14);
+    const test::StoredWeight w(test::RandomWeightValues(s.n * s.k, 15), GetParam(), {s.n, s.k});
+    std::vector<float> expected(s.m * s.n);
+    cpu::Matmul(RoundedTo(x, GetParam()).data(), w.tensor(), s.m, expected.data());
+
+    auto x_device = test::ToDevice(x);
+    cuda::DeviceBuffer<uint16_t> x_half;
+    ASSERT_EQ(x_half.Allocate(x.size()), cudaSuccess);
+    ASSERT_EQ(cuda::ConvertFromFloat(x_device.data(), s.m * s.k, GetParam(), x_half.data(),
+                                     nullptr),
+              cudaSuccess);
+    cuda::DeviceBuffer<char> w_device;
+    ASSERT_EQ(w_device.Allocate(w.tensor().bytes()), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(w_device.data(), w.tensor().data, w.tensor().bytes(),
+                         cudaMemcpyHostToDevice),
+              cudaSuccess);
+    auto y = test::PoisonedOutput(s.m * s.n);
+    ASSERT_EQ(cuda::Matmul(handle, x_half.data(), w_device.data(), GetParam(), s.m, s.n, s.k,
+                           y.data(), nullptr),
+              CUBLAS_STATUS_SUCCESS);
+    EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
+        << "m=" << s.m << " n=" << s.n << " k=" << s.k;
+  }
+  cublasDestroy(handle);
+}
+
+INSTANTIATE_TEST_SUITE_P(HalfDTypes, CudaMatmulTest, testing::Values(DType::kF16, DType::kBF16),
+                         test::DTypeTestName);
+
+}  // namespace
+}  // namespace tessera
+
+#endif  // TESSERA_HAVE_CUDA

@@ -1,0 +1,79 @@
+// The CUDA RMSNorm and fused residual-add RMSNorm against the CPU backend's.
+#if TESSERA_HAVE_CUDA
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/rms_norm.h"
+#include "tests/kernels/cuda_test_util.h"
+#include "tests/kernels/kernel_test_util.h"
+
+namespace tessera {
+namespace {
+
+// fp32 activations; weights hold values exact in every dtype, so only the order of the
+// sum of squares differs between backends.
+constexpr double kTolerance = 1e-5;
+constexpr float kEps = 1e-5f;
+
+class CudaRmsNormTest : public testing::TestWithParam<DType> {};
+
+cuda::DeviceBuffer<char> WeightToDevice(const Tensor& weight) {
+  cuda::DeviceBuffer<char> buffer;
+  EXPECT_EQ(buffer.Allocate(weight.bytes()), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(buffer.data(), weight.data, weight.bytes(), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  return buffer;
+}
+
+TEST_P(CudaRmsNormTest, MatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  for (int64_t dim : {1, 33, 4097}) {
+    constexpr int64_t kRows = 3;
+    const std::vector<float> x = test::RandomFloats(kRows * dim, 5);
+    const test::StoredWeight weight(test::RandomWeightValues(dim, 6), GetParam(), {dim});
+    std::vector<float> expected(kRows * dim);
+    cpu::RmsNorm(x.data(), weight.tensor(), kEps, kRows, dim, expected.data());
+
+    auto x_device = test::ToDevice(x);
+    auto weight_device = WeightToDevice(weight.tensor());
+    auto out = test::PoisonedOutput(kRows * dim);
+    ASSERT_EQ(cuda::RmsNorm(x_device.data(), weight_device.data(), GetParam(), kEps, kRows, dim,
+                            out.data(), nullptr),
+              cudaSuccess);
+    EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance) << "dim=" << dim;
+  }
+}
+
+TEST_P(CudaRmsNormTest, FusedAddMatchesCpuAddThenNorm) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  constexpr int64_t kRows = 5;
+  constexpr int64_t kDim = 1000;
+  const std::vector<float> residual = test::RandomFloats(kRows * kDim, 7);
+  const std::vector<float> delta = test::RandomFloats(kRows * kDim, 8);
+  const test::StoredWeight weight(test::RandomWeightValues(kDim, 9), GetParam(), {kDim});
+  std::vector<float> expected_residual(kRows * kDim);
+  cpu::Add(residual.data(), delta.data(), kRows * kDim, expected_residual.data());
+  std::vector<float> expected(kRows * kDim);
+  cpu::RmsNorm(expected_residual.data(), weight.tensor(), kEps, kRows, kDim, expected.data());
+
+  auto residual_device = test::ToDevice(residual);
+  auto delta_device = test::ToDevice(delta);
+  auto weight_device = WeightToDevice(weight.tensor());
+  auto out = test::PoisonedOutput(kRows * kDim);
+  ASSERT_EQ(cuda::AddRmsNorm(residual_device.data(), delta_device.data(), weight_device.data(),
+                             GetParam(), kEps, kRows, kDim, out.data(), nullptr),
+            cudaSuccess);
+  EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
+  EXPECT_EQ(test::ToHost(residual_device), expected_residual);  // one fp32 add: exact
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaRmsNormTest, testing::ValuesIn(test::kAllDTypes),
+                         test::DTypeTestName);
+
+}  // namespace
+}  // namespace tessera
+
+#endif  // TESSERA_HAVE_CUDA
