@@ -122,7 +122,8 @@ CONVERSATIONS = {
     # and text that looks like template syntax but is data.
     "tricky_content": [
         msg("system", "  Be terse.\n\n"),
-        msg("user", "Quote: \"hi\" and 'yo' \\ back\nTabs\there \u2014 h\u00e9llo \u4e16\u754c \U0001F642"),
+        msg("user", "Quote: \"hi\" and 'yo' \\ back\nTabs\there \u2014 "
+                    "h\u00e9llo \u4e16\u754c \U0001F642"),
         msg("assistant", "Line one\n\nLine two\n  {{ not a tag }} {% nor this %} {# nor this #}\n"),
         msg("user", "\u3000 ideographic space and nbsp\u00a0"),
     ],
@@ -269,7 +270,8 @@ def language_cases():
         "ws_trailing_newline": "one line\n",
         "ws_crlf": "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc",
         # Literals and operators.
-        "literal_strings": "{{ 'it''s' }}|{{ \"tab\\there\" }}|{{ '\\u00e9\\x41\\n' }}|{{ 'a\\qb' }}",
+        "literal_strings": "{{ 'it''s' }}|{{ \"tab\\there\" }}|{{ '\\u00e9\\x41\\n' }}|"
+                           "{{ 'a\\qb' }}",
         "literal_numbers": "{{ 1_000 }} {{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1.5e3 }} {{ 2.50 }}",
         "arithmetic": "{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 4 / 2 }} "
                       "{{ 2 ** 10 }} {{ - 2 ** 2 }} {{ 1 + 2 * 3 }} {{ 0.1 + 0.2 }}",
@@ -325,7 +327,8 @@ def language_cases():
         # Tests.
         "tests": "{{ none is none }} {{ 1 is number }} {{ true is number }} {{ true is integer }} "
                  "{{ 1.0 is float }} {{ 's' is string }} {{ d is mapping }} {{ xs is mapping }} "
-                 "{{ xs is sequence }} {{ d is sequence }} {{ 1 is iterable }} {{ 's' is iterable }} "
+                 "{{ xs is sequence }} {{ d is sequence }} {{ 1 is iterable }} "
+                 "{{ 's' is iterable }} "
                  "{{ missing is iterable }} {{ missing is sequence }} {{ true is true }} "
                  "{{ 0 is false }} {{ false is false }} {{ 3 is divisibleby 3 }} {{ 4 is even }} "
                  "{{ 'abc' is lower }} {{ 'ABC' is upper }} {{ 2 is in xs }} "
@@ -340,7 +343,8 @@ def language_cases():
                              "{{ xs|join }} {{ d|list }} {{ 'ab'|list }} {{ xs|reverse|list }} "
                              "{{ 'abc'|reverse }} {{ []|first is undefined }}",
         "filters_default": "{{ missing|default('a') }} {{ ''|default('b') }} "
-                           "{{ ''|default('c', true) }} {{ none|d('e') }} {{ 0|default(1, boolean=true) }}",
+                           "{{ ''|default('c', true) }} {{ none|d('e') }} "
+                           "{{ 0|default(1, boolean=true) }}",
         "filters_dicts": "{{ d|items|list }} {{ d|dictsort }} {{ d|dictsort(true) }} "
                          "{{ d|dictsort(by='value', reverse=true) }} {{ missing|items|list }}",
         "filters_select": "{{ xs|select('odd')|list }} {{ xs|reject('odd')|list }} "
@@ -354,30 +358,37 @@ def language_cases():
         "filters_numbers": "{{ -3|abs }} {{ '42'|int }} {{ '4.7'|int }} {{ 'x'|int(7) }} "
                            "{{ 3.9|int }} {{ '1.5'|float }} {{ 'x'|float }} {{ 2|float }} "
                            "{{ 'ff'|int(base=16) }}",
-        "filters_tojson": "{{ d|tojson }}\n{{ people|tojson(indent=2) }}\n{{ d|tojson(sort_keys=true) }}\n"
-                          "{{ s|tojson }} {{ s|tojson(ensure_ascii=true) }} {{ '\\u0001\\t\"\\\\'|tojson }}\n"
+        "filters_tojson": "{{ d|tojson }}\n{{ people|tojson(indent=2) }}\n"
+                          "{{ d|tojson(sort_keys=true) }}\n"
+                          "{{ s|tojson }} {{ s|tojson(ensure_ascii=true) }} "
+                          "{{ '\\u0001\\t\"\\\\'|tojson }}\n"
                           "{{ [1.5, 1e20, none, true, [], {}]|tojson(indent='\\t') }}\n"
-                          "{{ d|tojson(separators=(',', ':')) }} {{ 'emoji \U0001F642'|tojson(true) }}",
+                          "{{ d|tojson(separators=(',', ':')) }} "
+                          "{{ 'emoji \U0001F642'|tojson(true) }}",
         "filters_tojson_undefined_error": "{{ missing|tojson }}",
         # String methods.
-        "str_methods": "{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '\\n\\nx\\n'.lstrip('\\n') }}|"
+        "str_methods": "{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|"
+                       "{{ '\\n\\nx\\n'.lstrip('\\n') }}|"
                        "{{ 'x  '.rstrip() }}|{{ 'a,b,,c'.split(',') }}|{{ '  a  b '.split() }}|"
                        "{{ 'a,b,c'.split(',', 1) }}|{{ ' a b c '.split(none, 1) }}|"
                        "{{ 'hello'.startswith('he') }}|{{ 'hello'.endswith(('x', 'lo')) }}|"
                        "{{ 'MiXed'.lower() }}{{ 'MiXed'.upper() }}|{{ 'a-b'.replace('-', '+') }}|"
                        "{{ 'x'.replace('', '.') }}|{{ 'it''s a test'.title() }}|"
-                       "{{ 'h\u00e9llo'.upper() }}|{{ 'think</think>answer'.split('</think>')[-1] }}",
+                       "{{ 'h\u00e9llo'.upper() }}|"
+                       "{{ 'think</think>answer'.split('</think>')[-1] }}",
         "dict_methods": "{{ d.keys()|list }} {{ d.values()|list }} {{ d.get('a') }} "
                         "{{ d.get('zz', 'none') }} {{ d.get('zz') }} {{ d.items()|list }}",
         "globals": "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ range(3, 0, -1)|list }} "
-                   "{{ dict(a=1, b='x') }} {{ namespace(a=1).a }} {{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
+                   "{{ dict(a=1, b='x') }} {{ namespace(a=1).a }} "
+                   "{{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
         "raise_exception": "before{{ raise_exception('Custom failure: ' ~ 42) }}",
         # Corners where Jinja2 or Python differ from the obvious.
-        "for_else_after_break_or_continue": "{% for x in xs %}{% break %}{% else %}e1{% endfor %}|"
-                                            "{% for x in xs %}{% continue %}{% else %}e2{% endfor %}|"
-                                            "{% for x in xs %}{{ x }}{% else %}e3{% endfor %}|"
-                                            "{% for o in [1, 2] %}{% for x in [] %}{% else %}"
-                                            "{{ o }}{% break %}{% endfor %}{% endfor %}",
+        "for_else_after_break_or_continue":
+            "{% for x in xs %}{% break %}{% else %}e1{% endfor %}|"
+            "{% for x in xs %}{% continue %}{% else %}e2{% endfor %}|"
+            "{% for x in xs %}{{ x }}{% else %}e3{% endfor %}|"
+            "{% for o in [1, 2] %}{% for x in [] %}{% else %}{{ o }}{% break %}{% endfor %}"
+            "{% endfor %}",
         "float_floor_division": "{{ 1 // 0.1 }} {{ 1 % 0.1 }} {{ -7.5 // 2 }} {{ 7.5 % -2 }} "
                                 "{{ -0.0 % 2 }} {{ 3.0 is odd }} {{ 4.0 is even }}",
         "filters_false_operands": "{{ none|map('upper')|list }} {{ 0|select('odd')|list }} "
