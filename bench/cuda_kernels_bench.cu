@@ -5,6 +5,8 @@
 //              Llama-3-8B's projection shapes with bf16 weights;
 //   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
 //              head_dim 128, fp32 cache).
+// And the rate of the compute-bound prefill attention (same heads, causal, fp32), in TFLOP/s
+// against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak.
 // Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
 // figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
 //
@@ -23,6 +25,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/gemv.h"
@@ -42,6 +45,8 @@ namespace {
   } while (0)
 
 constexpr size_t kRotationBytes = size_t{512} << 20;  // ten times the H100's 50 MB L2
+constexpr double kH100Bf16PeakFlops = 989e12;  // dense, tensor cores
+constexpr double kH100Fp32PeakFlops = 67e12;   // CUDA cores
 
 // Uniform values in [-1, 1) from a hash of the index: random data without a host round trip.
 __global__ void FillRandomKernel(float* out, size_t n, uint32_t seed) {
@@ -198,6 +203,44 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
   }
 }
 
+struct ComputeRow {
+  std::string name;
+  std::string shape;
+  double flops;
+  double seconds;
+};
+
+void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
+  const AttentionShape shape{32, 8, 128, 0.08838834764831845f};
+  for (int64_t n_tokens : {512, 2048}) {
+    DeviceBuffer<float> q = RandomFloats(n_tokens * shape.n_heads * shape.head_dim, 5);
+    DeviceBuffer<float> k_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 6);
+    DeviceBuffer<float> v_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 7);
+    DeviceBuffer<float> out;
+    BENCH_CHECK(out.Allocate(n_tokens * shape.n_heads * shape.head_dim));
+    // Two matrix products (scores, values) of 2 flops per multiply-add over the causal half.
+    const double flops = 4.0 * n_tokens * n_tokens / 2 * shape.n_heads * shape.head_dim;
+    rows.push_back({"attention prefill", std::to_string(n_tokens) + " tokens", flops,
+                    MedianSeconds(
+                        [&](int) {
+                          BENCH_CHECK(AttentionPrefill(q.data(), k_cache.data(), v_cache.data(),
+                                                       n_tokens, 0, shape, out.data(), nullptr));
+                        },
+                        1)});
+  }
+}
+
+void ReportCompute(const std::vector<ComputeRow>& rows) {
+  std::printf("\n%-24s %-28s %10s %10s %9s %9s\n", "kernel", "shape", "time (us)", "TFLOP/s",
+              "of bf16", "of fp32");
+  for (const ComputeRow& r : rows) {
+    const double rate = r.flops / r.seconds;
+    std::printf("%-24s %-28s %10.2f %10.2f %8.1f%% %8.1f%%\n", r.name.c_str(), r.shape.c_str(),
+                r.seconds * 1e6, rate * 1e-12, 100.0 * rate / kH100Bf16PeakFlops,
+                100.0 * rate / kH100Fp32PeakFlops);
+  }
+}
+
 void Report(const std::vector<Row>& rows, double copy_bandwidth, const char* json_path) {
   cudaDeviceProp properties;
   BENCH_CHECK(cudaGetDeviceProperties(&properties, 0));
@@ -248,7 +291,10 @@ int main(int argc, char** argv) {
   const double copy_bandwidth = CopyBandwidth(rows);
   BenchGemv(rows, handle);
   BenchAttentionDecode(rows);
+  std::vector<ComputeRow> compute_rows;
+  BenchAttentionPrefill(compute_rows);
   Report(rows, copy_bandwidth, json_path);
+  ReportCompute(compute_rows);
   cublasDestroy(handle);
   return 0;
 }

@@ -247,8 +247,8 @@ absl::StatusOr<Tensor> SafetensorsFile::GetTensor(std::string_view name) const {
                       reason::kUnsupportedTensorType);
   }
   // Kernels load whole elements, which a header length that is not a multiple of the element
-  // size would split.
-  if (reinterpret_cast<uintptr_t>(info->data) % DTypeSize(*dtype) != 0) {
+  // size would split. An empty tensor has none to split.
+  if (info->bytes > 0 && reinterpret_cast<uintptr_t>(info->data) % DTypeSize(*dtype) != 0) {
     return InvalidModelFileError(
         path(), absl::StrFormat("tensor '%s' is not aligned to its %d-byte elements", name,
                                 DTypeSize(*dtype)));

@@ -1,15 +1,18 @@
-// First pass, one block of kWarps warps per (kv head, chunk): every query head of the kv head's
-// group is handled by the same block, so each K and V row is read from memory once for the whole
-// group. A warp takes kInFlight cache positions at a time, each lane holding 4 consecutive dims
-// of each (two float4 for head_dim up to 256), with the group's queries in registers:
-//   scores: per position, the group's dot products, reduced across the warp, into shared memory;
-//   softmax: the chunk's max and sum of exponentials per query head;
-//   values: per position, weights times the V row accumulated in registers, then summed across
-//   warps through shared memory.
-// Second pass, one block per query head: rescales each chunk's partial result to the global max
-// and normalizes by the global sum.
+// First pass, one block of kWarps warps per (kv head, chunk of positions): every query
+// head of the kv head's group is handled by the same block, so each K and V row is read from
+// memory once for the whole group. Each warp keeps its own running (online) softmax over the
+// positions it takes, kInFlight at a time: it issues the K and V loads of all of them (16-byte
+// loads, lane holding 4 consecutive dims) before the first use, so many bytes are in flight per
+// SM; then per position the group's dot products are reduced across the warp and folded into the
+// running max, sum and output held in registers. The queries sit in registers too, sized by the
+// group and head_dim at compile time. At the end the block's warps merge through shared memory.
+// Second pass, one block per query head: the block finds the global max and sum over the chunks,
+// each warp rescales a share of the chunks' partial results to the global max, and the warps'
+// sums are added and normalized by the global sum.
+// Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
 #include "kernels/cuda/attention_decode.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cuda/block_reduce.cuh"
@@ -18,17 +21,17 @@
 namespace tessera::cuda {
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kInFlight = 4;  // cache positions a warp loads before using them
-constexpr int kMaxGroup = 8;     // query heads per kv head
-constexpr int kVecsPerLane = 2;  // float4 per lane: head_dim <= 2 * 32 * 4
-constexpr int kMaxHeadDim = kVecsPerLane * 32 * 4;
+constexpr int kWarps = 4;
+constexpr int kMaxGroup = 8;  // query heads per kv head
+constexpr int kMaxHeadDim = 256;
+constexpr int kMergeWarps = 8;
+constexpr float kLog2E = 1.4426950408889634f;
 
 // Where the first pass leaves chunk s of query head h.
 struct Partials {
-  float* out;  // [n_heads, n_splits, head_dim]: sum_p exp(score_p - max) v_p
-  float* max;  // [n_heads, n_splits]
-  float* sum;  // [n_heads, n_splits]: sum_p exp(score_p - max)
+  float* out;  // [n_heads, n_splits, head_dim]: sum_p 2^(score_p - max) v_p
+  float* max;  // [n_heads, n_splits], log2 units
+  float* sum;  // [n_heads, n_splits]: sum_p 2^(score_p - max)
 };
 
 Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_splits) {
@@ -38,9 +41,38 @@ Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_spli
           base + n_partials * shape.head_dim + n_partials};
 }
 
-int64_t SplitsFor(int64_t kv_len) { return (kv_len + kKvChunk - 1) / kKvChunk; }
+// About four blocks per SM of an H100 in one wave: enough loads in flight to saturate memory,
+// and long enough chunks that a block's setup and merge are a small part of its time.
+constexpr int64_t kTargetBlocks = 512;
 
-__device__ __forceinline__ float WarpMax(float value) {
+int64_t MaxSplits(const AttentionShape& shape) {
+  return std::max<int64_t>(1, kTargetBlocks / shape.n_kv_heads);
+}
+
+// Cache positions one block reads: a multiple of kKvChunk, as few as give kTargetBlocks blocks.
+int64_t ChunkFor(const AttentionShape& shape, int64_t kv_len) {
+  const int64_t max_splits = MaxSplits(shape);
+  const int64_t granules = (kv_len + kKvChunk - 1) / kKvChunk;
+  return kKvChunk * ((granules + max_splits - 1) / max_splits);
+}
+
+int64_t SplitsFor(const AttentionShape& shape, int64_t kv_len) {
+  const int64_t chunk = ChunkFor(shape, kv_len);
+  return (kv_len + chunk - 1) / chunk;
+}
+
+// Every thread gets the block's maximum (the max counterpart of BlockSum).
+__device__ __forceinline__ float BlockMax(float value) {
+  __shared__ float warp_maxima[32];
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) {
+    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  }
+  if (lane == 0) warp_maxima[warp] = value;
+  __syncthreads();
+  value = lane < static_cast<int>(blockDim.x / 32) ? warp_maxima[lane] : -INFINITY;
 #pragma unroll
   for (int offset = 16; offset > 0; offset /= 2) {
     value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
@@ -52,21 +84,31 @@ __device__ __forceinline__ float Dot4(float4 a, float4 b) {
   return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
 }
 
-// Dynamic shared memory: scores [kKvChunk, kMaxGroup], then per-warp sums
-// [kWarps, group, head_dim].
+__device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight, float4 v) {
+  acc.x = acc.x * scale + weight * v.x;
+  acc.y = acc.y * scale + weight * v.y;
+  acc.z = acc.z * scale + weight * v.z;
+  acc.w = acc.w * scale + weight * v.w;
+}
+
+// kGroup: the group size rounded up to a power of two; kVecs: float4 per lane, head_dim <= 128
+// kVecs. Wide heads load fewer positions at a time to stay within the registers.
+template <int kGroup, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32)
     AttentionDecodeChunkKernel(const float* q, const float* k_cache, const float* v_cache,
-                               int64_t kv_len, int n_kv_heads, int group, int head_dim,
-                               float scale, Partials partials) {
-  extern __shared__ float shared[];
-  float* scores = shared;                          // [kKvChunk, kMaxGroup]
-  float* warp_out = shared + kKvChunk * kMaxGroup;  // [kWarps, group, head_dim]
+                               int64_t kv_len, int64_t chunk, int n_kv_heads, int group,
+                               int head_dim, float scale_log2, Partials partials) {
+  constexpr int kInFlight = 8 / kVecs;  // cache positions a warp loads before using them
+  __shared__ float warp_max[kWarps][kGroup];
+  __shared__ float warp_sum[kWarps][kGroup];
+  extern __shared__ float4 warp_out_vecs[];
+  float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kWarps, kGroup, head_dim]
 
   const int kv_head = blockIdx.x;
   const int64_t split = blockIdx.y;
   const int64_t n_splits = gridDim.y;
-  const int64_t first = split * kKvChunk;
-  const int chunk_len = static_cast<int>(kv_len - first < kKvChunk ? kv_len - first : kKvChunk);
+  const int64_t first = split * chunk;
+  const int64_t chunk_len = kv_len - first < chunk ? kv_len - first : chunk;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
@@ -74,146 +116,194 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float* v_head = v_cache + first * kv_row + kv_head * head_dim;
 
   // The group's queries, pre-scaled: lane holds dims [4 lane + 128 v, +4).
-  float4 q_lane[kMaxGroup][kVecsPerLane] = {};
+  float4 q_lane[kGroup][kVecs] = {};
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
 #pragma unroll
-    for (int v = 0; v < kVecsPerLane; ++v) {
+    for (int v = 0; v < kVecs; ++v) {
       const int d = 4 * lane + 128 * v;
       if (g < group && d < head_dim) {
-        float4 value =
+        const float4 value =
             *reinterpret_cast<const float4*>(q + (kv_head * group + g) * head_dim + d);
-        q_lane[g][v] = {value.x * scale, value.y * scale, value.z * scale, value.w * scale};
+        q_lane[g][v] = {value.x * scale_log2, value.y * scale_log2, value.z * scale_log2,
+                        value.w * scale_log2};
       }
     }
   }
 
-  // Each warp takes kInFlight consecutive positions per sweep and issues all their loads before
-  // the first reduction, so memory latency is paid once per sweep rather than once per position.
-  for (int p0 = warp * kInFlight; p0 < chunk_len; p0 += kWarps * kInFlight) {
-    float4 k_lane[kInFlight][kVecsPerLane] = {};
+  float run_max[kGroup];
+  float run_sum[kGroup] = {};
+  float4 out_lane[kGroup][kVecs] = {};
+#pragma unroll
+  for (int g = 0; g < kGroup; ++g) run_max[g] = -INFINITY;
+
+  for (int64_t p0 = warp * kInFlight; p0 < chunk_len; p0 += kWarps * kInFlight) {
+    float4 k_lane[kInFlight][kVecs] = {};
+    float4 v_lane[kInFlight][kVecs] = {};
 #pragma unroll
     for (int j = 0; j < kInFlight; ++j) {
 #pragma unroll
-      for (int v = 0; v < kVecsPerLane; ++v) {
+      for (int v = 0; v < kVecs; ++v) {
         const int d = 4 * lane + 128 * v;
         if (p0 + j < chunk_len && d < head_dim) {
           k_lane[j][v] = *reinterpret_cast<const float4*>(k_head + (p0 + j) * kv_row + d);
-        }
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-#pragma unroll
-      for (int g = 0; g < kMaxGroup; ++g) {
-        if (g < group && p0 + j < chunk_len) {
-          float partial = 0.0f;
-#pragma unroll
-          for (int v = 0; v < kVecsPerLane; ++v) partial += Dot4(q_lane[g][v], k_lane[j][v]);
-          partial = WarpSum(partial);
-          if (lane == 0) scores[(p0 + j) * kMaxGroup + g] = partial;
-        }
-      }
-    }
-  }
-  __syncthreads();
-
-  // Softmax numerators; warp w owns query heads w, w + kWarps, ...
-  for (int g = warp; g < group; g += kWarps) {
-    float max_score = -INFINITY;
-    for (int p = lane; p < chunk_len; p += 32) {
-      max_score = fmaxf(max_score, scores[p * kMaxGroup + g]);
-    }
-    max_score = WarpMax(max_score);
-    float sum = 0.0f;
-    for (int p = lane; p < chunk_len; p += 32) {
-      const float weight = expf(scores[p * kMaxGroup + g] - max_score);
-      scores[p * kMaxGroup + g] = weight;
-      sum += weight;
-    }
-    sum = WarpSum(sum);
-    if (lane == 0) {
-      const int64_t partial = (kv_head * group + g) * n_splits + split;
-      partials.max[partial] = max_score;
-      partials.sum[partial] = sum;
-    }
-  }
-  __syncthreads();
-
-  float4 out_lane[kMaxGroup][kVecsPerLane] = {};
-  for (int p0 = warp * kInFlight; p0 < chunk_len; p0 += kWarps * kInFlight) {
-    float4 v_lane[kInFlight][kVecsPerLane] = {};
-#pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-#pragma unroll
-      for (int v = 0; v < kVecsPerLane; ++v) {
-        const int d = 4 * lane + 128 * v;
-        if (p0 + j < chunk_len && d < head_dim) {
           v_lane[j][v] = *reinterpret_cast<const float4*>(v_head + (p0 + j) * kv_row + d);
         }
       }
     }
 #pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
+    for (int g = 0; g < kGroup; ++g) {
+      if (g >= group) continue;
+      float score[kInFlight];
+      float tile_max = -INFINITY;
 #pragma unroll
-      for (int g = 0; g < kMaxGroup; ++g) {
-        // Positions past the chunk were loaded as zeros and get weight 0.
-        const bool valid = g < group && p0 + j < chunk_len;
-        const float weight = valid ? scores[(p0 + j) * kMaxGroup + g] : 0.0f;
+      for (int j = 0; j < kInFlight; ++j) {
+        float partial = 0.0f;
 #pragma unroll
-        for (int v = 0; v < kVecsPerLane; ++v) {
-          out_lane[g][v].x += weight * v_lane[j][v].x;
-          out_lane[g][v].y += weight * v_lane[j][v].y;
-          out_lane[g][v].z += weight * v_lane[j][v].z;
-          out_lane[g][v].w += weight * v_lane[j][v].w;
-        }
+        for (int v = 0; v < kVecs; ++v) partial += Dot4(q_lane[g][v], k_lane[j][v]);
+        score[j] = p0 + j < chunk_len ? WarpSum(partial) : -INFINITY;
+        tile_max = fmaxf(tile_max, score[j]);
+      }
+      // Finite: position p0 is in the chunk.
+      const float new_max = fmaxf(run_max[g], tile_max);
+      float rescale = exp2f(run_max[g] - new_max);
+      run_max[g] = new_max;
+#pragma unroll
+      for (int j = 0; j < kInFlight; ++j) {
+        const float weight = exp2f(score[j] - new_max);
+        run_sum[g] = run_sum[g] * rescale + weight;
+#pragma unroll
+        for (int v = 0; v < kVecs; ++v) ScaleAdd(out_lane[g][v], rescale, weight, v_lane[j][v]);
+        rescale = 1.0f;
       }
     }
   }
+
+  // Merge the warps: a warp that took no position has max -inf and weight 0.
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
+    if (lane == 0) {
+      warp_max[warp][g] = run_max[g];
+      warp_sum[warp][g] = run_sum[g];
+    }
 #pragma unroll
-    for (int v = 0; v < kVecsPerLane; ++v) {
+    for (int v = 0; v < kVecs; ++v) {
       const int d = 4 * lane + 128 * v;
-      if (g < group && d < head_dim) {
-        *reinterpret_cast<float4*>(warp_out + (warp * group + g) * head_dim + d) = out_lane[g][v];
+      if (d < head_dim) {
+        *reinterpret_cast<float4*>(warp_out + (warp * kGroup + g) * head_dim + d) = out_lane[g][v];
       }
     }
   }
   __syncthreads();
 
   for (int i = threadIdx.x; i < group * head_dim; i += blockDim.x) {
-    float total = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += warp_out[w * group * head_dim + i];
     const int g = i / head_dim;
     const int d = i % head_dim;
-    partials.out[((kv_head * group + g) * n_splits + split) * head_dim + d] = total;
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) block_max = fmaxf(block_max, warp_max[w][g]);
+    float total = 0.0f;
+    float sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = exp2f(warp_max[w][g] - block_max);
+      total += weight * warp_out[(w * kGroup + g) * head_dim + d];
+      sum += weight * warp_sum[w][g];
+    }
+    const int64_t partial = (kv_head * group + g) * n_splits + split;
+    partials.out[partial * head_dim + d] = total;
+    if (d == 0) {
+      partials.max[partial] = block_max;
+      partials.sum[partial] = sum;
+    }
   }
 }
 
-__global__ void AttentionDecodeMergeKernel(Partials partials, int64_t n_splits, int head_dim,
-                                           float* out) {
+// Dynamic shared memory: per-warp sums [kMergeWarps, head_dim].
+__global__ void __launch_bounds__(kMergeWarps * 32)
+    AttentionDecodeMergeKernel(Partials partials, int64_t n_splits, int head_dim, float* out) {
+  extern __shared__ float4 warp_out_vecs[];
+  float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head = blockIdx.x;
-  const float* max = partials.max + head * n_splits;  // [n_splits]
-  const float* sum = partials.sum + head * n_splits;  // [n_splits]
-  float global_max = -INFINITY;
-  for (int64_t s = 0; s < n_splits; ++s) global_max = fmaxf(global_max, max[s]);
-  float global_sum = 0.0f;
-  for (int64_t s = 0; s < n_splits; ++s) global_sum += expf(max[s] - global_max) * sum[s];
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  const float* max = partials.max + head * n_splits;                  // [n_splits]
+  const float* sum = partials.sum + head * n_splits;                  // [n_splits]
+  const float* head_out = partials.out + head * n_splits * head_dim;  // [n_splits, head_dim]
+  // The global max and sum, each split read by one thread.
+  float local_max = -INFINITY;
+  for (int64_t s = threadIdx.x; s < n_splits; s += blockDim.x) local_max = fmaxf(local_max, max[s]);
+  const float global_max = BlockMax(local_max);
+  float local_sum = 0.0f;
+  for (int64_t s = threadIdx.x; s < n_splits; s += blockDim.x) {
+    local_sum += exp2f(max[s] - global_max) * sum[s];
+  }
+  const float global_sum = BlockSum(local_sum);
+
+  float4 acc[kMaxHeadDim / 128] = {};
+#pragma unroll 4
+  for (int64_t s = warp; s < n_splits; s += kMergeWarps) {
+    const float weight = exp2f(max[s] - global_max);
+#pragma unroll
+    for (int v = 0; v < kMaxHeadDim / 128; ++v) {
+      const int d = 4 * lane + 128 * v;
+      if (d < head_dim) {
+        ScaleAdd(acc[v], 1.0f, weight,
+                 *reinterpret_cast<const float4*>(head_out + s * head_dim + d));
+      }
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < kMaxHeadDim / 128; ++v) {
+    const int d = 4 * lane + 128 * v;
+    if (d < head_dim) *reinterpret_cast<float4*>(warp_out + warp * head_dim + d) = acc[v];
+  }
+  __syncthreads();
+
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
     float value = 0.0f;
-    for (int64_t s = 0; s < n_splits; ++s) {
-      value += expf(max[s] - global_max) * partials.out[(head * n_splits + s) * head_dim + d];
-    }
+#pragma unroll
+    for (int w = 0; w < kMergeWarps; ++w) value += warp_out[w * head_dim + d];
     out[head * head_dim + d] = value / global_sum;
   }
+}
+
+template <int kGroup, int kVecs>
+cudaError_t LaunchChunks(const float* q, const float* k_cache, const float* v_cache, int64_t kv_len,
+                         const AttentionShape& shape, int64_t n_splits, const Partials& partials,
+                         cudaStream_t stream) {
+  const int64_t chunk = ChunkFor(shape, kv_len);
+  const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
+  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(n_splits));
+  AttentionDecodeChunkKernel<kGroup, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
+      q, k_cache, v_cache, kv_len, chunk, shape.n_kv_heads, shape.n_heads / shape.n_kv_heads,
+      shape.head_dim, shape.scale * kLog2E, partials);
+  return cudaGetLastError();
+}
+
+template <int kVecs>
+cudaError_t LaunchChunksForGroup(const float* q, const float* k_cache, const float* v_cache,
+                                 int64_t kv_len, const AttentionShape& shape, int64_t n_splits,
+                                 const Partials& partials, cudaStream_t stream) {
+  const int group = shape.n_heads / shape.n_kv_heads;
+  if (group == 1) {
+    return LaunchChunks<1, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
+  }
+  if (group == 2) {
+    return LaunchChunks<2, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
+  }
+  if (group <= 4) {
+    return LaunchChunks<4, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
+  }
+  return LaunchChunks<8, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
 }
 
 }  // namespace
 
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len) {
-  const int64_t n_partials = shape.n_heads * SplitsFor(max_kv_len);
+  // Every kv_len <= max_kv_len has at most this many splits.
+  const int64_t max_splits = std::min((max_kv_len + kKvChunk - 1) / kKvChunk, MaxSplits(shape));
+  const int64_t n_partials = shape.n_heads * max_splits;
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
 
@@ -222,30 +312,21 @@ cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v
                             size_t workspace_bytes, float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
-  const int group = shape.n_heads / shape.n_kv_heads;
-  TESSERA_CUDA_CHECK_ARG(group <= kMaxGroup);
+  TESSERA_CUDA_CHECK_ARG(shape.n_heads / shape.n_kv_heads <= kMaxGroup);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, kv_len));
-  const int64_t n_splits = SplitsFor(kv_len);
-  TESSERA_CUDA_CHECK_ARG(n_splits <= 65535);  // grid y limit: kv_len up to 8M positions
+  const int64_t n_splits = SplitsFor(shape, kv_len);  // at most kTargetBlocks
   const Partials partials = PartialsIn(workspace, shape, n_splits);
 
-  const size_t shared_bytes =
-      (kKvChunk * kMaxGroup + kWarps * group * shape.head_dim) * sizeof(float);
-  // Large groups of wide heads need more than the 48 KB a block gets without opting in.
-  if (shared_bytes > 48 * 1024) {
-    TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionDecodeChunkKernel,
-                                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                      static_cast<int>(shared_bytes)));
-  }
-  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(n_splits));
-  AttentionDecodeChunkKernel<<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, k_cache, v_cache, kv_len, shape.n_kv_heads, group, shape.head_dim, shape.scale,
-      partials);
-  TESSERA_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  AttentionDecodeMergeKernel<<<shape.n_heads, 128, 0, stream>>>(partials, n_splits,
-                                                                shape.head_dim, out);
+  TESSERA_CUDA_RETURN_IF_ERROR(
+      shape.head_dim <= 128
+          ? LaunchChunksForGroup<1>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream)
+          : LaunchChunksForGroup<2>(q, k_cache, v_cache, kv_len, shape, n_splits, partials,
+                                    stream));
+  AttentionDecodeMergeKernel<<<shape.n_heads, kMergeWarps * 32,
+                               kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
+      partials, n_splits, shape.head_dim, out);
   return cudaGetLastError();
 }
 

@@ -4,8 +4,9 @@
 // would halve the bytes read and is the next step.
 //
 // Long contexts are split over the KV length ("flash-decoding"): one block per (kv head, chunk of
-// kKvChunk positions) computes an unnormalized partial result with its own max and sum, and a
-// second pass merges the chunks. This keeps the whole GPU busy even for one sequence.
+// positions) computes an unnormalized partial result with its own max and sum, and a second pass
+// merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
+// covers it: the whole GPU stays busy even for one sequence.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +20,8 @@ namespace tessera::cuda {
 
 using cpu::AttentionShape;
 
-// Cache positions one block of the first pass reads.
-inline constexpr int kKvChunk = 64;
+// Chunks of the first pass are multiples of this many cache positions.
+inline constexpr int kKvChunk = 32;
 
 // Scratch memory AttentionDecode needs for a context of up to `max_kv_len` positions.
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len);

@@ -61,13 +61,14 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
 }
 
 // GQA ratios 1, 4 and 8; head_dim 64, 128, 256 and the non-power-of-two 80; context lengths of
-// one position, exactly one chunk, and not a multiple of the chunk.
+// one position, exactly one chunk, and not a multiple of the chunk; a context long enough that
+// chunks span several sweeps of the block's warps.
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaAttentionDecodeTest,
     testing::Values(DecodeCase{8, 8, 64, 1}, DecodeCase{4, 4, 64, cuda::kKvChunk},
                     DecodeCase{32, 8, 128, 300}, DecodeCase{32, 4, 128, cuda::kKvChunk + 1},
                     DecodeCase{16, 2, 80, 1000}, DecodeCase{8, 1, 256, 257},
-                    DecodeCase{6, 2, 128, 2051}));
+                    DecodeCase{6, 2, 128, 2051}, DecodeCase{32, 8, 128, 5000}));
 
 TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();

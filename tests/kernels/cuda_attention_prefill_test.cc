@@ -1,0 +1,90 @@
+// The CUDA flash-style prefill attention against the CPU backend's causal attention.
+#if TESSERA_HAVE_CUDA
+
+#include <cmath>
+#include <ostream>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/attention_prefill.h"
+#include "tests/kernels/cuda_test_util.h"
+#include "tests/kernels/kernel_test_util.h"
+
+namespace tessera {
+namespace {
+
+// fp32 q and cache in both backends; the GPU sums in tiles with a running softmax and exp2, the
+// CPU in one pass with exp, so results differ by fp32 rounding only.
+constexpr double kTolerance = 1e-5;
+
+struct PrefillCase {
+  int64_t n_tokens;
+  int64_t first_position;
+  int n_heads;
+  int n_kv_heads;
+  int head_dim;
+};
+
+void PrintTo(const PrefillCase& c, std::ostream* os) {
+  *os << c.n_tokens << " tokens from position " << c.first_position << ", " << c.n_heads << "q/"
+      << c.n_kv_heads << "kv heads, head_dim " << c.head_dim;
+}
+
+class CudaAttentionPrefillTest : public testing::TestWithParam<PrefillCase> {};
+
+TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const PrefillCase c = GetParam();
+  const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const int64_t q_size = c.n_tokens * c.n_heads * c.head_dim;
+  const int64_t cache_size = (c.first_position + c.n_tokens) * c.n_kv_heads * c.head_dim;
+  const std::vector<float> q = test::RandomFloats(q_size, 26);
+  std::vector<float> k_cache = test::RandomFloats(cache_size, 27);
+  for (float& k : k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
+  const std::vector<float> v_cache = test::RandomFloats(cache_size, 28);
+  std::vector<float> expected(q_size);
+  cpu::Attention(q.data(), k_cache.data(), v_cache.data(), c.n_tokens, c.first_position, shape,
+                 expected.data());
+
+  auto q_device = test::ToDevice(q);
+  auto k_device = test::ToDevice(k_cache);
+  auto v_device = test::ToDevice(v_cache);
+  auto out = test::PoisonedOutput(q_size);
+  ASSERT_EQ(cuda::AttentionPrefill(q_device.data(), k_device.data(), v_device.data(), c.n_tokens,
+                                   c.first_position, shape, out.data(), nullptr),
+            cudaSuccess);
+  EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
+}
+
+// Token counts below, at and across the 64-query tile (1, 17, 64, 130, 513); an empty cache and
+// one holding 37 earlier positions (tiles that straddle the causal diagonal); GQA ratios 1, 4, 8;
+// head_dim 64, 128, 256 and the non-power-of-two 80.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaAttentionPrefillTest,
+    testing::Values(PrefillCase{1, 0, 8, 8, 64}, PrefillCase{1, 37, 32, 8, 128},
+                    PrefillCase{17, 0, 8, 2, 80}, PrefillCase{17, 37, 4, 1, 256},
+                    PrefillCase{64, 0, 8, 1, 128}, PrefillCase{64, 37, 4, 4, 80},
+                    PrefillCase{130, 0, 4, 4, 128}, PrefillCase{130, 37, 8, 1, 80},
+                    PrefillCase{513, 0, 16, 2, 64}, PrefillCase{513, 37, 8, 2, 128}));
+
+TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const auto launch = [](int64_t n_tokens, int64_t first_position,
+                         const cpu::AttentionShape& shape) {
+    return cuda::AttentionPrefill(nullptr, nullptr, nullptr, n_tokens, first_position, shape,
+                                  nullptr, nullptr);
+  };
+  EXPECT_EQ(launch(0, 0, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);   // no tokens
+  EXPECT_EQ(launch(4, -1, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);  // negative position
+  EXPECT_EQ(launch(4, 0, {8, 3, 64, 1.0f}), cudaErrorInvalidValue);   // 3 does not divide 8
+  EXPECT_EQ(launch(4, 0, {8, 8, 66, 1.0f}), cudaErrorInvalidValue);   // head_dim % 4
+  EXPECT_EQ(launch(4, 0, {8, 8, 512, 1.0f}), cudaErrorInvalidValue);  // head_dim > 256
+}
+
+}  // namespace
+}  // namespace tessera
+
+#endif  // TESSERA_HAVE_CUDA
