@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -16,7 +17,7 @@ class MappedFile {
   static absl::StatusOr<MappedFile> Open(const std::string& path);
 
   MappedFile(MappedFile&& other) noexcept;
-  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&&) = delete;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
@@ -31,7 +32,6 @@ class MappedFile {
 
  private:
   explicit MappedFile(std::string path) : path_(std::move(path)) {}
-  void Unmap();
 
   std::string path_;
   const uint8_t* data_ = nullptr;

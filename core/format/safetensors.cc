@@ -22,11 +22,11 @@ constexpr std::string_view kMetadataKey = "__metadata__";
 
 struct DtypeTraits {
   std::string_view name;
-  int bits;                             // F4 and F6 pack several elements into a byte
+  int bits;                            // F4 and F6 pack several elements into a byte
   std::optional<DType> compute_dtype;  // the kernels' type, for the dtypes they compute on
 };
 
-// Every dtype of the format as of safetensors 0.6.
+// Every dtype the reference implementation knows (safetensors 0.8, with the FNUZ fp8 types).
 constexpr std::array<DtypeTraits, 22> kDtypes = {{
     {"BOOL", 8, std::nullopt},        {"F4", 4, std::nullopt},
     {"F6_E2M3", 6, std::nullopt},     {"F6_E3M2", 6, std::nullopt},
