@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/tokenizer/text_stream.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 #include "server/generate_reactor.h"
@@ -56,7 +57,8 @@ absl::Status TokenizeInto(const ModelRegistry& models, const pb::TokenizeRequest
   }
   for (int32_t id : tokenizer.Encode(request.text())) response.add_token_ids(id);
   for (int32_t id : response.token_ids()) {
-    response.add_token_texts(std::string(tokenizer.TokenText(id)));
+    // Vocabulary entries of a malformed file need not be UTF-8; proto strings must be.
+    response.add_token_texts(ToValidUtf8(tokenizer.TokenText(id)));
   }
   return absl::OkStatus();
 }
@@ -75,7 +77,8 @@ absl::Status DetokenizeInto(const ModelRegistry& models, const pb::DetokenizeReq
     }
   }
   const std::vector<int32_t> ids(request.token_ids().begin(), request.token_ids().end());
-  response.set_text(tokenizer.Decode(ids, /*at_text_start=*/true));
+  // Ids may end inside a character (or be any bytes); the text field must be valid UTF-8.
+  response.set_text(ToValidUtf8(tokenizer.Decode(ids, /*at_text_start=*/true)));
   return absl::OkStatus();
 }
 

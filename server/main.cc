@@ -1,4 +1,6 @@
 // tessera-server: serves tessera.inference.v1.InferenceService over gRPC.
+#include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -39,6 +41,23 @@ std::vector<std::string> ModelFlagValues(int argc, char** argv) {
   return values;
 }
 
+// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that only
+// WaitForShutdownSignal sees them.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int WaitForShutdownSignal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +81,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  const sigset_t shutdown_signals = BlockShutdownSignals();
   absl::StatusOr<std::unique_ptr<tessera::server::Server>> server =
       tessera::server::Server::Start(options);
   if (!server.ok()) {
@@ -70,6 +90,9 @@ int main(int argc, char** argv) {
   }
   std::cerr << "tessera-server listening on port " << (*server)->port() << " ("
             << options.listen_address << ")\n";
-  (*server)->Wait();
+  const int signal = WaitForShutdownSignal(shutdown_signals);
+  std::cerr << "tessera-server: " << strsignal(signal)
+            << ", draining in-flight calls and shutting down\n";
+  server->reset();  // stops listening, lets running calls finish within a grace period
   return EXIT_SUCCESS;
 }

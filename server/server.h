@@ -44,8 +44,6 @@ class Server {
 
   // The port bound, the one chosen by the system when the address asked for port 0.
   int port() const { return port_; }
-  // Blocks until the server shuts down.
-  void Wait() { grpc_server_->Wait(); }
 
  private:
   explicit Server(const ServerOptions& options);

@@ -30,4 +30,10 @@ std::string TextStream::Flush() {
   return text;
 }
 
+std::string ToValidUtf8(std::string_view bytes) {
+  TextStream stream(/*strip_leading_space=*/false);
+  std::string text = stream.Push(bytes);
+  return text + stream.Flush();
+}
+
 }  // namespace tessera

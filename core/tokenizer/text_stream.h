@@ -26,4 +26,7 @@ class TextStream {
   std::string pending_;  // bytes of an incomplete character
 };
 
+// `bytes` as valid UTF-8: invalid and truncated sequences become U+FFFD, as TextStream does.
+std::string ToValidUtf8(std::string_view bytes);
+
 }  // namespace tessera

@@ -17,6 +17,12 @@ std::vector<std::string> PushAll(TextStream& stream, const std::vector<std::stri
   return outputs;
 }
 
+TEST(ToValidUtf8Test, KeepsValidTextAndReplacesInvalidBytes) {
+  EXPECT_EQ(ToValidUtf8("h\xC3\xA9llo"), "h\xC3\xA9llo");
+  // A stray continuation byte, and a lead byte cut off at the end: one U+FFFD each.
+  EXPECT_EQ(ToValidUtf8("a\x80" "b\xE2\x82"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+}
+
 TEST(TextStreamTest, AsciiPassesThroughAtOnce) {
   TextStream stream(/*strip_leading_space=*/false);
   EXPECT_EQ(stream.Push("Hello"), "Hello");

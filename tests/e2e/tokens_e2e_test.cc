@@ -57,6 +57,18 @@ TEST_F(TokensTest, SpecialTokensAddBos) {
   }
 }
 
+TEST_F(TokensTest, DetokenizeOfHalfACharacterIsValidUtf8) {
+  // Byte-fallback tokens <0x00>..<0xFF> follow the three special tokens: <0xC3> is id 198, the
+  // lead byte of a two-byte character. Alone it is no text; the reply carries U+FFFD instead.
+  pb::DetokenizeRequest request;
+  request.set_model(kModel);
+  request.add_token_ids(3 + 0xC3);
+  pb::DetokenizeResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub().Detokenize(&context, request, &response).ok());
+  EXPECT_EQ(response.text(), "\xEF\xBF\xBD");
+}
+
 TEST_F(TokensTest, DetokenizeRejectsIdsOutsideTheVocabulary) {
   for (int32_t bad : {-1, 512}) {
     pb::DetokenizeRequest request;
