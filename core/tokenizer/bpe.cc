@@ -7,41 +7,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/byte_level.h"
+#include "core/tokenizer/vocabulary_check.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 
 namespace tessera {
 namespace {
 
-absl::Status InvalidVocabulary(absl::string_view message) {
-  return WithReason(absl::InvalidArgumentError(absl::StrCat("tokenizer vocabulary: ", message)),
-                    reason::kInvalidModelFile);
-}
-
-absl::Status CheckId(std::optional<int32_t> id, absl::string_view name, size_t vocab_size) {
-  if (id.has_value() && (*id < 0 || static_cast<size_t>(*id) >= vocab_size)) {
-    return InvalidVocabulary(
-        absl::StrCat(name, " ", *id, " is out of range for ", vocab_size, " tokens"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Validate(const BpeVocabulary& vocabulary) {
   const size_t n = vocabulary.tokens.size();
-  if (n == 0) return InvalidVocabulary("no tokens");
-  if (n > static_cast<size_t>(INT32_MAX)) return InvalidVocabulary("too many tokens");
-  if (vocabulary.types.size() != n) {
-    return InvalidVocabulary(absl::StrCat(n, " tokens but ", vocabulary.types.size(), " types"));
-  }
-  for (size_t id = 0; id < n; ++id) {
-    const auto type = static_cast<int32_t>(vocabulary.types[id]);
-    if (type < static_cast<int32_t>(TokenType::kUndefined) ||
-        type > static_cast<int32_t>(TokenType::kByte)) {
-      return InvalidVocabulary(absl::StrCat("token ", id, " has unknown type ", type));
-    }
-  }
-  TESSERA_RETURN_IF_ERROR(CheckId(vocabulary.bos_id, "bos_token_id", n));
-  TESSERA_RETURN_IF_ERROR(CheckId(vocabulary.eos_id, "eos_token_id", n));
+  TESSERA_RETURN_IF_ERROR(CheckTokenTypes(n, vocabulary.types));
+  TESSERA_RETURN_IF_ERROR(CheckTokenId(vocabulary.bos_id, "bos_token_id", n));
+  TESSERA_RETURN_IF_ERROR(CheckTokenId(vocabulary.eos_id, "eos_token_id", n));
   if (vocabulary.add_bos && !vocabulary.bos_id.has_value()) {
     return InvalidVocabulary("add_bos_token is set but there is no bos_token_id");
   }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bitset>
-#include <climits>
 #include <cstdint>
 #include <queue>
 #include <utility>
@@ -10,18 +9,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/utf8.h"
+#include "core/tokenizer/vocabulary_check.h"
 #include "core/util/error_reason.h"
+#include "core/util/status_macros.h"
 
 namespace tessera {
 namespace {
 
 // SentencePiece writes a space as U+2581 LOWER ONE EIGHTH BLOCK.
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";
-
-absl::Status InvalidVocabulary(absl::string_view message) {
-  return WithReason(absl::InvalidArgumentError(absl::StrCat("tokenizer vocabulary: ", message)),
-                    reason::kInvalidModelFile);
-}
 
 int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -67,29 +63,14 @@ std::string BytesOf(std::string_view text, TokenType type) {
   }
 }
 
-absl::Status CheckId(std::optional<int32_t> id, absl::string_view name, size_t vocab_size) {
-  if (id.has_value() && (*id < 0 || static_cast<size_t>(*id) >= vocab_size)) {
-    return InvalidVocabulary(
-        absl::StrCat(name, " ", *id, " is out of range for ", vocab_size, " tokens"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Validate(const SpmVocabulary& vocabulary) {
   const size_t n = vocabulary.tokens.size();
-  if (n == 0) return InvalidVocabulary("no tokens");
-  if (n > static_cast<size_t>(INT32_MAX)) return InvalidVocabulary("too many tokens");
-  if (vocabulary.scores.size() != n || vocabulary.types.size() != n) {
-    return InvalidVocabulary(absl::StrCat(n, " tokens but ", vocabulary.scores.size(),
-                                          " scores and ", vocabulary.types.size(), " types"));
+  TESSERA_RETURN_IF_ERROR(CheckTokenTypes(n, vocabulary.types));
+  if (vocabulary.scores.size() != n) {
+    return InvalidVocabulary(absl::StrCat(n, " tokens but ", vocabulary.scores.size(), " scores"));
   }
   std::bitset<256> bytes_covered;
   for (size_t id = 0; id < n; ++id) {
-    const auto type = static_cast<int32_t>(vocabulary.types[id]);
-    if (type < static_cast<int32_t>(TokenType::kUndefined) ||
-        type > static_cast<int32_t>(TokenType::kByte)) {
-      return InvalidVocabulary(absl::StrCat("token ", id, " has unknown type ", type));
-    }
     if (vocabulary.types[id] != TokenType::kByte) continue;
     const std::optional<uint8_t> byte = ParseByteToken(vocabulary.tokens[id]);
     if (!byte.has_value()) {
@@ -106,9 +87,9 @@ absl::Status Validate(const SpmVocabulary& vocabulary) {
   if (bytes_covered.none() && !vocabulary.unknown_id.has_value()) {
     return InvalidVocabulary("neither byte tokens nor an unknown token to encode unknown text");
   }
-  if (absl::Status s = CheckId(vocabulary.bos_id, "bos_token_id", n); !s.ok()) return s;
-  if (absl::Status s = CheckId(vocabulary.eos_id, "eos_token_id", n); !s.ok()) return s;
-  if (absl::Status s = CheckId(vocabulary.unknown_id, "unknown_token_id", n); !s.ok()) return s;
+  TESSERA_RETURN_IF_ERROR(CheckTokenId(vocabulary.bos_id, "bos_token_id", n));
+  TESSERA_RETURN_IF_ERROR(CheckTokenId(vocabulary.eos_id, "eos_token_id", n));
+  TESSERA_RETURN_IF_ERROR(CheckTokenId(vocabulary.unknown_id, "unknown_token_id", n));
   if (vocabulary.add_bos && !vocabulary.bos_id.has_value()) {
     return InvalidVocabulary("add_bos_token is set but there is no bos_token_id");
   }
