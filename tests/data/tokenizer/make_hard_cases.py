@@ -25,7 +25,8 @@ def main() -> None:
     inp = pathlib.Path(__file__).with_name("tokenizer-hard-cases.inp")
     # The file ends with a separator, so the last split is an empty case, as in llama.cpp's files.
     lines = []
-    for text in inp.read_text(encoding="utf-8").split(SEPARATOR):
+    # Bytes, not read_text: universal-newline reading would turn the cases' "\r\n" into "\n".
+    for text in inp.read_bytes().decode("utf-8").split(SEPARATOR):
         ids = tokenizer.encode(text, add_special_tokens=False).ids
         lines.append(" ".join(str(i) for i in ids))
     sys.stdout.write("\n".join(lines))
