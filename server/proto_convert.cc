@@ -7,6 +7,18 @@
 #include "core/util/error_reason.h"
 
 namespace tessera::server {
+namespace {
+
+std::vector<ChatMessage> ToChatMessages(const pb::ChatMessages& chat) {
+  std::vector<ChatMessage> messages;
+  messages.reserve(chat.messages_size());
+  for (const pb::ChatMessage& message : chat.messages()) {
+    messages.push_back(ChatMessage{.role = message.role(), .content = message.content()});
+  }
+  return messages;
+}
+
+}  // namespace
 
 absl::StatusOr<GenerationRequest> ToGenerationRequest(const pb::Prompt& prompt,
                                                       const pb::SamplingParams& sampling,
@@ -20,8 +32,11 @@ absl::StatusOr<GenerationRequest> ToGenerationRequest(const pb::Prompt& prompt,
       request.prompt = std::vector<int32_t>(prompt.token_ids().ids().begin(),
                                             prompt.token_ids().ids().end());
       break;
+    case pb::Prompt::kChat:
+      request.prompt = ToChatMessages(prompt.chat());
+      break;
     case pb::Prompt::KIND_NOT_SET:
-      return InvalidField("prompt", "must hold text or token_ids");
+      return InvalidField("prompt", "must hold text, token_ids or chat");
   }
   request.sampling = ToSamplingParams(sampling);
   request.stop = ToStopCriteria(stop);
@@ -84,6 +99,7 @@ pb::ModelInfo ToModelInfoProto(const std::string& name, const Engine& engine) {
   proto.set_kv_cache_bytes_per_token(info.kv_shape.bytes_per_token());
   proto.set_kv_cache_capacity_tokens(engine.kv_cache_capacity_tokens());
   proto.set_device(engine.device());
+  proto.set_has_chat_template(engine.has_chat_template());
   return proto;
 }
 

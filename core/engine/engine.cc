@@ -1,6 +1,10 @@
 #include "core/engine/engine.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/engine/sequence.h"
@@ -50,6 +54,25 @@ absl::Status ValidateStopCriteria(const StopCriteria& stop, int32_t vocab_size) 
   return absl::OkStatus();
 }
 
+// The file's tokenizer.chat_template, parsed; none when the file has no chat template.
+absl::StatusOr<std::optional<ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file) {
+  constexpr char kKey[] = "tokenizer.chat_template";
+  if (file.Find(kKey) == nullptr) return std::nullopt;
+  TESSERA_ASSIGN_OR_RETURN(std::string_view source, file.GetString(kKey));
+  absl::StatusOr<ChatTemplate> parsed = ChatTemplate::Parse(source);
+  if (!parsed.ok()) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(file.path(), ": ", kKey,
+                                                              " does not parse: ",
+                                                              parsed.status().message())),
+                      reason::kInvalidModelFile);
+  }
+  return *std::move(parsed);
+}
+
+std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> id) {
+  return id ? std::string(tokenizer.TokenText(*id)) : std::string();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options,
@@ -69,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
   progress(LoadStage::kBuildingModel, 0, 0);
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, TokenizerFromGguf(*file));
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromGguf(*file));
+  TESSERA_ASSIGN_OR_RETURN(std::optional<ChatTemplate> chat_template, ChatTemplateFromGguf(*file));
   if (tokenizer->vocab_size() != model->info().vocab_size) {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
                           options.path, ": the tokenizer has ", tokenizer->vocab_size(),
@@ -77,15 +101,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
                       reason::kInvalidModelFile);
   }
   return std::unique_ptr<Engine>(
-      new Engine(options, std::move(file), std::move(tokenizer), std::move(model)));
+      new Engine(options, std::move(file), std::move(tokenizer), std::move(model),
+                 std::move(chat_template)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
-               std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model)
+               std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model,
+               std::optional<ChatTemplate> chat_template)
     : options_(std::move(options)),
       file_(std::move(file)),
       tokenizer_(std::move(tokenizer)),
-      model_(std::move(model)) {
+      model_(std::move(model)),
+      chat_template_(std::move(chat_template)) {
   const ModelInfo& info = model_->info();
   const int64_t capacity = options_.kv_cache_capacity_tokens > 0
                                ? options_.kv_cache_capacity_tokens
@@ -116,6 +143,8 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
     if (tokenizer_->add_bos() && tokenizer_->bos_id()) prompt.push_back(*tokenizer_->bos_id());
     const std::vector<int32_t> encoded = tokenizer_->Encode(*text);
     prompt.insert(prompt.end(), encoded.begin(), encoded.end());
+  } else if (auto* messages = std::get_if<std::vector<ChatMessage>>(&request.prompt)) {
+    TESSERA_ASSIGN_OR_RETURN(prompt, TokenizeChat(std::move(*messages)));
   } else {
     prompt = std::get<std::vector<int32_t>>(std::move(request.prompt));
     if (prompt.empty()) return InvalidField("prompt.token_ids", "must not be empty");
@@ -153,6 +182,28 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
   return std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
                                     std::move(request.stop), std::move(cache), *tokenizer_,
                                     output_starts_text);
+}
+
+absl::StatusOr<std::vector<int32_t>> Engine::TokenizeChat(
+    std::vector<ChatMessage> messages) const {
+  if (messages.empty()) return InvalidField("prompt.chat.messages", "must not be empty");
+  if (!chat_template_) {
+    return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                          options_.path, " has no chat template (tokenizer.chat_template); "
+                                         "give the prompt as text or token ids")),
+                      reason::kNoChatTemplate);
+  }
+  ChatTemplateInputs inputs;
+  inputs.messages = std::move(messages);
+  inputs.add_generation_prompt = true;
+  inputs.bos_token = TokenTextOrEmpty(*tokenizer_, tokenizer_->bos_id());
+  inputs.eos_token = TokenTextOrEmpty(*tokenizer_, tokenizer_->eos_id());
+  absl::StatusOr<std::string> text = chat_template_->Render(inputs);
+  if (!text.ok()) return InvalidField("prompt.chat", text.status().message());
+  // The template writes BOS itself where the model wants one.
+  std::vector<int32_t> prompt = tokenizer_->EncodeWithSpecialTokens(*text);
+  if (prompt.empty()) return InvalidField("prompt.chat", "the chat template rendered no text");
+  return prompt;
 }
 
 absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,

@@ -8,6 +8,7 @@
 #include <list>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "core/engine/kv_cache.h"
 #include "core/format/gguf.h"
 #include "core/models/model.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -61,7 +63,8 @@ struct RunOptions {
 class Engine {
  public:
   // Errors as for GgufFile::Open, TokenizerFromGguf and BuildModelFromGguf, plus
-  // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) for a device this build cannot use.
+  // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) for a device this build cannot use and
+  // INVALID_ARGUMENT (INVALID_MODEL_FILE) for a tokenizer.chat_template that does not parse.
   static absl::StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options,
                                                       const LoadProgressCallback& progress);
   // Cancels what is still running, reports it to its sinks, and stops the engine thread.
@@ -72,10 +75,14 @@ class Engine {
   const std::string& path() const { return options_.path; }
   std::string device() const { return "cpu"; }
   int64_t kv_cache_capacity_tokens() const { return kv_pool_->capacity_tokens(); }
+  // Whether the model file has a chat template, so prompts may be chat messages.
+  bool has_chat_template() const { return chat_template_.has_value(); }
 
   // Validates the request, tokenizes the prompt and reserves its KV cache. No compute yet.
-  // Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range, bad sampling
-  // value, CONTEXT_LENGTH_EXCEEDED), RESOURCE_EXHAUSTED (KV_CACHE_FULL).
+  // Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range, a chat the
+  // template refuses, bad sampling value, CONTEXT_LENGTH_EXCEEDED), FAILED_PRECONDITION
+  // (NO_CHAT_TEMPLATE) for chat messages to a model without a chat template,
+  // RESOURCE_EXHAUSTED (KV_CACHE_FULL).
   absl::StatusOr<std::shared_ptr<Sequence>> CreateSequence(GenerationRequest request);
 
   // Queues steps of `sequence` on the engine thread; `sink` must stay valid until its
@@ -100,7 +107,10 @@ class Engine {
   };
 
   Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
-         std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model);
+         std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model,
+         std::optional<ChatTemplate> chat_template);
+  // The prompt tokens of a chat: rendered with the chat template, special tokens recognised.
+  absl::StatusOr<std::vector<int32_t>> TokenizeChat(std::vector<ChatMessage> messages) const;
   void Loop();
   // Runs one step of `job`; sets job.done when the job is over (and its sink told).
   void StepJob(Job& job);
@@ -110,6 +120,7 @@ class Engine {
   std::unique_ptr<gguf::GgufFile> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Model> model_;
+  std::optional<ChatTemplate> chat_template_;
   std::unique_ptr<KvCachePool> kv_pool_;
 
   absl::Mutex mutex_;

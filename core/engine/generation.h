@@ -11,6 +11,7 @@
 
 #include "core/engine/sampler.h"
 #include "core/engine/sampling_params.h"
+#include "core/tokenizer/chat_template.h"
 
 namespace tessera {
 
@@ -22,8 +23,10 @@ struct StopCriteria {
 };
 
 struct GenerationRequest {
-  // Text is tokenized (with BOS when the model uses one); ids are used as given.
-  std::variant<std::string, std::vector<int32_t>> prompt;
+  // Text is tokenized (with BOS when the model uses one); ids are used as given; chat messages
+  // are rendered with the model's chat template (ending with the assistant's header) and the
+  // result tokenized with its special tokens recognised and no BOS added.
+  std::variant<std::string, std::vector<int32_t>, std::vector<ChatMessage>> prompt;
   SamplingParams sampling;
   StopCriteria stop;
 };

@@ -28,6 +28,7 @@ inline constexpr absl::string_view kSessionBusy = "SESSION_BUSY";
 inline constexpr absl::string_view kSessionFinished = "SESSION_FINISHED";
 inline constexpr absl::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";
 inline constexpr absl::string_view kDuplicateRequestId = "DUPLICATE_REQUEST_ID";
+inline constexpr absl::string_view kNoChatTemplate = "NO_CHAT_TEMPLATE";
 }  // namespace reason
 
 // Returns `status` carrying `reason`; an OK status is returned unchanged.
