@@ -13,7 +13,9 @@ std::vector<ChatMessage> ToChatMessages(const pb::ChatMessages& chat) {
   std::vector<ChatMessage> messages;
   messages.reserve(chat.messages_size());
   for (const pb::ChatMessage& message : chat.messages()) {
-    messages.push_back(ChatMessage{.role = message.role(), .content = message.content()});
+    ChatMessage& converted = messages.emplace_back();
+    converted.role = message.role();
+    converted.content = message.content();
   }
   return messages;
 }

@@ -101,6 +101,10 @@ int RunGenerate(const CommandContext& context) {
   v1::GenerateResponse response;
   v1::GenerateResponse last;
   bool wrote_text = false;
+  if (context.args.Has("echo")) {
+    std::cout << request->prompt().text() << std::flush;
+    wrote_text = true;
+  }
   while (stream->Read(&response)) {
     std::cout << response.text() << std::flush;
     wrote_text = wrote_text || !response.text().empty();
@@ -141,6 +145,7 @@ std::vector<CommandSpec> GenerateCommands() {
                {.name = "top_p", .value = "P", .help = "nucleus sampling mass in (0, 1]"},
                {.name = "seed", .value = "S", .help = "seed for reproducible sampling"},
                {.name = "stop", .value = "STR", .help = "stop before STR; may be repeated"},
+               {.name = "echo", .help = "print the prompt before the completion"},
            },
        .run = RunGenerate},
   };

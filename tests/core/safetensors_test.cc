@@ -235,7 +235,9 @@ TEST_F(SafetensorsTest, CorruptedHeadersAreRefusedOrSafe) {
     for (const TensorInfo& info : (*file)->tensors()) {
       EXPECT_LE(info.offset + info.bytes, (*file)->data_bytes()) << "trial " << trial;
       const absl::StatusOr<Tensor> tensor = (*file)->GetTensor(info.name);
-      if (tensor.ok()) EXPECT_EQ(tensor->bytes(), info.bytes) << "trial " << trial;
+      if (tensor.ok()) {
+        EXPECT_EQ(tensor->bytes(), info.bytes) << "trial " << trial;
+      }
     }
   }
 }

@@ -246,6 +246,14 @@ TEST_F(CliTest, GreedyGenerationContinuesLikeLlama2cReference) {
   EXPECT_THAT(result.err, HasSubstr("completion_tokens=40"));
 }
 
+TEST_F(CliTest, EchoPrintsThePromptBeforeTheCompletion) {
+  const CommandResult result = Tessera({"generate", "--model", "stories", "--max_tokens", "12",
+                                        "--temperature", "0", "--echo", "Once upon a time"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // Prompt and greedy continuation together: the reference text's first sentence.
+  EXPECT_THAT(result.out, StartsWith("Once upon a time, there was a little girl named Lily."));
+}
+
 TEST_F(CliTest, EmptyPromptIsInvalidArgument) {
   const CommandResult result =
       Tessera({"generate", "--model", "stories", "--max_tokens", "4", ""});
