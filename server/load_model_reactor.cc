@@ -18,8 +18,10 @@ LoadModelReactor* LoadModelReactor::Start(const pb::LoadModelRequest& request,
 }
 
 void LoadModelReactor::Load(const pb::LoadModelRequest& request, ModelRegistry& models) {
+  EngineOptions options = ToEngineOptions(request);
+  options.cancel_requested = &cancelled_;
   absl::StatusOr<ModelHandle> model = models.Load(
-      request.name(), ToEngineOptions(request),
+      request.name(), options,
       [this](LoadStage stage, int64_t bytes_read, int64_t bytes_total) {
         OnProgress(stage, bytes_read, bytes_total);
       });

@@ -4,6 +4,7 @@
 // deletes itself when both gRPC (OnDone) and the load are finished with it.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <optional>
 
@@ -26,6 +27,8 @@ class LoadModelReactor final
                                  ModelRegistry& models, BackgroundWork& background);
 
   void OnWriteDone(bool ok) override;
+  // The client cancelled or its deadline passed: the load stops and nothing stays loaded.
+  void OnCancel() override { cancelled_.store(true); }
   void OnDone() override;
 
  private:
@@ -39,6 +42,7 @@ class LoadModelReactor final
   // Records that one side (gRPC or the load) is finished; true when both are.
   bool MarkDone(bool& side);
 
+  std::atomic<bool> cancelled_{false};
   absl::Mutex mutex_;
   std::deque<inference::v1::LoadModelResponse> pending_ ABSL_GUARDED_BY(mutex_);
   inference::v1::LoadModelResponse writing_;  // owned by gRPC while write_in_flight_

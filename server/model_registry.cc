@@ -113,6 +113,10 @@ absl::StatusOr<ModelHandle> ModelRegistry::Load(const std::string& name,
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options, progress);
 
   absl::MutexLock lock(&mutex_);
+  if (engine.ok() && options.cancel_requested != nullptr && options.cancel_requested->load()) {
+    // Cancelled after the engine read its weights: the caller is gone, so keep nothing.
+    engine = absl::CancelledError(absl::StrCat("loading \"", name, "\" was cancelled"));
+  }
   if (!engine.ok()) {
     models_.erase(name);
     return engine.status();

@@ -16,7 +16,8 @@ namespace {
 
 // Reads every page of the weights once, so a load's progress reflects real reads and the
 // first request does not pay for page faults.
-void ReadWeights(const gguf::GgufFile& file, const LoadProgressCallback& progress) {
+absl::Status ReadWeights(const gguf::GgufFile& file, const LoadProgressCallback& progress,
+                         const std::atomic<bool>* cancel_requested) {
   int64_t total = 0;
   for (const gguf::TensorInfo& tensor : file.tensors()) total += static_cast<int64_t>(tensor.bytes);
   constexpr size_t kPage = 4096;
@@ -26,6 +27,9 @@ void ReadWeights(const gguf::GgufFile& file, const LoadProgressCallback& progres
   volatile uint8_t sink = 0;
   progress(LoadStage::kReadingWeights, 0, total);
   for (const gguf::TensorInfo& tensor : file.tensors()) {
+    if (cancel_requested != nullptr && cancel_requested->load()) {
+      return absl::CancelledError(absl::StrCat(file.path(), ": the load was cancelled"));
+    }
     const auto* bytes = static_cast<const uint8_t*>(tensor.data);
     for (size_t offset = 0; offset < tensor.bytes; offset += kPage) sink = sink + bytes[offset];
     read += static_cast<int64_t>(tensor.bytes);
@@ -35,6 +39,7 @@ void ReadWeights(const gguf::GgufFile& file, const LoadProgressCallback& progres
     }
   }
   progress(LoadStage::kReadingWeights, total, total);
+  return absl::OkStatus();
 }
 
 absl::Status ValidateStopCriteria(const StopCriteria& stop, int32_t vocab_size) {
@@ -88,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
   }
   progress(LoadStage::kOpeningFile, 0, 0);
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::Open(options.path));
-  ReadWeights(*file, progress);
+  TESSERA_RETURN_IF_ERROR(ReadWeights(*file, progress, options.cancel_requested));
   progress(LoadStage::kBuildingModel, 0, 0);
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, TokenizerFromGguf(*file));
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromGguf(*file));

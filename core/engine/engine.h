@@ -33,6 +33,8 @@ struct EngineOptions {
   std::string device;  // "cpu" or empty
   // Total KV-cache tokens for all sequences; 0: kDefaultFullContextSequences full contexts.
   int64_t kv_cache_capacity_tokens = 0;
+  // Watched while loading: once it reads true, Load stops and returns CANCELLED.
+  const std::atomic<bool>* cancel_requested = nullptr;
 };
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
@@ -64,7 +66,8 @@ class Engine {
  public:
   // Errors as for GgufFile::Open, TokenizerFromGguf and BuildModelFromGguf, plus
   // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) for a device this build cannot use and
-  // INVALID_ARGUMENT (INVALID_MODEL_FILE) for a tokenizer.chat_template that does not parse.
+  // INVALID_ARGUMENT (INVALID_MODEL_FILE) for a tokenizer.chat_template that does not parse;
+  // CANCELLED once options.cancel_requested reads true.
   static absl::StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options,
                                                       const LoadProgressCallback& progress);
   // Cancels what is still running, reports it to its sinks, and stops the engine thread.

@@ -37,6 +37,31 @@ std::vector<std::string> Names(const std::vector<ModelHandle>& handles) {
   return names;
 }
 
+// A load cancelled at `stage` (while reading weights, or after them while the model is built)
+// ends CANCELLED, leaves no model behind, and frees the name.
+void ExpectCancelledAt(LoadStage cancel_at) {
+  ModelRegistry registry;
+  std::atomic<bool> cancelled{false};
+  EngineOptions options = DefaultModel();
+  options.cancel_requested = &cancelled;
+  absl::StatusOr<ModelHandle> loaded =
+      registry.Load("m", options, [&](LoadStage stage, int64_t, int64_t) {
+        if (stage == cancel_at) cancelled = true;
+      });
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(registry.Get("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(registry.List().empty());
+  EXPECT_TRUE(registry.Load("m", DefaultModel(), NoProgress).ok());
+}
+
+TEST(ModelRegistryTest, LoadCancelledWhileReadingWeightsLeavesNothing) {
+  ExpectCancelledAt(LoadStage::kReadingWeights);
+}
+
+TEST(ModelRegistryTest, LoadCancelledAfterTheWeightsLeavesNothing) {
+  ExpectCancelledAt(LoadStage::kBuildingModel);
+}
+
 TEST(ModelRegistryTest, LoadGetListUnload) {
   ModelRegistry registry;
   ASSERT_TRUE(registry.Load("b-model", DefaultModel(), NoProgress).ok());
