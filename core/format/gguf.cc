@@ -1,13 +1,7 @@
 #include "core/format/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
@@ -296,41 +290,20 @@ absl::Status CheckNoOverlap(const ByteCursor& in, const std::vector<TensorInfo>&
 
 }  // namespace
 
-GgufFile::~GgufFile() {
-  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
-  if (fd_ >= 0) close(fd_);
-}
-
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
-  file->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file->fd_ < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return ModelFileNotFoundError(path);
-    return InvalidModelFileError(path,
-                                 absl::StrFormat("cannot be opened: %s", std::strerror(errno)));
-  }
-  struct stat st;
-  if (fstat(file->fd_, &st) != 0) {
-    return InvalidModelFileError(path, absl::StrFormat("cannot be read: %s", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) return InvalidModelFileError(path, "is not a regular file");
-  file->size_ = static_cast<uint64_t>(st.st_size);
-  // An empty file cannot be mapped; the parser reports it as truncated.
-  if (file->size_ > 0) {
-    void* mapped = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, file->fd_, 0);
-    if (mapped == MAP_FAILED) {
-      return InvalidModelFileError(path,
-                                   absl::StrFormat("cannot be mapped: %s", std::strerror(errno)));
-    }
-    file->base_ = static_cast<const uint8_t*>(mapped);
-  }
+  absl::StatusOr<MappedFile> mapped = MappedFile::Open(path);
+  if (!mapped.ok()) return mapped.status();
+  file->mapped_.emplace(*std::move(mapped));
   TESSERA_RETURN_IF_ERROR(file->Parse());
   return file;
 }
 
 absl::Status GgufFile::Parse() {
-  ByteCursor in(path_, base_, size_);
+  const uint8_t* base = mapped_->data();
+  const uint64_t size = mapped_->size();
+  ByteCursor in(path_, base, size);
   TESSERA_RETURN_IF_ERROR(ReadMagic(in));
   TESSERA_ASSIGN_OR_RETURN(version_, ReadVersion(in));
   TESSERA_ASSIGN_OR_RETURN(const uint64_t tensor_count, in.Read<uint64_t>("tensor count"));
@@ -370,14 +343,14 @@ absl::Status GgufFile::Parse() {
       return in.Error(absl::StrFormat("tensor '%s' has offset %d, not a multiple of the alignment "
                                       "%d", info.name, info.offset, alignment));
     }
-    if (data_start > size_ || info.offset > size_ - data_start ||
-        info.bytes > size_ - data_start - info.offset) {
+    if (data_start > size || info.offset > size - data_start ||
+        info.bytes > size - data_start - info.offset) {
       return in.Error(absl::StrFormat(
           "tensor '%s' extends past the end of the file (data section at %d + offset %d + %d "
           "bytes > file size %d)",
-          info.name, data_start, info.offset, info.bytes, size_));
+          info.name, data_start, info.offset, info.bytes, size));
     }
-    info.data = base_ + data_start + info.offset;
+    info.data = base + data_start + info.offset;
   }
   return CheckNoOverlap(in, tensors_);
 }

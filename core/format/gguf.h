@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "core/format/mapped_file.h"
 #include "kernels/tensor.h"
 
 namespace tessera::gguf {
@@ -60,12 +62,11 @@ class GgufFile {
   // Errors: NOT_FOUND (reason MODEL_FILE_NOT_FOUND) if the file does not exist; INVALID_ARGUMENT
   // (reason INVALID_MODEL_FILE) naming what is wrong for a malformed file.
   static absl::StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path);
-  ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
   uint32_t version() const { return version_; }
-  uint64_t file_size() const { return size_; }
+  uint64_t file_size() const { return mapped_->size(); }
   const std::string& path() const { return path_; }
 
   // Metadata in file order, and lookup by key (nullptr when absent).
@@ -95,9 +96,7 @@ class GgufFile {
   absl::Status Parse();
 
   std::string path_;
-  int fd_ = -1;
-  const uint8_t* base_ = nullptr;
-  uint64_t size_ = 0;
+  std::optional<MappedFile> mapped_;  // set by Open before Parse
   uint32_t version_ = 0;
   std::vector<std::pair<std::string_view, Value>> metadata_;
   absl::flat_hash_map<std::string_view, size_t> metadata_index_;

@@ -4,8 +4,6 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
@@ -14,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/format/mapped_file.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/pretokenizer.h"
 #include "core/util/error_reason.h"
@@ -394,15 +393,6 @@ absl::StatusOr<Json> ParseJson(std::string_view text, absl::string_view name) {
   return json;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return WithReason(absl::NotFoundError(absl::StrCat("cannot open ", path)),
-                      reason::kModelFileNotFound);
-  }
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 absl::StatusOr<Vocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
@@ -445,14 +435,17 @@ absl::StatusOr<Vocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
 }
 
 absl::StatusOr<Vocabulary> ReadHfTokenizer(const std::string& tokenizer_json_path) {
-  TESSERA_ASSIGN_OR_RETURN(const std::string tokenizer_json, ReadFile(tokenizer_json_path));
+  TESSERA_ASSIGN_OR_RETURN(const MappedFile tokenizer_json, MappedFile::Open(tokenizer_json_path));
   const std::filesystem::path config_path =
       std::filesystem::path(tokenizer_json_path).parent_path() / "tokenizer_config.json";
-  std::string tokenizer_config_json;
+  std::optional<MappedFile> tokenizer_config_json;
   if (std::filesystem::exists(config_path)) {
-    TESSERA_ASSIGN_OR_RETURN(tokenizer_config_json, ReadFile(config_path.string()));
+    absl::StatusOr<MappedFile> config = MappedFile::Open(config_path.string());
+    if (!config.ok()) return config.status();
+    tokenizer_config_json.emplace(*std::move(config));
   }
-  return ParseHfTokenizer(tokenizer_json, tokenizer_config_json);
+  return ParseHfTokenizer(tokenizer_json.bytes(),
+                          tokenizer_config_json ? tokenizer_config_json->bytes() : "");
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromHfJson(
