@@ -4,9 +4,10 @@
 //   GEMV:      weight bytes read per second, Tessera's kernel and cuBLAS (a GEMM with m = 1), at
 //              Llama-3-8B's projection shapes with bf16 weights;
 //   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
-//              head_dim 128, fp32 cache).
+//              head_dim 128, fp32 cache); with a sliding window, the window's bytes only.
 // And the rate of the compute-bound prefill attention (same heads, causal, fp32), in TFLOP/s
-// against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak.
+// against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak; with a sliding
+// window, of the work inside the window.
 // Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
 // figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
 //
@@ -175,11 +176,25 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
   }
 }
 
+struct AttentionCase {
+  int64_t length;  // context (decode) or tokens (prefill)
+  int64_t sliding_window;
+};
+
+std::string WithWindow(const std::string& shape, int64_t sliding_window) {
+  return sliding_window > 0 ? shape + ", window " + std::to_string(sliding_window) : shape;
+}
+
+// The last case reads a long context through a sliding window: it should cost what the window
+// costs, and its bytes count only the window's positions.
 void BenchAttentionDecode(std::vector<Row>& rows) {
-  const AttentionShape shape{32, 8, 128, 0.08838834764831845f};
-  for (int64_t context : {128, 2048, 8192}) {
+  for (const AttentionCase c : {AttentionCase{128, 0}, AttentionCase{2048, 0},
+                                AttentionCase{8192, 0}, AttentionCase{8192, 1024}}) {
+    const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
+    const int64_t context = c.length;
+    const int64_t visible = c.sliding_window > 0 ? std::min(context, c.sliding_window) : context;
     const size_t cache_floats = static_cast<size_t>(context) * shape.n_kv_heads * shape.head_dim;
-    const double kv_bytes = 2.0 * cache_floats * sizeof(float);
+    const double kv_bytes = 2.0 * visible * shape.n_kv_heads * shape.head_dim * sizeof(float);
     const int n_copies = CopiesToRotate(static_cast<size_t>(kv_bytes));
     std::vector<DeviceBuffer<float>> k_caches, v_caches;
     for (int i = 0; i < n_copies; ++i) {
@@ -191,7 +206,8 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
     BENCH_CHECK(out.Allocate(shape.n_heads * shape.head_dim));
     DeviceBuffer<char> workspace;
     BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, context)));
-    rows.push_back({"attention decode", "context " + std::to_string(context), kv_bytes,
+    rows.push_back({"attention decode",
+                    WithWindow("context " + std::to_string(context), c.sliding_window), kv_bytes,
                     MedianSeconds(
                         [&](int i) {
                           BENCH_CHECK(AttentionDecode(q.data(), k_caches[i].data(),
@@ -211,16 +227,23 @@ struct ComputeRow {
 };
 
 void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
-  const AttentionShape shape{32, 8, 128, 0.08838834764831845f};
-  for (int64_t n_tokens : {512, 2048}) {
+  for (const AttentionCase c :
+       {AttentionCase{512, 0}, AttentionCase{2048, 0}, AttentionCase{2048, 512}}) {
+    const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
+    const int64_t n_tokens = c.length;
     DeviceBuffer<float> q = RandomFloats(n_tokens * shape.n_heads * shape.head_dim, 5);
     DeviceBuffer<float> k_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 6);
     DeviceBuffer<float> v_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 7);
     DeviceBuffer<float> out;
     BENCH_CHECK(out.Allocate(n_tokens * shape.n_heads * shape.head_dim));
-    // Two matrix products (scores, values) of 2 flops per multiply-add over the causal half.
-    const double flops = 4.0 * n_tokens * n_tokens / 2 * shape.n_heads * shape.head_dim;
-    rows.push_back({"attention prefill", std::to_string(n_tokens) + " tokens", flops,
+    // Two matrix products (scores, values) of 2 flops per multiply-add over the visible query-key
+    // pairs: the causal half, n^2 / 2, or with a window w <= n, n w - w (w - 1) / 2.
+    const double n = static_cast<double>(n_tokens);
+    const double w = static_cast<double>(c.sliding_window);
+    const double visible_pairs = c.sliding_window > 0 ? n * w - w * (w - 1) / 2 : n * n / 2;
+    const double flops = 4.0 * visible_pairs * shape.n_heads * shape.head_dim;
+    rows.push_back({"attention prefill",
+                    WithWindow(std::to_string(n_tokens) + " tokens", c.sliding_window), flops,
                     MedianSeconds(
                         [&](int) {
                           BENCH_CHECK(AttentionPrefill(q.data(), k_cache.data(), v_cache.data(),

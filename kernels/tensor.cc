@@ -20,6 +20,14 @@ Tensor::Tensor(const void* data, DType dtype, std::initializer_list<int64_t> dim
   for (int64_t d : dims) shape[i++] = d;
 }
 
+Tensor Tensor::RowRange(int64_t first_row, int64_t n_rows) const {
+  assert(first_row >= 0 && n_rows >= 0 && first_row + n_rows <= rows());
+  const size_t row_bytes = static_cast<size_t>(cols()) * DTypeSize(dtype);
+  Tensor view(static_cast<const char*>(data) + first_row * row_bytes, dtype, {n_rows, cols()});
+  view.device = device;
+  return view;
+}
+
 int64_t Tensor::numel() const {
   int64_t n = 1;
   for (int i = 0; i < rank; ++i) n *= shape[i];

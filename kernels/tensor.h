@@ -34,6 +34,9 @@ struct Tensor {
   // For a matrix view: the innermost dimension is `cols`, everything outside it is `rows`.
   int64_t cols() const { return rank == 0 ? 1 : shape[rank - 1]; }
   int64_t rows() const { return cols() == 0 ? 0 : numel() / cols(); }
+  // Rows [first_row, first_row + n_rows) of this tensor seen as a matrix: a [n_rows, cols()]
+  // view of the same memory (how a fused q/k/v or gate/up weight is split without a copy).
+  Tensor RowRange(int64_t first_row, int64_t n_rows) const;
 };
 
 }  // namespace tessera

@@ -8,7 +8,13 @@
 namespace tessera {
 
 Attention::Attention(AttentionConfig config, AttentionWeights weights)
-    : config_(config), weights_(weights), inv_freq_(RopeInverseFrequencies(config.rope)) {}
+    : config_(config),
+      weights_(weights),
+      inv_freq_(RopeInverseFrequencies(config.rope, config.rope.frequency_factors)) {
+  if (!config.rope.long_frequency_factors.empty()) {
+    long_inv_freq_ = RopeInverseFrequencies(config.rope, config.rope.long_frequency_factors);
+  }
+}
 
 void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer,
                         float* out) const {
@@ -30,17 +36,31 @@ void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int la
   if (weights_.k_bias) cpu::AddBias(k, *weights_.k_bias, n_tokens);
   if (weights_.v_bias) cpu::AddBias(v, *weights_.v_bias, n_tokens);
 
+  if (weights_.q_norm) {
+    cpu::RmsNorm(q.data(), *weights_.q_norm, config_.norm_eps, n_tokens * config_.num_heads,
+                 config_.head_dim, q.data());
+  }
+  if (weights_.k_norm) {
+    cpu::RmsNorm(k, *weights_.k_norm, config_.norm_eps, n_tokens * config_.num_kv_heads,
+                 config_.head_dim, k);
+  }
+
   const RopeConfig& rope = config_.rope;
+  // LongRoPE switches to its long factors for a pass that reaches past the original context.
+  const bool long_context =
+      !long_inv_freq_.empty() && start + n_tokens > rope.original_context;
+  const float* inv_freq = long_context ? long_inv_freq_.data() : inv_freq_.data();
   cpu::Rope(q.data(), positions.data(), n_tokens, config_.num_heads, config_.head_dim,
-            rope.rotary_dim, inv_freq_.data(), rope.style);
+            rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
   cpu::Rope(k, positions.data(), n_tokens, config_.num_kv_heads, config_.head_dim,
-            rope.rotary_dim, inv_freq_.data(), rope.style);
+            rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
 
   const cpu::AttentionShape shape{
       .n_heads = config_.num_heads,
       .n_kv_heads = config_.num_kv_heads,
       .head_dim = config_.head_dim,
       .scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim)),
+      .sliding_window = config_.sliding_window,
   };
   std::vector<float> attended(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
   cpu::Attention(q.data(), cache.keys(layer), cache.values(layer), n_tokens, start, shape,

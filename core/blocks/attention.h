@@ -1,5 +1,6 @@
 // Grouped-query self-attention with rotary positions and a KV cache: the block every decoder
-// family shares. Families differ only in the weights they supply (biases, for example).
+// family shares. Families differ in the weights they supply (biases, per-head q/k norms) and in
+// the config (rope scaling, sliding window).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,8 @@ struct AttentionConfig {
   int num_kv_heads = 0;
   int head_dim = 0;
   RopeConfig rope;
+  int64_t sliding_window = 0;  // 0: none; otherwise a token sees this many positions, its own included
+  float norm_eps = 1e-6f;      // of the q/k norms, when the weights have them
 };
 
 struct AttentionWeights {
@@ -26,6 +29,8 @@ struct AttentionWeights {
   Tensor v;  // [num_kv_heads * head_dim, hidden_size]
   Tensor o;  // [hidden_size, num_heads * head_dim]
   std::optional<Tensor> q_bias, k_bias, v_bias;  // [rows of q / k / v]
+  // RMSNorm of each query and key head before rotation (Qwen3). [head_dim]
+  std::optional<Tensor> q_norm, k_norm;
 };
 
 class Attention {
@@ -40,7 +45,8 @@ class Attention {
  private:
   AttentionConfig config_;
   AttentionWeights weights_;
-  std::vector<float> inv_freq_;  // [rope.rotary_dim / 2]
+  std::vector<float> inv_freq_;       // [rope.rotary_dim / 2]
+  std::vector<float> long_inv_freq_;  // [rope.rotary_dim / 2]; empty without LongRoPE
 };
 
 }  // namespace tessera

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -34,9 +35,15 @@ class KvCache {
   KvCache& operator=(const KvCache&) = delete;
 
   int64_t capacity() const { return capacity_; }
-  int64_t length() const { return length_; }
-  // Marks `n` more positions as filled; the model writes them first.
-  void Extend(int64_t n) { length_ += n; }
+  int64_t length() const { return static_cast<int64_t>(tokens_.size()); }
+  // The ids of the tokens whose keys and values it holds, in position order.
+  std::span<const int32_t> tokens() const { return tokens_; }
+  // Records `tokens` at the next positions; the model writes their keys and values first.
+  void Extend(std::span<const int32_t> tokens) {
+    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  }
+  // Forgets every position, keeping the memory, so the tokens can be encoded afresh.
+  void Clear() { tokens_.clear(); }
 
   // [capacity, num_kv_heads, head_dim] for one layer.
   float* keys(int layer) { return keys_.data() + layer * layer_stride(); }
@@ -50,7 +57,7 @@ class KvCache {
   KvCachePool* pool_;
   KvCacheShape shape_;
   int64_t capacity_;
-  int64_t length_ = 0;
+  std::vector<int32_t> tokens_;  // [length]
   std::vector<float> keys_;    // [num_layers, capacity, num_kv_heads, head_dim]
   std::vector<float> values_;  // same
 };

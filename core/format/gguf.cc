@@ -218,52 +218,92 @@ absl::StatusOr<uint64_t> DataAlignment(const ByteCursor& in, const Value* alignm
   return alignment->u;
 }
 
+// Checks on a tensor info that hold wherever it comes from: read from a file or handed to
+// FromParts. `tensor` names the tensor in errors ("tensor 'x'").
+absl::Status CheckTensorName(std::string_view path, std::string_view name, uint64_t index) {
+  if (name.empty()) {
+    return InvalidModelFileError(path, absl::StrFormat("tensor %d has an empty name", index));
+  }
+  if (name.size() > kMaxTensorNameBytes) {
+    return InvalidModelFileError(
+        path, absl::StrFormat("tensor '%s' has a name of %d bytes; at most %d are allowed", name,
+                              name.size(), kMaxTensorNameBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDimCount(std::string_view path, std::string_view tensor, uint64_t n_dims) {
+  if (n_dims >= 1 && n_dims <= kMaxDims) return absl::OkStatus();
+  return InvalidModelFileError(
+      path, absl::StrFormat("%s has %d dimensions; 1 to %d are allowed", tensor, n_dims, kMaxDims));
+}
+
+absl::Status TooManyElements(std::string_view path, std::string_view tensor) {
+  return InvalidModelFileError(path,
+                               absl::StrFormat("%s has more elements than fit in 64 bits", tensor));
+}
+
+// The bytes of a tensor of ggml type `type` (its number in the file) with `dims` (file order),
+// once every dimension is positive, the type is known, rows are whole blocks of it and the
+// counts fit in 64 bits.
+absl::StatusOr<size_t> TensorBytes(std::string_view path, std::string_view tensor, uint32_t type,
+                                   const std::vector<int64_t>& dims) {
+  int64_t elements = 1;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] <= 0) {
+      return InvalidModelFileError(
+          path, absl::StrFormat("%s has a %s dimension %d", tensor,
+                                dims[d] == 0 ? "zero-length" : "negative", d));
+    }
+    if (__builtin_mul_overflow(elements, dims[d], &elements)) {
+      return TooManyElements(path, tensor);
+    }
+  }
+  const std::optional<GgmlTypeTraits> traits = GgmlTypeTraitsOf(type);
+  if (!traits) {
+    return InvalidModelFileError(path,
+                                 absl::StrFormat("%s has unknown ggml type %d", tensor, type));
+  }
+  // ggml quantizes each row on its own, so a row must be whole blocks.
+  if (dims[0] % traits->block_size != 0) {
+    return InvalidModelFileError(
+        path, absl::StrFormat(
+                  "%s of type %s has rows of %d elements, not a multiple of its block size %d",
+                  tensor, GgmlTypeName(static_cast<GgmlType>(type)), dims[0],
+                  traits->block_size));
+  }
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(elements / traits->block_size, traits->type_size, &bytes)) {
+    return InvalidModelFileError(
+        path, absl::StrFormat("%s has more bytes than fit in 64 bits", tensor));
+  }
+  return static_cast<size_t>(bytes);
+}
+
 // One tensor info, checked on its own; its place in the data section is checked afterwards.
 // `name` receives the name as a view into the mapped file.
-absl::StatusOr<TensorInfo> ReadTensorInfo(ByteCursor& in, uint64_t index,
+absl::StatusOr<TensorInfo> ReadTensorInfo(ByteCursor& in, std::string_view path, uint64_t index,
                                           std::string_view& name) {
   TESSERA_ASSIGN_OR_RETURN(name, ReadString(in, absl::StrFormat("name of tensor %d", index)));
-  if (name.empty()) return in.Error(absl::StrFormat("tensor %d has an empty name", index));
+  TESSERA_RETURN_IF_ERROR(CheckTensorName(path, name, index));
   const std::string tensor = absl::StrFormat("tensor '%s'", name);
-  if (name.size() > kMaxTensorNameBytes) {
-    return in.Error(absl::StrFormat("%s has a name of %d bytes; at most %d are allowed", tensor,
-                                    name.size(), kMaxTensorNameBytes));
-  }
   TensorInfo info;
   info.name = std::string(name);
   TESSERA_ASSIGN_OR_RETURN(const uint32_t n_dims,
                            in.Read<uint32_t>(absl::StrFormat("%s dimension count", tensor)));
-  if (n_dims < 1 || n_dims > kMaxDims) {
-    return in.Error(absl::StrFormat("%s has %d dimensions; 1 to %d are allowed", tensor, n_dims,
-                                    kMaxDims));
-  }
-  int64_t elements = 1;
+  TESSERA_RETURN_IF_ERROR(CheckDimCount(path, tensor, n_dims));
   for (uint32_t d = 0; d < n_dims; ++d) {
     TESSERA_ASSIGN_OR_RETURN(const uint64_t dim,
                              in.Read<uint64_t>(absl::StrFormat("%s dimension %d", tensor, d)));
-    if (dim == 0) return in.Error(absl::StrFormat("%s has a zero-length dimension %d", tensor, d));
-    if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-        __builtin_mul_overflow(elements, static_cast<int64_t>(dim), &elements)) {
-      return in.Error(absl::StrFormat("%s has more elements than fit in 64 bits", tensor));
+    if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return TooManyElements(path, tensor);
     }
     info.dims.push_back(static_cast<int64_t>(dim));
   }
   TESSERA_ASSIGN_OR_RETURN(const uint32_t type,
                            in.Read<uint32_t>(absl::StrFormat("%s type", tensor)));
-  const std::optional<GgmlTypeTraits> traits = GgmlTypeTraitsOf(type);
-  if (!traits) return in.Error(absl::StrFormat("%s has unknown ggml type %d", tensor, type));
+  TESSERA_ASSIGN_OR_RETURN(info.bytes, TensorBytes(path, tensor, type, info.dims));
   info.type = static_cast<GgmlType>(type);
-  // ggml quantizes each row on its own, so a row must be whole blocks.
-  if (info.dims[0] % traits->block_size != 0) {
-    return in.Error(absl::StrFormat(
-        "%s of type %s has rows of %d elements, not a multiple of its block size %d", tensor,
-        GgmlTypeName(info.type), info.dims[0], traits->block_size));
-  }
-  int64_t bytes = 0;
-  if (__builtin_mul_overflow(elements / traits->block_size, traits->type_size, &bytes)) {
-    return in.Error(absl::StrFormat("%s has more bytes than fit in 64 bits", tensor));
-  }
-  info.bytes = static_cast<size_t>(bytes);
   TESSERA_ASSIGN_OR_RETURN(info.offset, in.Read<uint64_t>(absl::StrFormat("%s offset", tensor)));
   return info;
 }
@@ -300,9 +340,21 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path
   return file;
 }
 
+absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::FromParts(
+    std::string path, std::string image, std::vector<TensorInfo> tensors,
+    std::shared_ptr<const void> keep_alive) {
+  std::unique_ptr<GgufFile> file(new GgufFile());
+  file->path_ = std::move(path);
+  file->image_ = std::move(image);
+  file->keep_alive_ = std::move(keep_alive);
+  TESSERA_RETURN_IF_ERROR(file->Parse());
+  TESSERA_RETURN_IF_ERROR(file->AddTensors(std::move(tensors)));
+  return file;
+}
+
 absl::Status GgufFile::Parse() {
-  const uint8_t* base = mapped_->data();
-  const uint64_t size = mapped_->size();
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(bytes().data());
+  const uint64_t size = bytes().size();
   ByteCursor in(path_, base, size);
   TESSERA_RETURN_IF_ERROR(ReadMagic(in));
   TESSERA_ASSIGN_OR_RETURN(version_, ReadVersion(in));
@@ -329,7 +381,7 @@ absl::Status GgufFile::Parse() {
   tensors_.reserve(tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) {
     std::string_view name;  // points into the mapped file, so the index key stays valid
-    TESSERA_ASSIGN_OR_RETURN(TensorInfo info, ReadTensorInfo(in, i, name));
+    TESSERA_ASSIGN_OR_RETURN(TensorInfo info, ReadTensorInfo(in, path_, i, name));
     if (!tensor_index_.emplace(name, tensors_.size()).second) {
       return in.Error(absl::StrFormat("tensor name '%s' appears more than once", name));
     }
@@ -353,6 +405,33 @@ absl::Status GgufFile::Parse() {
     info.data = base + data_start + info.offset;
   }
   return CheckNoOverlap(in, tensors_);
+}
+
+absl::Status GgufFile::AddTensors(std::vector<TensorInfo> tensors) {
+  // No reallocation below, so the names the index points at stay where they are.
+  tensors_.reserve(tensors_.size() + tensors.size());
+  for (TensorInfo& info : tensors) {
+    TESSERA_RETURN_IF_ERROR(CheckTensorName(path_, info.name, tensors_.size()));
+    const std::string tensor = absl::StrFormat("tensor '%s'", info.name);
+    TESSERA_RETURN_IF_ERROR(CheckDimCount(path_, tensor, info.dims.size()));
+    TESSERA_ASSIGN_OR_RETURN(const size_t bytes, TensorBytes(path_, tensor,
+                                                             static_cast<uint32_t>(info.type),
+                                                             info.dims));
+    if (info.bytes != bytes) {
+      return InvalidModelFileError(
+          path_, absl::StrFormat("%s has %d bytes of data; its type %s and dims need %d", tensor,
+                                 info.bytes, GgmlTypeName(info.type), bytes));
+    }
+    if (info.data == nullptr) {
+      return InvalidModelFileError(path_, absl::StrFormat("%s has no data", tensor));
+    }
+    tensors_.push_back(std::move(info));
+    if (!tensor_index_.emplace(tensors_.back().name, tensors_.size() - 1).second) {
+      return InvalidModelFileError(
+          path_, absl::StrFormat("tensor name '%s' appears more than once", tensors_.back().name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 const Value* GgufFile::Find(std::string_view key) const {

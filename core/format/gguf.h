@@ -62,11 +62,22 @@ class GgufFile {
   // Errors: NOT_FOUND (reason MODEL_FILE_NOT_FOUND) if the file does not exist; INVALID_ARGUMENT
   // (reason INVALID_MODEL_FILE) naming what is wrong for a malformed file.
   static absl::StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path);
+  // A GgufFile whose tensors live elsewhere (a model converted in memory). `image` is a whole
+  // GGUF image (header and metadata, normally no tensors), parsed and validated as Open parses a
+  // file, with errors naming `path`; the GgufFile owns it. `tensors` (name, type, dims, bytes
+  // and data; the offset is not used) are then added to those of the image. `keep_alive` is held
+  // for the life of the GgufFile: whatever owns the tensors' data. Errors as for Open, and for a
+  // tensor with a repeated name, invalid dims, no data or `bytes` that do not match its type and
+  // dims.
+  static absl::StatusOr<std::unique_ptr<GgufFile>> FromParts(
+      std::string path, std::string image, std::vector<TensorInfo> tensors,
+      std::shared_ptr<const void> keep_alive);
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
   uint32_t version() const { return version_; }
-  uint64_t file_size() const { return mapped_->size(); }
+  // The bytes parsed: the whole file, or for FromParts the image alone (no tensor data).
+  uint64_t file_size() const { return bytes().size(); }
   const std::string& path() const { return path_; }
 
   // Metadata in file order, and lookup by key (nullptr when absent).
@@ -94,9 +105,14 @@ class GgufFile {
  private:
   GgufFile() = default;
   absl::Status Parse();
+  absl::Status AddTensors(std::vector<TensorInfo> tensors);
+  // What Parse reads: the mapped file or the image.
+  std::string_view bytes() const { return mapped_ ? mapped_->bytes() : std::string_view(image_); }
 
   std::string path_;
   std::optional<MappedFile> mapped_;  // set by Open before Parse
+  std::string image_;                 // set by FromParts before Parse
+  std::shared_ptr<const void> keep_alive_;  // owns the data of the tensors FromParts adds
   uint32_t version_ = 0;
   std::vector<std::pair<std::string_view, Value>> metadata_;
   absl::flat_hash_map<std::string_view, size_t> metadata_index_;

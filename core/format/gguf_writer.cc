@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/format/gguf_types.h"
+#include "core/util/status_macros.h"
 
 namespace tessera::gguf {
 namespace {
@@ -12,10 +13,6 @@ namespace {
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 constexpr size_t kMaxTensorNameBytes = 64;
 constexpr size_t kMaxRank = 4;
-
-void PadTo(std::string& out, uint64_t alignment) {
-  out.resize((out.size() + alignment - 1) / alignment * alignment, '\0');
-}
 
 uint64_t AlignUp(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
@@ -81,21 +78,13 @@ void GgufWriter::AppendValue(const Value& value) {
   }
 }
 
-absl::Status GgufWriter::AddTensor(std::string_view name, DType dtype,
-                                   std::span<const int64_t> shape, std::string_view data) {
-  return AddTensor(name, GgmlTypeOf(dtype), shape, data);
-}
-
-absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type,
-                                   std::span<const int64_t> shape, std::string_view data) {
+absl::StatusOr<size_t> CheckedTensorBytes(std::string_view name, GgmlType type,
+                                          std::span<const int64_t> shape) {
   const auto invalid = [&](std::string_view what) {
     return absl::InvalidArgumentError(absl::StrFormat("GGUF tensor '%s': %s", name, what));
   };
   if (name.empty() || name.size() > kMaxTensorNameBytes) {
     return invalid(absl::StrFormat("the name must be 1 to %d bytes", kMaxTensorNameBytes));
-  }
-  for (const PendingTensor& tensor : tensors_) {
-    if (tensor.name == name) return invalid("added twice");
   }
   if (shape.empty() || shape.size() > kMaxRank) {
     return invalid(absl::StrFormat("rank %d is outside 1..%d", shape.size(), kMaxRank));
@@ -115,17 +104,47 @@ absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type,
   if (__builtin_mul_overflow(elements / traits->block_size, traits->type_size, &bytes)) {
     return invalid("too many bytes");
   }
-  if (data.size() != static_cast<uint64_t>(bytes)) {
-    return invalid(absl::StrFormat("%d bytes of data given, the shape needs %d", data.size(),
-                                   bytes));
+  return static_cast<size_t>(bytes);
+}
+
+absl::Status GgufWriter::AddTensor(std::string_view name, DType dtype,
+                                   std::span<const int64_t> shape, std::string_view data) {
+  return AddTensor(name, GgmlTypeOf(dtype), shape, data);
+}
+
+absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type,
+                                   std::span<const int64_t> shape, std::string_view data) {
+  auto owned = std::make_shared<const std::string>(data);
+  const std::string_view copy = *owned;  // taken before `owned` is moved from
+  return AddPendingTensor(name, type, shape, copy, std::move(owned));
+}
+
+absl::Status GgufWriter::AddTensorView(std::string_view name, GgmlType type,
+                                       std::span<const int64_t> shape, std::string_view data) {
+  return AddPendingTensor(name, type, shape, data, /*owned=*/nullptr);
+}
+
+absl::Status GgufWriter::AddPendingTensor(std::string_view name, GgmlType type,
+                                          std::span<const int64_t> shape, std::string_view data,
+                                          std::shared_ptr<const std::string> owned) {
+  for (const PendingTensor& tensor : tensors_) {
+    if (tensor.name == name) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("GGUF tensor '%s': added twice", name));
+    }
+  }
+  TESSERA_ASSIGN_OR_RETURN(const size_t bytes, CheckedTensorBytes(name, type, shape));
+  if (data.size() != bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "GGUF tensor '%s': %d bytes of data given, the shape needs %d", name, data.size(), bytes));
   }
   tensors_.push_back(PendingTensor{std::string(name), type,
-                                   std::vector<int64_t>(shape.rbegin(), shape.rend()),
-                                   std::string(data)});
+                                   std::vector<int64_t>(shape.rbegin(), shape.rend()), data,
+                                   std::move(owned)});
   return absl::OkStatus();
 }
 
-std::string GgufWriter::Serialize() const {
+std::string GgufWriter::SerializeHead() const {
   std::string out(kMagic, sizeof(kMagic));
   AppendFixed(out, version_);
   AppendFixed<uint64_t>(out, tensors_.size());
@@ -147,21 +166,36 @@ std::string GgufWriter::Serialize() const {
     offset = AlignUp(offset + tensor.data.size(), alignment_);
   }
   // A file without tensors has no data section to align.
-  if (!tensors_.empty()) PadTo(out, alignment_);
+  if (!tensors_.empty()) out += PaddingAfter(out.size());
+  return out;
+}
+
+std::string GgufWriter::PaddingAfter(uint64_t bytes) const {
+  return std::string(AlignUp(bytes, alignment_) - bytes, '\0');
+}
+
+std::string GgufWriter::Serialize() const {
+  std::string out = SerializeHead();
   for (const PendingTensor& tensor : tensors_) {
     out += tensor.data;
-    PadTo(out, alignment_);
+    out += PaddingAfter(tensor.data.size());
   }
   return out;
 }
 
 absl::Status GgufWriter::WriteFile(const std::string& path) const {
-  const std::string bytes = Serialize();
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("cannot create %s", path));
   }
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  const auto write = [file](std::string_view bytes) {
+    return std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  };
+  bool written = write(SerializeHead());
+  for (const PendingTensor& tensor : tensors_) {
+    if (!written) break;
+    written = write(tensor.data) && write(PaddingAfter(tensor.data.size()));
+  }
   const int write_errno = errno;
   if (std::fclose(file) != 0 || !written) {
     return absl::ErrnoToStatus(written ? errno : write_errno,

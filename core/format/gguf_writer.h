@@ -10,12 +10,14 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/format/gguf.h"
 #include "kernels/tensor.h"
 
@@ -37,6 +39,11 @@ template <> struct ValueTypeOf<bool> { static constexpr ValueType kType = ValueT
 template <> struct ValueTypeOf<std::string> {
   static constexpr ValueType kType = ValueType::kString;
 };
+
+// The bytes of tensor `name` of `type` and row-major `shape`, checked as GgufWriter::AddTensor
+// checks them (all but a repeated name): INVALID_ARGUMENT naming the tensor and the problem.
+absl::StatusOr<size_t> CheckedTensorBytes(std::string_view name, GgmlType type,
+                                          std::span<const int64_t> shape);
 
 class GgufWriter {
  public:
@@ -81,8 +88,11 @@ class GgufWriter {
                          std::string_view data);
   absl::Status AddTensor(std::string_view name, DType dtype, std::span<const int64_t> shape,
                          std::string_view data);
+  // As AddTensor, without copying: `data` must stay valid until WriteFile or Serialize returns.
+  absl::Status AddTensorView(std::string_view name, GgmlType type, std::span<const int64_t> shape,
+                             std::string_view data);
 
-  // The whole file.
+  // The whole file. WriteFile writes it piece by piece, each tensor straight from its data.
   std::string Serialize() const;
   absl::Status WriteFile(const std::string& path) const;
 
@@ -91,7 +101,8 @@ class GgufWriter {
     std::string name;
     GgmlType type;
     std::vector<int64_t> dims;  // file order: innermost first
-    std::string data;
+    std::string_view data;      // the caller's, or *owned
+    std::shared_ptr<const std::string> owned;  // set when AddTensor copied the data
   };
 
   static_assert(std::endian::native == std::endian::little,
@@ -111,6 +122,13 @@ class GgufWriter {
   template <typename T>
   void AppendPayload(T value) { AppendFixed(metadata_, value); }
   void AppendPayload(const std::string& value) { AppendString(metadata_, value); }
+  absl::Status AddPendingTensor(std::string_view name, GgmlType type,
+                                std::span<const int64_t> shape, std::string_view data,
+                                std::shared_ptr<const std::string> owned);
+  // Everything before the first tensor's data: header, metadata, tensor infos, padding.
+  std::string SerializeHead() const;
+  // The zeros after `bytes` bytes of data that bring the next tensor to the alignment.
+  std::string PaddingAfter(uint64_t bytes) const;
   void AppendKey(std::string_view key, ValueType type);
   void AppendArrayHeader(ValueType element_type, uint64_t count);
   void AppendValue(const Value& value);

@@ -19,6 +19,8 @@ class GgufWeights {
  public:
   explicit GgufWeights(const gguf::GgufFile& file) : file_(file) {}
 
+  const gguf::GgufFile& file() const { return file_; }
+
   // Tensor `name` with row-major `shape`. INVALID_ARGUMENT (INVALID_MODEL_FILE) when absent or
   // shaped otherwise; UNIMPLEMENTED (UNSUPPORTED_TENSOR_TYPE) for a type we cannot compute in.
   absl::StatusOr<Tensor> Get(std::string_view name, std::initializer_list<int64_t> shape);

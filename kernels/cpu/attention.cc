@@ -22,14 +22,19 @@ void Attention(const float* q, const float* k_cache, const float* v_cache, int64
 #pragma omp for collapse(2) schedule(static)
     for (int64_t t = 0; t < n_tokens; ++t) {
       for (int h = 0; h < n_heads; ++h) {
-        const int64_t n_visible = first_position + t + 1;  // causal: up to its own position
+        const int64_t position = first_position + t;
+        // Causal: up to its own position; a sliding window also drops the oldest ones.
+        const int64_t first_visible =
+            shape.sliding_window > 0 ? std::max<int64_t>(0, position - shape.sliding_window + 1) : 0;
+        const int64_t n_visible = position + 1 - first_visible;
         const int64_t kv_offset = static_cast<int64_t>(h / heads_per_kv_head) * head_dim;
         const float* q_head = q + (t * n_heads + h) * head_dim;  // [head_dim]
         float* out_head = out + (t * n_heads + h) * head_dim;    // [head_dim]
 
         float max_score = -INFINITY;
         for (int64_t p = 0; p < n_visible; ++p) {
-          scores[p] = shape.scale * Dot(q_head, k_cache + p * kv_row + kv_offset, head_dim);
+          scores[p] = shape.scale *
+                      Dot(q_head, k_cache + (first_visible + p) * kv_row + kv_offset, head_dim);
           max_score = std::max(max_score, scores[p]);
         }
         // Subtracting the max keeps exp() in range; it cancels in the normalization.
@@ -41,7 +46,7 @@ void Attention(const float* q, const float* k_cache, const float* v_cache, int64
 
         std::fill(out_head, out_head + head_dim, 0.0f);
         for (int64_t p = 0; p < n_visible; ++p) {
-          const float* v_head = v_cache + p * kv_row + kv_offset;  // [head_dim]
+          const float* v_head = v_cache + (first_visible + p) * kv_row + kv_offset;  // [head_dim]
           const float probability = scores[p] / score_sum;
           for (int d = 0; d < head_dim; ++d) out_head[d] += probability * v_head[d];
         }

@@ -42,21 +42,25 @@ enum class RopeStyle : uint8_t {
 };
 
 // Rotates the first `rotary_dim` dims of every head in place; pair i of the token at position p
-// turns by angle p * inv_freq[i]. Dims past rotary_dim are untouched.
+// turns by angle p * inv_freq[i] and is scaled by `scale` (LongRoPE's attention factor, which
+// multiplies cos and sin; 1 for plain rotation). Dims past rotary_dim are untouched.
 //   x: [n_tokens, n_heads, head_dim]; positions: [n_tokens]; inv_freq: [rotary_dim / 2]
 void Rope(float* x, const int32_t* positions, int64_t n_tokens, int n_heads, int head_dim,
-          int rotary_dim, const float* inv_freq, RopeStyle style);
+          int rotary_dim, const float* inv_freq, RopeStyle style, float scale);
 
 struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;  // divides n_heads; query head h reads kv head h / (n_heads / n_kv_heads)
   int head_dim = 0;
   float scale = 0;  // usually 1 / sqrt(head_dim)
+  // 0: every earlier position is visible. Otherwise a query sees only the last `sliding_window`
+  // positions, its own included (Mistral's and Phi-3's sliding-window attention).
+  int64_t sliding_window = 0;
 };
 
 // Causal scaled-dot-product attention of n_tokens new queries against a KV cache that already
-// holds their keys and values. Query i sits at position first_position + i and attends to cache
-// positions [0, first_position + i].
+// holds their keys and values. Query i sits at position p = first_position + i and attends to
+// cache positions [0, p], or [p - sliding_window + 1, p] when a window is set.
 //   q, out: [n_tokens, n_heads, head_dim]; k_cache, v_cache: [>= first_position + n_tokens,
 //   n_kv_heads, head_dim]
 // Parallel over (token, head) (OpenMP); softmax in fp32 with the max subtracted.

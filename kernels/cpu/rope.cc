@@ -9,14 +9,14 @@
 namespace tessera::cpu {
 
 void Rope(float* x, const int32_t* positions, int64_t n_tokens, int n_heads, int head_dim,
-          int rotary_dim, const float* inv_freq, RopeStyle style) {
+          int rotary_dim, const float* inv_freq, RopeStyle style, float scale) {
   const int n_pairs = rotary_dim / 2;
   for (int64_t t = 0; t < n_tokens; ++t) {
     float* token = x + t * n_heads * head_dim;  // [n_heads, head_dim]
     for (int i = 0; i < n_pairs; ++i) {
       const float angle = static_cast<float>(positions[t]) * inv_freq[i];
-      const float cos_angle = std::cos(angle);
-      const float sin_angle = std::sin(angle);
+      const float cos_angle = scale * std::cos(angle);
+      const float sin_angle = scale * std::sin(angle);
       const int first = style == RopeStyle::kAdjacentPairs ? 2 * i : i;
       const int second = style == RopeStyle::kAdjacentPairs ? 2 * i + 1 : i + n_pairs;
       for (int h = 0; h < n_heads; ++h) {

@@ -45,6 +45,11 @@ Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_spli
 // and long enough chunks that a block's setup and merge are a small part of its time.
 constexpr int64_t kTargetBlocks = 512;
 
+// Cache positions the query sees: the last sliding_window of kv_len, or all of them.
+int64_t VisibleLength(const AttentionShape& shape, int64_t kv_len) {
+  return shape.sliding_window > 0 ? std::min(kv_len, shape.sliding_window) : kv_len;
+}
+
 int64_t MaxSplits(const AttentionShape& shape) {
   return std::max<int64_t>(1, kTargetBlocks / shape.n_kv_heads);
 }
@@ -302,7 +307,8 @@ cudaError_t LaunchChunksForGroup(const float* q, const float* k_cache, const flo
 
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len) {
   // Every kv_len <= max_kv_len has at most this many splits.
-  const int64_t max_splits = std::min((max_kv_len + kKvChunk - 1) / kKvChunk, MaxSplits(shape));
+  const int64_t max_visible = VisibleLength(shape, max_kv_len);
+  const int64_t max_splits = std::min((max_visible + kKvChunk - 1) / kKvChunk, MaxSplits(shape));
   const int64_t n_partials = shape.n_heads * max_splits;
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
@@ -315,15 +321,23 @@ cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v
   TESSERA_CUDA_CHECK_ARG(shape.n_heads / shape.n_kv_heads <= kMaxGroup);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);
+  TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, kv_len));
-  const int64_t n_splits = SplitsFor(shape, kv_len);  // at most kTargetBlocks
+  // A sliding window is the same attention over the cache's last positions: the chunks start
+  // there and the positions before it are never read.
+  const int64_t visible_len = VisibleLength(shape, kv_len);
+  const int64_t kv_row = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
+  const float* k_visible = k_cache + (kv_len - visible_len) * kv_row;  // [visible_len, ...]
+  const float* v_visible = v_cache + (kv_len - visible_len) * kv_row;  // [visible_len, ...]
+  const int64_t n_splits = SplitsFor(shape, visible_len);  // at most kTargetBlocks
   const Partials partials = PartialsIn(workspace, shape, n_splits);
 
   TESSERA_CUDA_RETURN_IF_ERROR(
       shape.head_dim <= 128
-          ? LaunchChunksForGroup<1>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream)
-          : LaunchChunksForGroup<2>(q, k_cache, v_cache, kv_len, shape, n_splits, partials,
-                                    stream));
+          ? LaunchChunksForGroup<1>(q, k_visible, v_visible, visible_len, shape, n_splits,
+                                    partials, stream)
+          : LaunchChunksForGroup<2>(q, k_visible, v_visible, visible_len, shape, n_splits,
+                                    partials, stream));
   AttentionDecodeMergeKernel<<<shape.n_heads, kMergeWarps * 32,
                                kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
       partials, n_splits, shape.head_dim, out);

@@ -6,7 +6,8 @@
 // Long contexts are split over the KV length ("flash-decoding"): one block per (kv head, chunk of
 // positions) computes an unnormalized partial result with its own max and sum, and a second pass
 // merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
-// covers it: the whole GPU stays busy even for one sequence.
+// covers it: the whole GPU stays busy even for one sequence. With a sliding window the chunks
+// cover only the window, so a long context costs what the window costs.
 #pragma once
 
 #include <cstddef>
@@ -23,15 +24,18 @@ using cpu::AttentionShape;
 // Chunks of the first pass are multiples of this many cache positions.
 inline constexpr int kKvChunk = 32;
 
-// Scratch memory AttentionDecode needs for a context of up to `max_kv_len` positions.
+// Scratch memory AttentionDecode needs for a context of up to `max_kv_len` positions (no more
+// than for shape.sliding_window positions when a window is set).
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len);
 
 // out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
-// positions p in [0, kv_len), group = n_heads / n_kv_heads.
+// positions p in [0, kv_len), or [max(0, kv_len - sliding_window), kv_len) when a window is set;
+// group = n_heads / n_kv_heads.
 //   q, out: [n_heads, head_dim]; k_cache, v_cache: [>= kv_len, n_kv_heads, head_dim]; all fp32,
 //   16-byte aligned device memory.
 // Preconditions: kv_len >= 1; head_dim a multiple of 4, at most 256; n_heads / n_kv_heads an
-// integer of at most 8; workspace of AttentionDecodeWorkspaceBytes(shape, kv_len) bytes or more.
+// integer of at most 8; sliding_window >= 0; workspace of
+// AttentionDecodeWorkspaceBytes(shape, kv_len) bytes or more.
 cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v_cache,
                             int64_t kv_len, const AttentionShape& shape, void* workspace,
                             size_t workspace_bytes, float* out, cudaStream_t stream);

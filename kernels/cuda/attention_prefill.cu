@@ -9,6 +9,9 @@
 //   values: out rows += probabilities @ V tile.
 // Scores are kept in log2 units (scale * log2(e) folded into the scale) so that exp is one exp2.
 // Query tiles are issued longest first: under the causal mask the last tile reads the most keys.
+// With a sliding window a tile's key tiles start at the first position its first query sees, so
+// it reads at most window + kQueryTile - 1 keys however long the context; keys that one of its
+// queries does not see are masked like the future ones.
 #include "kernels/cuda/attention_prefill.h"
 
 #include <cmath>
@@ -25,6 +28,9 @@ constexpr int kRowsPerThread = kQueryTile / 16;
 constexpr int kKeysPerThread = kKeyTile / 16;
 constexpr int kMaxHeadDim = 256;
 constexpr float kLog2E = 1.4426950408889634f;
+// Every query of a tile then sees a key in the tile's first key tile, so its running max is
+// finite from there on.
+static_assert(kQueryTile <= kKeyTile);
 
 __device__ __forceinline__ float Dot4(float4 a, float4 b) {
   return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
@@ -58,6 +64,11 @@ __device__ __forceinline__ float RowSum(float value) {
   return value;
 }
 
+// The first cache position a query at `position` sees.
+__device__ __forceinline__ int64_t FirstVisible(int64_t position, int64_t sliding_window) {
+  return sliding_window > 0 && position >= sliding_window ? position - sliding_window + 1 : 0;
+}
+
 // Copies rows [0, n_valid) of a head's [rows, head_dim] slice into shared memory with row stride
 // `tile_stride`; rows [n_valid, n_rows) become zeros, so that padded keys add nothing.
 __device__ __forceinline__ void LoadRows(const float* src, int64_t src_stride, int n_valid,
@@ -85,8 +96,9 @@ size_t SharedBytes(int head_dim) {
 template <int kVecs>
 __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
     AttentionPrefillKernel(const float* q, const float* k_cache, const float* v_cache,
-                           int64_t n_tokens, int64_t first_position, int n_heads, int n_kv_heads,
-                           int head_dim, float scale_log2, float* out) {
+                           int64_t n_tokens, int64_t first_position, int64_t sliding_window,
+                           int n_heads, int n_kv_heads, int head_dim, float scale_log2,
+                           float* out) {
   extern __shared__ float4 shared_vecs[];
   const int k_stride = head_dim + 4;
   float* q_tile = reinterpret_cast<float*>(shared_vecs);  // [kQueryTile, head_dim]
@@ -107,13 +119,18 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   LoadRows(q + q0 * q_row + head * head_dim, q_row, n_queries, kQueryTile, head_dim, q_tile,
            head_dim);
 
-  // Last visible cache position of each owned row; padding rows copy the tile's last real row.
+  // First and last visible cache positions of each owned row; padding rows copy the tile's last
+  // real row.
+  int64_t row_first[kRowsPerThread];
   int64_t row_last[kRowsPerThread];
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
     const int row = ty * kRowsPerThread + i;
     row_last[i] = first_position + q0 + (row < n_queries ? row : n_queries - 1);
+    row_first[i] = FirstVisible(row_last[i], sliding_window);
   }
+  // Keys before the tile's first query's window are seen by none of its queries.
+  const int64_t kv_begin = FirstVisible(first_position + q0, sliding_window);
   const int64_t kv_end = first_position + q0 + n_queries;
 
   float row_max[kRowsPerThread];
@@ -123,7 +140,7 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) row_max[i] = -INFINITY;
 
-  for (int64_t k0 = 0; k0 < kv_end; k0 += kKeyTile) {
+  for (int64_t k0 = kv_begin; k0 < kv_end; k0 += kKeyTile) {
     const int n_keys = static_cast<int>(kv_end - k0 < kKeyTile ? kv_end - k0 : kKeyTile);
     __syncthreads();  // the previous tile's readers are done
     const int64_t kv_offset = k0 * kv_row + kv_head * head_dim;
@@ -156,11 +173,12 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
       float tile_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < kKeysPerThread; ++j) {
-        const bool visible = k0 + tx + 16 * j <= row_last[i];
+        const int64_t key = k0 + tx + 16 * j;
+        const bool visible = key >= row_first[i] && key <= row_last[i];
         score[i][j] = visible ? score[i][j] * scale_log2 : -INFINITY;
         tile_max = fmaxf(tile_max, score[i][j]);
       }
-      // Finite from the first tile on: position 0 is visible to every query.
+      // Finite from the first tile on: row r's first visible key is at most kv_begin + r.
       const float new_max = fmaxf(row_max[i], RowMax(tile_max));
       const float rescale = exp2f(row_max[i] - new_max);
       row_max[i] = new_max;
@@ -235,8 +253,8 @@ cudaError_t Launch(const float* q, const float* k_cache, const float* v_cache, i
                                                     static_cast<int>(shared_bytes)));
   const dim3 grid(BlocksFor(n_tokens, kQueryTile), shape.n_heads);
   AttentionPrefillKernel<kVecs><<<grid, kThreads, shared_bytes, stream>>>(
-      q, k_cache, v_cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads,
-      shape.head_dim, shape.scale * kLog2E, out);
+      q, k_cache, v_cache, n_tokens, first_position, shape.sliding_window, shape.n_heads,
+      shape.n_kv_heads, shape.head_dim, shape.scale * kLog2E, out);
   return cudaGetLastError();
 }
 
@@ -250,6 +268,7 @@ cudaError_t AttentionPrefill(const float* q, const float* k_cache, const float* 
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);
+  TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   if (shape.head_dim <= 64) {
     return Launch<1>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
   }

@@ -1,6 +1,8 @@
-// The CUDA split-KV decode attention against the CPU backend's attention for one new token.
+// The CUDA split-KV decode attention against the CPU backend's attention for one new token,
+// with and without a sliding window.
 #if TESSERA_HAVE_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <vector>
@@ -23,11 +25,12 @@ struct DecodeCase {
   int n_kv_heads;
   int head_dim;
   int64_t kv_len;
+  int64_t sliding_window = 0;
 };
 
 void PrintTo(const DecodeCase& c, std::ostream* os) {
   *os << c.n_heads << "q/" << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", kv_len "
-      << c.kv_len;
+      << c.kv_len << ", window " << c.sliding_window;
 }
 
 class CudaAttentionDecodeTest : public testing::TestWithParam<DecodeCase> {};
@@ -36,12 +39,19 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const DecodeCase c = GetParam();
   const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
-                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+                                  c.sliding_window};
   const int64_t cache_size = c.kv_len * c.n_kv_heads * c.head_dim;
   const std::vector<float> q = test::RandomFloats(c.n_heads * c.head_dim, 16);
   std::vector<float> k_cache = test::RandomFloats(cache_size, 17);
   for (float& k : k_cache) k *= 4;  // peaked softmax: chunks with very different maxima
-  const std::vector<float> v_cache = test::RandomFloats(cache_size, 18);
+  std::vector<float> v_cache = test::RandomFloats(cache_size, 18);
+  // Positions before the window hold NaN: a kernel that reads them, even to mask them, fails.
+  if (c.sliding_window > 0 && c.kv_len > c.sliding_window) {
+    const int64_t hidden = (c.kv_len - c.sliding_window) * c.n_kv_heads * c.head_dim;
+    std::fill(k_cache.begin(), k_cache.begin() + hidden, NAN);
+    std::fill(v_cache.begin(), v_cache.begin() + hidden, NAN);
+  }
   std::vector<float> expected(c.n_heads * c.head_dim);
   cpu::Attention(q.data(), k_cache.data(), v_cache.data(), 1, c.kv_len - 1, shape,
                  expected.data());
@@ -70,6 +80,17 @@ INSTANTIATE_TEST_SUITE_P(
                     DecodeCase{16, 2, 80, 1000}, DecodeCase{8, 1, 256, 257},
                     DecodeCase{6, 2, 128, 2051}, DecodeCase{32, 8, 128, 5000}));
 
+// Windows of one position; not a multiple of the chunk (kKvChunk + 1, 100, 250, 4099: the last
+// spans many chunks); as long as the context and longer; a long context with a short window;
+// GQA ratios 1, 3, 4, 8.
+INSTANTIATE_TEST_SUITE_P(
+    SlidingWindow, CudaAttentionDecodeTest,
+    testing::Values(DecodeCase{8, 8, 64, 1, 1}, DecodeCase{32, 8, 128, 300, 1},
+                    DecodeCase{16, 2, 80, 1000, cuda::kKvChunk + 1},
+                    DecodeCase{32, 4, 128, 5000, 100}, DecodeCase{6, 2, 128, 20000, 4099},
+                    DecodeCase{32, 8, 128, 2051, 2051}, DecodeCase{8, 1, 256, 257, 4096},
+                    DecodeCase{12, 4, 64, 777, 250}));
+
 TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes) {
@@ -80,6 +101,7 @@ TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(launch({8, 8, 66, 1.0f}, 1 << 20), cudaErrorInvalidValue);   // head_dim % 4
   EXPECT_EQ(launch({8, 8, 512, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // head_dim > 256
   EXPECT_EQ(launch({8, 8, 64, 1.0f}, 0), cudaErrorInvalidValue);         // no workspace
+  EXPECT_EQ(launch({8, 8, 64, 1.0f, -1}, 1 << 20), cudaErrorInvalidValue);  // negative window
 }
 
 }  // namespace

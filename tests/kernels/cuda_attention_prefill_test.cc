@@ -1,6 +1,8 @@
-// The CUDA flash-style prefill attention against the CPU backend's causal attention.
+// The CUDA flash-style prefill attention against the CPU backend's causal attention, with and
+// without a sliding window.
 #if TESSERA_HAVE_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <vector>
@@ -25,11 +27,12 @@ struct PrefillCase {
   int n_heads;
   int n_kv_heads;
   int head_dim;
+  int64_t sliding_window = 0;
 };
 
 void PrintTo(const PrefillCase& c, std::ostream* os) {
   *os << c.n_tokens << " tokens from position " << c.first_position << ", " << c.n_heads << "q/"
-      << c.n_kv_heads << "kv heads, head_dim " << c.head_dim;
+      << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", window " << c.sliding_window;
 }
 
 class CudaAttentionPrefillTest : public testing::TestWithParam<PrefillCase> {};
@@ -38,13 +41,22 @@ TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const PrefillCase c = GetParam();
   const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
-                                  1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+                                  1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+                                  c.sliding_window};
   const int64_t q_size = c.n_tokens * c.n_heads * c.head_dim;
   const int64_t cache_size = (c.first_position + c.n_tokens) * c.n_kv_heads * c.head_dim;
   const std::vector<float> q = test::RandomFloats(q_size, 26);
   std::vector<float> k_cache = test::RandomFloats(cache_size, 27);
   for (float& k : k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
-  const std::vector<float> v_cache = test::RandomFloats(cache_size, 28);
+  std::vector<float> v_cache = test::RandomFloats(cache_size, 28);
+  // Positions before the first query's window are seen by no query and hold NaN: a kernel that
+  // reads them, even to mask them, fails.
+  if (c.sliding_window > 0 && c.first_position >= c.sliding_window) {
+    const int64_t hidden =
+        (c.first_position - c.sliding_window + 1) * c.n_kv_heads * c.head_dim;
+    std::fill(k_cache.begin(), k_cache.begin() + hidden, NAN);
+    std::fill(v_cache.begin(), v_cache.begin() + hidden, NAN);
+  }
   std::vector<float> expected(q_size);
   cpu::Attention(q.data(), k_cache.data(), v_cache.data(), c.n_tokens, c.first_position, shape,
                  expected.data());
@@ -70,6 +82,18 @@ INSTANTIATE_TEST_SUITE_P(
                     PrefillCase{130, 0, 4, 4, 128}, PrefillCase{130, 37, 8, 1, 80},
                     PrefillCase{513, 0, 16, 2, 64}, PrefillCase{513, 37, 8, 2, 128}));
 
+// Windows of one position; not a multiple of the 64-key tile (50, 63, 65, 100, 1000), so the
+// windows of a query tile's rows start inside a key tile; query tiles whose first rows still see
+// position 0 and whose last rows do not; windows as long as the context and longer; a long cache
+// with a short window; GQA ratios 1, 2, 4, 8.
+INSTANTIATE_TEST_SUITE_P(
+    SlidingWindow, CudaAttentionPrefillTest,
+    testing::Values(PrefillCase{130, 0, 8, 2, 80, 1}, PrefillCase{17, 37, 4, 4, 64, 1},
+                    PrefillCase{130, 37, 4, 1, 128, 50}, PrefillCase{77, 10, 6, 3, 80, 63},
+                    PrefillCase{64, 300, 4, 4, 256, 65}, PrefillCase{513, 37, 8, 2, 64, 100},
+                    PrefillCase{17, 5000, 8, 1, 128, 70}, PrefillCase{300, 5000, 32, 8, 128, 1000},
+                    PrefillCase{1, 37, 32, 8, 128, 38}, PrefillCase{200, 0, 16, 2, 128, 4096}));
+
 TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](int64_t n_tokens, int64_t first_position,
@@ -82,6 +106,7 @@ TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(launch(4, 0, {8, 3, 64, 1.0f}), cudaErrorInvalidValue);   // 3 does not divide 8
   EXPECT_EQ(launch(4, 0, {8, 8, 66, 1.0f}), cudaErrorInvalidValue);   // head_dim % 4
   EXPECT_EQ(launch(4, 0, {8, 8, 512, 1.0f}), cudaErrorInvalidValue);  // head_dim > 256
+  EXPECT_EQ(launch(4, 0, {8, 8, 64, 1.0f, -1}), cudaErrorInvalidValue);  // negative window
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The CUDA rotary embedding against the CPU backend's, for both pairings and partial rotation.
+// The CUDA rotary embedding against the CPU backend's, for both pairings, partial rotation and
+// LongRoPE's scale.
 #if TESSERA_HAVE_CUDA
 
 #include <cmath>
@@ -35,25 +36,30 @@ TEST_P(CudaRopeTest, MatchesCpu) {
       inv_freq[i] = std::pow(10000.0f, -2.0f * i / c.rotary_dim);
     }
     const std::vector<float> x = test::RandomFloats(n_tokens * c.n_heads * c.head_dim, 10);
-    std::vector<float> expected = x;
-    cpu::Rope(expected.data(), positions.data(), n_tokens, c.n_heads, c.head_dim, c.rotary_dim,
-              inv_freq.data(), GetParam());
+    // 1: plain rotation; 1.1902: LongRoPE's attention factor for a 32x longer context.
+    for (const float scale : {1.0f, 1.1902f}) {
+      std::vector<float> expected = x;
+      cpu::Rope(expected.data(), positions.data(), n_tokens, c.n_heads, c.head_dim, c.rotary_dim,
+                inv_freq.data(), GetParam(), scale);
 
-    auto x_device = test::ToDevice(x);
-    auto positions_device = test::ToDevice(positions);
-    auto inv_freq_device = test::ToDevice(inv_freq);
-    ASSERT_EQ(cuda::Rope(x_device.data(), positions_device.data(), n_tokens, c.n_heads,
-                         c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(), nullptr),
-              cudaSuccess);
-    EXPECT_LT(test::RelativeError(test::ToHost(x_device), expected), kTolerance)
-        << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim;
+      auto x_device = test::ToDevice(x);
+      auto positions_device = test::ToDevice(positions);
+      auto inv_freq_device = test::ToDevice(inv_freq);
+      ASSERT_EQ(cuda::Rope(x_device.data(), positions_device.data(), n_tokens, c.n_heads,
+                           c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(), scale,
+                           nullptr),
+                cudaSuccess);
+      EXPECT_LT(test::RelativeError(test::ToHost(x_device), expected), kTolerance)
+          << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim << " scale=" << scale;
+    }
   }
 }
 
 TEST(CudaRopePreconditionTest, RejectsOddRotaryDim) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  EXPECT_EQ(cuda::Rope(nullptr, nullptr, 1, 1, 64, 63, nullptr, cpu::RopeStyle::kHalves, nullptr),
-            cudaErrorInvalidValue);
+  EXPECT_EQ(
+      cuda::Rope(nullptr, nullptr, 1, 1, 64, 63, nullptr, cpu::RopeStyle::kHalves, 1.0f, nullptr),
+      cudaErrorInvalidValue);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStyles, CudaRopeTest,

@@ -61,10 +61,17 @@ GREEDY_TOKENS = 16
 
 
 def greedy(model, tokens):
-    ids = torch.tensor([tokens])
-    out = model.generate(ids, max_new_tokens=GREEDY_TOKENS, do_sample=False, min_new_tokens=GREEDY_TOKENS,
-                         eos_token_id=None, pad_token_id=0)
-    return out[0, len(tokens):].tolist()
+    """Greedy continuation, each token from a full forward pass over the whole sequence so far.
+
+    Not generate(): for Phi-3 with LongRoPE it drops its KV cache when the sequence first passes
+    original_max_position_embeddings and the recomputed step disagrees with the model's own full
+    forward pass; a full pass each step is the unambiguous definition (for every other family it
+    equals cached decoding)."""
+    sequence = list(tokens)
+    for _ in range(GREEDY_TOKENS):
+        logits = model(torch.tensor([sequence])).logits[0, -1]
+        sequence.append(int(logits.argmax()))
+    return sequence[len(tokens):]
 
 
 def main():

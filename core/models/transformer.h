@@ -1,0 +1,53 @@
+// The pre-norm decoder-only transformer that Llama, Qwen2, Qwen3, Mistral and Phi-3 all are:
+// a token embedding; per layer, x += attention(rms_norm(x)) then x += swiglu(rms_norm(x)); a
+// final RMSNorm and the LM head. Each family file builds one from its own weights; a family whose
+// layers are shaped otherwise writes its own Model.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "core/blocks/attention.h"
+#include "core/blocks/feed_forward.h"
+#include "core/models/model.h"
+
+namespace tessera {
+
+struct TransformerLayer {
+  Tensor attn_norm;  // [hidden]
+  Attention attention;
+  Tensor ffn_norm;   // [hidden]
+  SwiGluWeights ffn;
+};
+
+struct TransformerWeights {
+  Tensor token_embd;  // [vocab, hidden]
+  std::vector<TransformerLayer> layers;
+  Tensor output_norm;  // [hidden]
+  Tensor output;       // [vocab, hidden]; token_embd when the embeddings are tied
+};
+
+class Transformer : public Model {
+ public:
+  // `rope_switch_position`: for LongRoPE, the original context (0 otherwise). The pass that
+  // first reaches past it re-encodes the cached tokens too, as transformers does, so that every
+  // key of the sequence is rotated with the long factors.
+  Transformer(ModelInfo info, float rms_norm_eps, int64_t rope_switch_position,
+              TransformerWeights weights)
+      : info_(std::move(info)),
+        rms_norm_eps_(rms_norm_eps),
+        rope_switch_position_(rope_switch_position),
+        weights_(std::move(weights)) {}
+
+  const ModelInfo& info() const override { return info_; }
+  absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
+                       std::span<float> logits) const override;
+
+ private:
+  ModelInfo info_;
+  float rms_norm_eps_;
+  int64_t rope_switch_position_;
+  TransformerWeights weights_;
+};
+
+}  // namespace tessera
