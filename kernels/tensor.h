@@ -15,7 +15,7 @@ enum class DType : uint8_t { kF32, kF16, kBF16 };
 constexpr size_t DTypeSize(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
 std::string_view DTypeName(DType dtype);
 
-enum class Device : uint8_t { kCpu };
+enum class Device : uint8_t { kCpu, kCuda };
 
 inline constexpr int kMaxTensorRank = 4;
 

@@ -275,7 +275,9 @@ grpc::ServerUnaryReactor* InferenceService::GetServerInfo(
     pb::GetServerInfoResponse* response) {
   response->set_version(ServerVersion());
   response->set_build(BuildDescription());
-  *response->add_devices() = CpuDeviceInfo();
+  for (inference::v1::DeviceInfo& device : DeviceInfos()) {
+    *response->add_devices() = std::move(device);
+  }
   ListModelsInto(models_, *response->mutable_models());
   return FinishNow(context, absl::OkStatus());
 }

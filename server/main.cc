@@ -17,7 +17,8 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on, host:port.");
 ABSL_FLAG(std::vector<std::string>, model, {},
-          "Model to load at start as name=path; repeat the flag or separate with commas.");
+          "Model to load at start as name=path, the path a GGUF file or a Hugging Face model "
+          "directory; repeat the flag or separate with commas.");
 ABSL_FLAG(int, threads, 0, "Threads of the CPU kernels; 0: one per core.");
 ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
           "Sessions unused for this long are released.");

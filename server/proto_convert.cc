@@ -137,6 +137,7 @@ pb::LoadStage ToLoadStageProto(LoadStage stage) {
     case LoadStage::kOpeningFile: return pb::LOAD_STAGE_OPENING_FILE;
     case LoadStage::kReadingWeights: return pb::LOAD_STAGE_READING_WEIGHTS;
     case LoadStage::kBuildingModel: return pb::LOAD_STAGE_BUILDING_MODEL;
+    case LoadStage::kUploadingWeights: return pb::LOAD_STAGE_UPLOADING_WEIGHTS;
   }
   return pb::LOAD_STAGE_UNSPECIFIED;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/models/cuda_backend.h"
 
 namespace tessera::server {
 namespace {
@@ -49,7 +50,9 @@ int64_t SysconfBytes(int pages_name) {
 std::string ServerVersion() { return TESSERA_VERSION; }
 
 std::string BuildDescription() {
-  return absl::StrCat(TESSERA_COMPILER, ", ", TESSERA_BUILD_TYPE, ", backends: cpu");
+  const int gpus = CudaDeviceCount();
+  return absl::StrCat(TESSERA_COMPILER, ", ", TESSERA_BUILD_TYPE, ", backends: cpu",
+                      gpus > 0 ? absl::StrCat(", cuda (", gpus, " devices)") : "");
 }
 
 inference::v1::DeviceInfo CpuDeviceInfo() {
@@ -66,6 +69,18 @@ inference::v1::DeviceInfo CpuDeviceInfo() {
   device.set_memory_total_bytes(total);
   device.set_memory_free_bytes(available);
   return device;
+}
+
+std::vector<inference::v1::DeviceInfo> DeviceInfos() {
+  std::vector<inference::v1::DeviceInfo> devices = {CpuDeviceInfo()};
+  for (const CudaDeviceInfo& gpu : CudaDevices()) {
+    inference::v1::DeviceInfo& device = devices.emplace_back();
+    device.set_name(gpu.name);
+    device.set_description(gpu.description);
+    device.set_memory_total_bytes(gpu.memory_total_bytes);
+    device.set_memory_free_bytes(gpu.memory_free_bytes);
+  }
+  return devices;
 }
 
 }  // namespace tessera::server

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tessera/inference/v1/inference.pb.h"
 
@@ -16,5 +17,8 @@ std::string BuildDescription();
 // The CPU: its model name and core count, total and available memory (/proc/meminfo, or
 // sysconf where that is missing).
 inference::v1::DeviceInfo CpuDeviceInfo();
+
+// The CPU, then every GPU (name "cuda:N", product name, device memory).
+std::vector<inference::v1::DeviceInfo> DeviceInfos();
 
 }  // namespace tessera::server

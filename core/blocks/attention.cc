@@ -16,6 +16,10 @@ Attention::Attention(AttentionConfig config, AttentionWeights weights)
   }
 }
 
+const std::vector<float>& Attention::InverseFrequencies(int64_t start, int64_t n_tokens) const {
+  return UsesLongFrequencies(config_.rope, start, n_tokens) ? long_inv_freq_ : inv_freq_;
+}
+
 void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer,
                         float* out) const {
   const int64_t q_dim = int64_t{config_.num_heads} * config_.head_dim;
@@ -46,10 +50,7 @@ void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int la
   }
 
   const RopeConfig& rope = config_.rope;
-  // LongRoPE switches to its long factors for a pass that reaches past the original context.
-  const bool long_context =
-      !long_inv_freq_.empty() && start + n_tokens > rope.original_context;
-  const float* inv_freq = long_context ? long_inv_freq_.data() : inv_freq_.data();
+  const float* inv_freq = InverseFrequencies(start, n_tokens).data();
   cpu::Rope(q.data(), positions.data(), n_tokens, config_.num_heads, config_.head_dim,
             rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
   cpu::Rope(k, positions.data(), n_tokens, config_.num_kv_heads, config_.head_dim,

@@ -42,6 +42,12 @@ class Attention {
   // cache once every layer has run) and the attention output to out: [n_tokens, hidden_size].
   void Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer, float* out) const;
 
+  const AttentionConfig& config() const { return config_; }
+  const AttentionWeights& weights() const { return weights_; }
+  // The rotation frequencies for a pass over positions [start, start + n_tokens): LongRoPE's
+  // long ones once the pass reaches past the original context. [rope.rotary_dim / 2]
+  const std::vector<float>& InverseFrequencies(int64_t start, int64_t n_tokens) const;
+
  private:
   AttentionConfig config_;
   AttentionWeights weights_;

@@ -12,6 +12,10 @@ double BaseInverseFrequency(float theta, int rotary_dim, size_t i) {
 
 }  // namespace
 
+bool UsesLongFrequencies(const RopeConfig& config, int64_t start, int64_t n_tokens) {
+  return !config.long_frequency_factors.empty() && start + n_tokens > config.original_context;
+}
+
 std::vector<float> RopeInverseFrequencies(const RopeConfig& config,
                                           const std::vector<float>& factors) {
   std::vector<float> inv_freq(config.rotary_dim / 2);

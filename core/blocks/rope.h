@@ -25,6 +25,10 @@ struct RopeConfig {
   float attention_factor = 1.0f;
 };
 
+// Whether a pass over positions [start, start + n_tokens) rotates with LongRoPE's long factors:
+// when it reaches past the original context (as transformers decides, per forward pass).
+bool UsesLongFrequencies(const RopeConfig& config, int64_t start, int64_t n_tokens);
+
 // inv_freq[i] = theta^(-2i / rotary_dim) / factors[i] for i in [0, rotary_dim / 2); `factors`
 // empty means all ones.
 std::vector<float> RopeInverseFrequencies(const RopeConfig& config,

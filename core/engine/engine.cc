@@ -7,7 +7,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/engine/device_choice.h"
+#include "core/engine/end_of_generation.h"
 #include "core/engine/sequence.h"
+#include "core/models/cuda_backend.h"
+#include "core/models/hf_directory.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 
@@ -74,6 +78,13 @@ absl::StatusOr<std::optional<ChatTemplate>> ChatTemplateFromGguf(const gguf::Ggu
   return *std::move(parsed);
 }
 
+// A Hugging Face directory is converted in memory to the GGUF model it corresponds to, so
+// everything after this reads one kind of file.
+absl::StatusOr<std::unique_ptr<gguf::GgufFile>> OpenModelFile(const std::string& path) {
+  if (IsHfDirectory(path)) return OpenHfDirectory(path, /*require_tokenizer=*/true);
+  return gguf::GgufFile::Open(path);
+}
+
 std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> id) {
   return id ? std::string(tokenizer.TokenText(*id)) : std::string();
 }
@@ -82,17 +93,13 @@ std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> 
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options,
                                                      const LoadProgressCallback& progress) {
-  if (!options.device.empty() && options.device != "cpu") {
-    return WithReason(absl::InvalidArgumentError(absl::StrCat(
-                          "device '", options.device,
-                          "' is not available in this build; use \"cpu\"")),
-                      reason::kUnsupportedDevice);
-  }
+  TESSERA_ASSIGN_OR_RETURN(const DeviceChoice device,
+                           ChooseDevice(options.device, CudaDeviceCount()));
   if (options.kv_cache_capacity_tokens < 0) {
     return InvalidField("kv_cache_capacity_tokens", "must be >= 0");
   }
   progress(LoadStage::kOpeningFile, 0, 0);
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, gguf::GgufFile::Open(options.path));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, OpenModelFile(options.path));
   TESSERA_RETURN_IF_ERROR(ReadWeights(*file, progress, options.cancel_requested));
   progress(LoadStage::kBuildingModel, 0, 0);
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, TokenizerFromGguf(*file));
@@ -105,24 +112,36 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
                           " rows")),
                       reason::kInvalidModelFile);
   }
-  return std::unique_ptr<Engine>(
-      new Engine(options, std::move(file), std::move(tokenizer), std::move(model),
-                 std::move(chat_template)));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<int32_t> end_of_generation_ids,
+                           EndOfGenerationIds(*file, tokenizer->vocab_size()));
+  if (device.cuda) {
+    // The weights are read from the mapped file once more, on their way to the device.
+    progress(LoadStage::kUploadingWeights, 0, 0);
+    TESSERA_ASSIGN_OR_RETURN(model, UploadToCuda(*model, device.cuda_device,
+                                                 [&](int64_t uploaded, int64_t total) {
+                                                   progress(LoadStage::kUploadingWeights,
+                                                            uploaded, total);
+                                                 }));
+  }
+  return std::unique_ptr<Engine>(new Engine(options, std::move(file), std::move(tokenizer),
+                                            std::move(end_of_generation_ids), std::move(model),
+                                            std::move(chat_template)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
-               std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model,
-               std::optional<ChatTemplate> chat_template)
+               std::unique_ptr<Tokenizer> tokenizer, std::vector<int32_t> end_of_generation_ids,
+               std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template)
     : options_(std::move(options)),
       file_(std::move(file)),
       tokenizer_(std::move(tokenizer)),
+      end_of_generation_ids_(std::move(end_of_generation_ids)),
       model_(std::move(model)),
       chat_template_(std::move(chat_template)) {
   const ModelInfo& info = model_->info();
   const int64_t capacity = options_.kv_cache_capacity_tokens > 0
                                ? options_.kv_cache_capacity_tokens
                                : kDefaultFullContextSequences * info.context_length;
-  kv_pool_ = std::make_unique<KvCachePool>(info.kv_shape, capacity);
+  kv_pool_ = std::make_unique<KvCachePool>(info.kv_shape, capacity, model_->kv_memory());
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -186,7 +205,7 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, kv_pool_->Allocate(capacity));
   return std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
                                     std::move(request.stop), std::move(cache), *tokenizer_,
-                                    output_starts_text);
+                                    end_of_generation_ids_, output_starts_text);
 }
 
 absl::StatusOr<std::vector<int32_t>> Engine::TokenizeChat(

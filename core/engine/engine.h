@@ -29,8 +29,8 @@ namespace tessera {
 class Sequence;
 
 struct EngineOptions {
-  std::string path;    // GGUF model file
-  std::string device;  // "cpu" or empty
+  std::string path;    // GGUF model file or Hugging Face model directory
+  std::string device;  // as ChooseDevice (device_choice.h) reads it; empty for the default
   // Total KV-cache tokens for all sequences; 0: kDefaultFullContextSequences full contexts.
   int64_t kv_cache_capacity_tokens = 0;
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
@@ -39,7 +39,7 @@ struct EngineOptions {
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
 
-enum class LoadStage : uint8_t { kOpeningFile, kReadingWeights, kBuildingModel };
+enum class LoadStage : uint8_t { kOpeningFile, kReadingWeights, kBuildingModel, kUploadingWeights };
 using LoadProgressCallback =
     std::function<void(LoadStage stage, int64_t bytes_read, int64_t bytes_total)>;
 
@@ -64,10 +64,11 @@ struct RunOptions {
 
 class Engine {
  public:
-  // Errors as for GgufFile::Open, TokenizerFromGguf and BuildModelFromGguf, plus
-  // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) for a device this build cannot use and
-  // INVALID_ARGUMENT (INVALID_MODEL_FILE) for a tokenizer.chat_template that does not parse;
-  // CANCELLED once options.cancel_requested reads true.
+  // Errors as for GgufFile::Open (OpenHfDirectory for a directory), TokenizerFromGguf,
+  // BuildModelFromGguf, EndOfGenerationIds, ChooseDevice and UploadToCuda (RESOURCE_EXHAUSTED
+  // when the GPU lacks the memory), plus INVALID_ARGUMENT (INVALID_MODEL_FILE) for a
+  // tokenizer.chat_template that does not parse; CANCELLED once options.cancel_requested reads
+  // true.
   static absl::StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options,
                                                       const LoadProgressCallback& progress);
   // Cancels what is still running, reports it to its sinks, and stops the engine thread.
@@ -76,7 +77,7 @@ class Engine {
   const ModelInfo& model_info() const { return model_->info(); }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const std::string& path() const { return options_.path; }
-  std::string device() const { return "cpu"; }
+  std::string device() const { return model_->device(); }
   int64_t kv_cache_capacity_tokens() const { return kv_pool_->capacity_tokens(); }
   // Whether the model file has a chat template, so prompts may be chat messages.
   bool has_chat_template() const { return chat_template_.has_value(); }
@@ -110,8 +111,8 @@ class Engine {
   };
 
   Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
-         std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<Model> model,
-         std::optional<ChatTemplate> chat_template);
+         std::unique_ptr<Tokenizer> tokenizer, std::vector<int32_t> end_of_generation_ids,
+         std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template);
   // The prompt tokens of a chat: rendered with the chat template, special tokens recognised.
   absl::StatusOr<std::vector<int32_t>> TokenizeChat(std::vector<ChatMessage> messages) const;
   void Loop();
@@ -122,6 +123,10 @@ class Engine {
   const EngineOptions options_;
   std::unique_ptr<gguf::GgufFile> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  // Held here, not on the Tokenizer: which ids end a generation is a generation setting
+  // (generation_config.json, llama.cpp's EOT and EOM), which a tokenizer read from
+  // tokenizer.json alone cannot know. Every sequence views it.
+  const std::vector<int32_t> end_of_generation_ids_;
   std::unique_ptr<Model> model_;
   std::optional<ChatTemplate> chat_template_;
   std::unique_ptr<KvCachePool> kv_pool_;

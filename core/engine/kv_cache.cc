@@ -5,17 +5,33 @@
 
 namespace tessera {
 
-KvCache::KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity)
-    : pool_(pool),
-      shape_(shape),
-      capacity_(capacity),
-      keys_(static_cast<size_t>(shape.num_layers * layer_stride())),
-      values_(keys_.size()) {}
+namespace {
 
-KvCache::~KvCache() { pool_->Release(capacity_); }
+class HostMemory : public KvMemory {
+ public:
+  absl::StatusOr<float*> Allocate(size_t n) override { return new float[n]; }
+  void Free(float* data) override { delete[] data; }
+};
 
-KvCachePool::KvCachePool(KvCacheShape shape, int64_t capacity_tokens)
-    : shape_(shape), capacity_tokens_(capacity_tokens) {}
+}  // namespace
+
+KvMemory& HostKvMemory() {
+  static HostMemory* const memory = new HostMemory();
+  return *memory;
+}
+
+KvCache::KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, float* keys,
+                 float* values)
+    : pool_(pool), shape_(shape), capacity_(capacity), keys_(keys), values_(values) {}
+
+KvCache::~KvCache() {
+  pool_->memory_.Free(keys_);
+  pool_->memory_.Free(values_);
+  pool_->Release(capacity_);
+}
+
+KvCachePool::KvCachePool(KvCacheShape shape, int64_t capacity_tokens, KvMemory& memory)
+    : shape_(shape), capacity_tokens_(capacity_tokens), memory_(memory) {}
 
 absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens) {
   {
@@ -30,7 +46,16 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens) {
     }
     used_tokens_ += tokens;
   }
-  return std::unique_ptr<KvCache>(new KvCache(this, shape_, tokens));
+  const size_t floats = static_cast<size_t>(tokens * shape_.num_layers *
+                                            shape_.values_per_token_per_layer());
+  absl::StatusOr<float*> keys = memory_.Allocate(floats);
+  absl::StatusOr<float*> values = keys.ok() ? memory_.Allocate(floats) : keys;
+  if (!values.ok()) {
+    if (keys.ok()) memory_.Free(*keys);
+    Release(tokens);
+    return values.status();
+  }
+  return std::unique_ptr<KvCache>(new KvCache(this, shape_, tokens, *keys, *values));
 }
 
 int64_t KvCachePool::free_tokens() const {

@@ -1,6 +1,7 @@
-// KV cache: the keys and values of every token a sequence has seen, per layer, in fp32.
-// Capacity is reserved from the model's KvCachePool up front, so a sequence that starts can
-// always finish, and a full pool is a clear RESOURCE_EXHAUSTED at admission.
+// KV cache: the keys and values of every token a sequence has seen, per layer, in fp32, in the
+// memory of the model's device (KvMemory). Capacity is reserved from the model's KvCachePool up
+// front, so a sequence that starts can always finish, and a full pool is a clear
+// RESOURCE_EXHAUSTED at admission.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,19 @@ struct KvCacheShape {
   }
 };
 
+// Where caches keep their keys and values: host memory for the CPU backend, device memory for a
+// model on a GPU (which supplies its own).
+class KvMemory {
+ public:
+  virtual ~KvMemory() = default;
+  // `n` floats, uninitialized. RESOURCE_EXHAUSTED when the device has too little free memory.
+  virtual absl::StatusOr<float*> Allocate(size_t n) = 0;
+  virtual void Free(float* data) = 0;
+};
+
+// Plain host memory.
+KvMemory& HostKvMemory();
+
 class KvCachePool;
 
 class KvCache {
@@ -45,30 +59,32 @@ class KvCache {
   // Forgets every position, keeping the memory, so the tokens can be encoded afresh.
   void Clear() { tokens_.clear(); }
 
-  // [capacity, num_kv_heads, head_dim] for one layer.
-  float* keys(int layer) { return keys_.data() + layer * layer_stride(); }
-  float* values(int layer) { return values_.data() + layer * layer_stride(); }
+  // [capacity, num_kv_heads, head_dim] for one layer, in the pool's KvMemory.
+  float* keys(int layer) { return keys_ + layer * layer_stride(); }
+  float* values(int layer) { return values_ + layer * layer_stride(); }
 
  private:
   friend class KvCachePool;
-  KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity);
+  KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, float* keys, float* values);
   int64_t layer_stride() const { return capacity_ * shape_.values_per_token_per_layer(); }
 
   KvCachePool* pool_;
   KvCacheShape shape_;
   int64_t capacity_;
   std::vector<int32_t> tokens_;  // [length]
-  std::vector<float> keys_;    // [num_layers, capacity, num_kv_heads, head_dim]
-  std::vector<float> values_;  // same
+  float* keys_;    // [num_layers, capacity, num_kv_heads, head_dim]
+  float* values_;  // same
 };
 
 // Hands out KV caches while their total capacity stays within a budget of tokens. Caches must
 // not outlive the pool.
 class KvCachePool {
  public:
-  KvCachePool(KvCacheShape shape, int64_t capacity_tokens);
+  // `memory` must outlive the pool.
+  KvCachePool(KvCacheShape shape, int64_t capacity_tokens, KvMemory& memory = HostKvMemory());
 
-  // RESOURCE_EXHAUSTED (reason KV_CACHE_FULL) when fewer than `tokens` are free.
+  // RESOURCE_EXHAUSTED (reason KV_CACHE_FULL) when fewer than `tokens` are free, or as
+  // KvMemory::Allocate when the device is out of memory.
   absl::StatusOr<std::unique_ptr<KvCache>> Allocate(int64_t tokens);
 
   const KvCacheShape& shape() const { return shape_; }
@@ -81,6 +97,7 @@ class KvCachePool {
 
   const KvCacheShape shape_;
   const int64_t capacity_tokens_;
+  KvMemory& memory_;
   mutable absl::Mutex mutex_;
   int64_t used_tokens_ ABSL_GUARDED_BY(mutex_) = 0;
 };

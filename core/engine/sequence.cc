@@ -29,8 +29,9 @@ size_t HeldSuffixLength(std::string_view text, const std::vector<std::string>& s
 
 Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
                    std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer,
-                   bool output_starts_text)
+                   std::span<const int32_t> end_of_generation_ids, bool output_starts_text)
     : tokenizer_(tokenizer),
+      end_of_generation_ids_(end_of_generation_ids),
       sampling_(std::move(sampling)),
       stop_(std::move(stop)),
       max_length_(cache->capacity()),
@@ -92,7 +93,10 @@ absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {
 }
 
 FinishReason Sequence::FinishReasonAfter(int32_t token) const {
-  if (!stop_.ignore_eos && tokenizer_.eos_id() == token) return FinishReason::kEndOfSequence;
+  if (!stop_.ignore_eos && std::binary_search(end_of_generation_ids_.begin(),
+                                               end_of_generation_ids_.end(), token)) {
+    return FinishReason::kEndOfSequence;
+  }
   if (std::find(stop_.stop_token_ids.begin(), stop_.stop_token_ids.end(), token) !=
       stop_.stop_token_ids.end()) {
     return FinishReason::kStop;

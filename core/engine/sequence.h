@@ -22,10 +22,13 @@ namespace tessera {
 
 class Sequence {
  public:
-  // `output_starts_text`: the prompt holds no text (only BOS), so the output's first
-  // characters start a text (see Tokenizer::Decode).
+  // `end_of_generation_ids` (ascending, as EndOfGenerationIds gives them) end the sequence
+  // unless stop.ignore_eos; like `tokenizer`, they must outlive it. `output_starts_text`: the
+  // prompt holds no text (only BOS), so the output's first characters start a text (see
+  // Tokenizer::Decode).
   Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-           std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer, bool output_starts_text);
+           std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer,
+           std::span<const int32_t> end_of_generation_ids, bool output_starts_text);
 
   // Thread-safe: the next step finishes the sequence with FinishReason::kCancelled. Use
   // Engine::Cancel, which also wakes the engine if the run is waiting on flow control.
@@ -56,6 +59,7 @@ class Sequence {
   void Finish(FinishReason reason, StepOutput& output, bool drop_pending_text = false);
 
   const Tokenizer& tokenizer_;
+  std::span<const int32_t> end_of_generation_ids_;  // ascending
   SamplingParams sampling_;
   StopCriteria stop_;
   int64_t max_length_;  // context (fed tokens + the last sampled one) may not exceed this

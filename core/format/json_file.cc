@@ -45,6 +45,9 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view path, std::string_view
   } catch (const nlohmann::json::parse_error& error) {
     return InvalidModelFileError(
         path, absl::StrFormat("%s is not valid JSON: %s", what, ParseErrorDetail(error)));
+  } catch (const nlohmann::json::exception& error) {
+    // Syntactically valid but unrepresentable, such as a number beyond double's range.
+    return InvalidModelFileError(path, absl::StrFormat("%s cannot be read: %s", what, error.what()));
   }
   if (!repeated_key.empty()) {
     return InvalidModelFileError(

@@ -1,7 +1,10 @@
 #include "core/models/hf_directory.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -54,7 +57,33 @@ absl::StatusOr<std::optional<std::string>> ReadChatTemplate(const std::string& d
                     reason::kInvalidModelFile);
 }
 
-absl::Status AddTokenizer(const std::string& dir, bool require_tokenizer,
+// Checkpoints often have more embedding rows than tokenizer.json has tokens (Qwen2.5: 151936 and
+// 151665). The ids beyond the tokenizer's become unused "[PAD<id>]" tokens, as llama.cpp's
+// converter writes them and as ReadHfTokenizer names the ids inside the tokenizer no entry names.
+absl::Status PadVocabulary(const HfConfig& config, const std::string& tokenizer_path,
+                           Vocabulary& vocabulary) {
+  TESSERA_ASSIGN_OR_RETURN(const int64_t vocab_size, config.GetInt("vocab_size"));
+  auto [tokens, types] = std::visit(
+      [](auto& entries) { return std::tie(entries.tokens, entries.types); }, vocabulary);
+  const int64_t tokenizer_size = static_cast<int64_t>(tokens.size());
+  if (tokenizer_size > vocab_size) {
+    return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                          tokenizer_path, " has ", tokenizer_size, " tokens, more than ",
+                          config.path(), "'s vocab_size ", vocab_size)),
+                      reason::kInvalidModelFile);
+  }
+  if (auto* spm = std::get_if<SpmVocabulary>(&vocabulary); spm != nullptr && !spm->scores.empty()) {
+    // Merging never forms an unused token, so its score only has to be the lowest.
+    spm->scores.resize(vocab_size, *std::min_element(spm->scores.begin(), spm->scores.end()));
+  }
+  for (int64_t id = tokenizer_size; id < vocab_size; ++id) {
+    tokens.push_back(absl::StrCat("[PAD", id, "]"));
+    types.push_back(TokenType::kUnused);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddTokenizer(const std::string& dir, const HfConfig& config, bool require_tokenizer,
                           gguf::GgufWriter& out) {
   const std::string tokenizer_path = dir + "/tokenizer.json";
   if (!Exists(tokenizer_path)) {
@@ -63,7 +92,8 @@ absl::Status AddTokenizer(const std::string& dir, bool require_tokenizer,
                           dir, ": no tokenizer.json; a model directory needs its tokenizer")),
                       reason::kModelFileNotFound);
   }
-  TESSERA_ASSIGN_OR_RETURN(const Vocabulary vocabulary, ReadHfTokenizer(tokenizer_path));
+  TESSERA_ASSIGN_OR_RETURN(Vocabulary vocabulary, ReadHfTokenizer(tokenizer_path));
+  TESSERA_RETURN_IF_ERROR(PadVocabulary(config, tokenizer_path, vocabulary));
   TESSERA_RETURN_IF_ERROR(AddVocabularyToGguf(vocabulary, out));
   TESSERA_ASSIGN_OR_RETURN(const std::optional<std::string> chat_template, ReadChatTemplate(dir));
   if (chat_template) out.AddString("tokenizer.chat_template", *chat_template);
@@ -94,7 +124,7 @@ absl::StatusOr<Converted> Convert(const std::string& dir, bool require_tokenizer
   metadata.AddString("general.name", std::filesystem::path(dir).filename().string());
   TESSERA_RETURN_IF_ERROR(
       ConvertHfCheckpoint(HfCheckpoint{config, *converted.weights}, converted.builder));
-  TESSERA_RETURN_IF_ERROR(AddTokenizer(dir, require_tokenizer, metadata));
+  TESSERA_RETURN_IF_ERROR(AddTokenizer(dir, config, require_tokenizer, metadata));
   TESSERA_RETURN_IF_ERROR(AddEndOfSequenceIds(dir, metadata));
   return converted;
 }

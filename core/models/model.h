@@ -40,6 +40,12 @@ class Model {
   // ([vocab_size]) to `logits`. The cache must have room for the tokens.
   virtual absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                                std::span<float> logits) const = 0;
+
+  // Where its KV caches must live: the memory of the device it computes on.
+  virtual KvMemory& kv_memory() const { return HostKvMemory(); }
+
+  // "cpu" or "cuda:N".
+  virtual std::string device() const { return "cpu"; }
 };
 
 // Builds the model a GGUF file describes, choosing the family by general.architecture.

@@ -14,9 +14,7 @@ absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cach
       static_cast<int64_t>(logits.size()) != info_.vocab_size) {
     return absl::InternalError("Transformer::Forward: no tokens, no room in the cache, or bad logits");
   }
-  const int64_t start = cache.length();
-  if (rope_switch_position_ > 0 && start > 0 && start <= rope_switch_position_ &&
-      start + n > rope_switch_position_) {
+  if (MustReencode(rope_switch_position_, cache.length(), n)) {
     std::vector<int32_t> sequence(cache.tokens().begin(), cache.tokens().end());
     sequence.insert(sequence.end(), tokens.begin(), tokens.end());
     cache.Clear();

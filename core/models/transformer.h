@@ -27,11 +27,18 @@ struct TransformerWeights {
   Tensor output;       // [vocab, hidden]; token_embd when the embeddings are tied
 };
 
+// Whether a pass of `n_tokens` after `cached` ones must re-encode the cached ones first. LongRoPE
+// models (rope_switch_position: the original context; 0 for others) do, as transformers does, on
+// the pass that first reaches past the original context, so that every key of the sequence is
+// rotated with the long factors.
+inline bool MustReencode(int64_t rope_switch_position, int64_t cached, int64_t n_tokens) {
+  return rope_switch_position > 0 && cached > 0 && cached <= rope_switch_position &&
+         cached + n_tokens > rope_switch_position;
+}
+
 class Transformer : public Model {
  public:
-  // `rope_switch_position`: for LongRoPE, the original context (0 otherwise). The pass that
-  // first reaches past it re-encodes the cached tokens too, as transformers does, so that every
-  // key of the sequence is rotated with the long factors.
+  // `rope_switch_position`: for LongRoPE, the original context (0 otherwise); see MustReencode.
   Transformer(ModelInfo info, float rms_norm_eps, int64_t rope_switch_position,
               TransformerWeights weights)
       : info_(std::move(info)),
@@ -42,6 +49,10 @@ class Transformer : public Model {
   const ModelInfo& info() const override { return info_; }
   absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                        std::span<float> logits) const override;
+
+  float rms_norm_eps() const { return rms_norm_eps_; }
+  int64_t rope_switch_position() const { return rope_switch_position_; }
+  const TransformerWeights& weights() const { return weights_; }
 
  private:
   ModelInfo info_;

@@ -62,12 +62,13 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeVocabulary
 BpeTokenizer::BpeTokenizer(BpeVocabulary vocabulary, Pretokenizer pretokenizer)
     : tokens_(std::move(vocabulary.tokens)),
       ignore_merges_(vocabulary.ignore_merges),
+      normalization_(vocabulary.normalization),
       pretokenizer_(std::move(pretokenizer)) {
   vocab_size_ = static_cast<int32_t>(tokens_.size());
   bos_id_ = vocabulary.bos_id;
   eos_id_ = vocabulary.eos_id;
   add_bos_ = vocabulary.add_bos;
-  SetSpecialTokens(tokens_, vocabulary.types);
+  SetSpecialTokens(tokens_, vocabulary.types, vocabulary.special_token_strips);
 
   token_bytes_.reserve(tokens_.size());
   normal_ids_.reserve(tokens_.size());
@@ -107,6 +108,11 @@ std::optional<BpeTokenizer::Merge> BpeTokenizer::FindMerge(int32_t left, int32_t
 }
 
 std::vector<int32_t> BpeTokenizer::Encode(std::string_view text) const {
+  std::string normalized;
+  if (normalization_ != Normalization::kNone) {
+    normalized = Normalize(text, normalization_);
+    text = normalized;
+  }
   std::vector<int32_t> ids;
   for (std::string_view piece : pretokenizer_.Split(text)) EncodePiece(piece, ids);
   return ids;

@@ -1,11 +1,12 @@
 // BpeTokenizer: byte-level BPE as GPT-2 introduced it (GGUF tokenizer model "gpt2": Llama 3,
 // Qwen2, Qwen2.5, Qwen3), giving the ids the Hugging Face tokenizer gives.
 //
-// Encode splits the text into pieces with the model's pre-tokenizer regexes, spells each piece's
-// bytes in the byte-level alphabet (byte_level.h: a space is "Ġ") and then, within each piece,
-// repeatedly merges the adjacent pair of tokens with the best-ranked merge rule (the earliest
-// in the list; the leftmost pair on ties). With ignore_merges, a piece that is itself a
-// vocabulary token becomes that token without merging.
+// Encode normalizes the text as the vocabulary says (Qwen's NFC), splits it into pieces with the
+// model's pre-tokenizer regexes, spells each piece's bytes in the byte-level alphabet
+// (byte_level.h: a space is "Ġ") and then, within each piece, repeatedly merges the adjacent
+// pair of tokens with the best-ranked merge rule (the earliest in the list; the leftmost pair on
+// ties). With ignore_merges, a piece that is itself a vocabulary token becomes that token
+// without merging.
 //
 // TokenBytes gives the bytes a normal token's characters stand for, a user-defined token's text
 // as it is, and nothing for the other types (control, unknown, unused).
@@ -24,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "core/tokenizer/normalization.h"
 #include "core/tokenizer/pretokenizer.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -44,6 +46,11 @@ struct BpeVocabulary {
   bool add_bos = false;
   // A piece that is a whole vocabulary token becomes that token without merging (Llama 3).
   bool ignore_merges = false;
+  // Applied to the text between special tokens before it is split (normalization.h).
+  Normalization normalization = Normalization::kNone;
+  // Entry i: the whitespace token i takes beside it as a special token (tokenizer.json's
+  // lstrip and rstrip); tokens past the end take none.
+  std::vector<SpecialTokenStrip> special_token_strips;
 };
 
 class BpeTokenizer : public Tokenizer {
@@ -79,6 +86,7 @@ class BpeTokenizer : public Tokenizer {
   // What TokenBytes returns, per id.
   std::vector<std::string> token_bytes_;
   bool ignore_merges_;
+  Normalization normalization_;
   Pretokenizer pretokenizer_;
   // Normal tokens by text; the only ones encoding produces.
   absl::flat_hash_map<std::string_view, int32_t> normal_ids_;

@@ -25,7 +25,10 @@ absl::StatusOr<BpeGgufPre> BpeGgufPreNamed(std::string_view pre) {
                       .ignore_merges = true,
                       .add_bos_by_default = true};
   }
-  if (pre == "qwen2") return BpeGgufPre{.split_regexes = {std::string(kQwen2SplitRegex)}};
+  if (pre == "qwen2") {
+    return BpeGgufPre{.split_regexes = {std::string(kQwen2SplitRegex)},
+                      .normalization = Normalization::kNfc};
+  }
   if (pre == "gpt2" || pre == "default") {
     return BpeGgufPre{.split_regexes = {std::string(kGpt2SplitRegex)}};
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/tokenizer/normalization.h"
 
 namespace tessera {
 
@@ -17,10 +18,13 @@ struct BpeGgufPre {
   bool ignore_merges = false;
   // Whether BOS is added when tokenizer.ggml.add_bos_token is absent.
   bool add_bos_by_default = false;
+  // The normalization when tokenizer.ggml.normalizer is absent (normalization.h): the one the
+  // tokenizer.json files behind the name declare, which llama.cpp's converter does not write.
+  Normalization normalization = Normalization::kNone;
 };
 
-// "llama-bpe" and "llama3" (Llama 3), "qwen2" (Qwen2, Qwen2.5, Qwen3), "gpt2" and "default"
-// (GPT-2). Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) naming any other.
+// "llama-bpe" and "llama3" (Llama 3), "qwen2" (Qwen2, Qwen2.5, Qwen3: NFC), "gpt2" and
+// "default" (GPT-2). Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) naming any other.
 absl::StatusOr<BpeGgufPre> BpeGgufPreNamed(std::string_view pre);
 
 // The tokenizer.ggml.pre name that stands for exactly these split regexes and ignore_merges

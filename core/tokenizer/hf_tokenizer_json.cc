@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/format/json_file.h"
 #include "core/format/mapped_file.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/pretokenizer.h"
@@ -64,6 +65,7 @@ std::optional<bool> OptionalBool(const Json& object, const char* key) {
 struct TokenTable {
   std::vector<std::string> texts;
   std::vector<TokenType> types;
+  std::vector<SpecialTokenStrip> strips;  // from added tokens' lstrip and rstrip
 };
 
 // `id` as a token id, if it is one.
@@ -85,13 +87,14 @@ absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
     int32_t id;
     std::string text;
     TokenType type;
+    SpecialTokenStrip strip;
   };
   std::vector<Entry> entries;
   entries.reserve(vocab->size());
   for (const auto& [text, id] : vocab->items()) {
     const std::optional<int32_t> checked = TokenId(id);
     if (!checked.has_value()) return BadId(absl::StrCat("token \"", text, "\""), id);
-    entries.push_back({*checked, text, TokenType::kNormal});
+    entries.push_back({*checked, text, TokenType::kNormal, {}});
   }
   if (const Json* added = Find(root, "added_tokens")) {
     if (!added->is_array()) return Invalid("added_tokens is not an array");
@@ -104,8 +107,13 @@ absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
       const std::optional<int32_t> checked = TokenId(*id);
       if (!checked.has_value()) return BadId(absl::StrCat("added token ", content->dump()), *id);
       const bool special = OptionalBool(token, "special").value_or(false);
+      // Matched in the text as written even where "normalized" is true (Hugging Face would match
+      // such a token in the normalized text; the tokenizers Tessera knows have none), and
+      // "single_word" is not applied.
       entries.push_back({*checked, content->get<std::string>(),
-                         special ? TokenType::kControl : TokenType::kUserDefined});
+                         special ? TokenType::kControl : TokenType::kUserDefined,
+                         {.left = OptionalBool(token, "lstrip").value_or(false),
+                          .right = OptionalBool(token, "rstrip").value_or(false)}});
     }
   }
   if (entries.empty()) return Invalid("no tokens");
@@ -115,10 +123,12 @@ absl::StatusOr<TokenTable> ReadTokenTable(const Json& root, const Json& model) {
   for (const Entry& entry : entries) max_id = std::max(max_id, entry.id);
   table.texts.resize(max_id + 1);
   table.types.assign(max_id + 1, TokenType::kUndefined);
+  table.strips.resize(max_id + 1);
   // Added tokens come last, so they override the model's entry for the same id.
   for (Entry& entry : entries) {
     table.texts[entry.id] = std::move(entry.text);
     table.types[entry.id] = entry.type;
+    table.strips[entry.id] = entry.strip;
   }
   for (int32_t id = 0; id <= max_id; ++id) {
     if (table.types[id] != TokenType::kUndefined) continue;
@@ -154,6 +164,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadMerges(cons
 
 // How the normalizer and the pre-tokenizer prepare text for the model.
 struct TextHandling {
+  Normalization normalization = Normalization::kNone;
   bool byte_level = false;                 // a ByteLevel pre-tokenizer
   std::vector<std::string> split_regexes;  // Split pre-tokenizers, in order, before ByteLevel
   bool spaces_as_marker = false;           // " " becomes "▁"
@@ -168,7 +179,10 @@ absl::Status ReadNormalizer(const Json& normalizer, TextHandling& handling) {
     for (const Json& part : *parts) TESSERA_RETURN_IF_ERROR(ReadNormalizer(part, handling));
     return absl::OkStatus();
   }
-  if (type == "NFC") return absl::OkStatus();  // not applied; see the header
+  if (type == "NFC") {
+    handling.normalization = Normalization::kNfc;
+    return absl::OkStatus();
+  }
   if (type == "Prepend" && StringOr(normalizer, "prepend", "") == kSpaceMarker) {
     handling.prepend_marker = true;
     return absl::OkStatus();
@@ -314,8 +328,10 @@ absl::StatusOr<BpeVocabulary> MakeBpeVocabulary(
   BpeVocabulary vocabulary;
   vocabulary.tokens = std::move(table.texts);
   vocabulary.types = std::move(table.types);
+  vocabulary.special_token_strips = std::move(table.strips);
   vocabulary.merges = std::move(merges);
   vocabulary.split_regexes = std::move(handling.split_regexes);
+  vocabulary.normalization = handling.normalization;
   vocabulary.ignore_merges = OptionalBool(model, "ignore_merges").value_or(false);
   vocabulary.bos_id = settings.bos_id;
   vocabulary.eos_id = settings.eos_id;
@@ -376,6 +392,8 @@ absl::StatusOr<SpmVocabulary> MakeSpmVocabulary(
 
   vocabulary.tokens = std::move(table.texts);
   vocabulary.types = std::move(table.types);
+  vocabulary.special_token_strips = std::move(table.strips);
+  vocabulary.normalization = handling.normalization;
   vocabulary.bos_id = settings.bos_id;
   vocabulary.eos_id = settings.eos_id;
   // llama.cpp adds BOS for this tokenizer model unless the file says otherwise.
@@ -384,23 +402,26 @@ absl::StatusOr<SpmVocabulary> MakeSpmVocabulary(
   return vocabulary;
 }
 
-absl::StatusOr<Json> ParseJson(std::string_view text, absl::string_view name) {
-  Json json = Json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return WithReason(absl::InvalidArgumentError(absl::StrCat(name, " is not a JSON object")),
-                      reason::kInvalidModelFile);
-  }
-  return json;
+// The object the file `name` holds as `text`.
+absl::StatusOr<Json> ParseJsonObject(std::string_view text, std::string_view name) {
+  absl::StatusOr<Json> json = ParseJson(name, "content", text);
+  if (json.ok() && json->is_object()) return json;
+  const std::string why = json.ok() ? absl::StrCat("it is ", std::string(JsonTypeName(*json)))
+                                    : std::string(json.status().message());
+  return WithReason(absl::InvalidArgumentError(
+                        absl::StrCat(std::string(name), " is not a JSON object (", why, ")")),
+                    reason::kInvalidModelFile);
 }
 
 }  // namespace
 
 absl::StatusOr<Vocabulary> ParseHfTokenizer(std::string_view tokenizer_json,
                                               std::string_view tokenizer_config_json) {
-  TESSERA_ASSIGN_OR_RETURN(const Json root, ParseJson(tokenizer_json, "tokenizer.json"));
+  TESSERA_ASSIGN_OR_RETURN(const Json root, ParseJsonObject(tokenizer_json, "tokenizer.json"));
   Json config = Json::object();
   if (!tokenizer_config_json.empty()) {
-    TESSERA_ASSIGN_OR_RETURN(config, ParseJson(tokenizer_config_json, "tokenizer_config.json"));
+    TESSERA_ASSIGN_OR_RETURN(config,
+                             ParseJsonObject(tokenizer_config_json, "tokenizer_config.json"));
   }
   const Json* model = Find(root, "model");
   if (model == nullptr || !model->is_object()) return Invalid("no model");

@@ -9,8 +9,8 @@
 //
 // Token types follow llama.cpp's conversion: added tokens are control tokens when marked
 // special and user-defined otherwise; ids no entry names become unused "[PAD<id>]" tokens.
-// The NFC normalizer of Qwen's files is accepted but not applied (as in llama.cpp): text that is
-// not in NFC may tokenize differently from the Hugging Face tokenizer.
+// Added tokens keep their lstrip and rstrip (special_token_strips). An NFC normalizer (Qwen's,
+// alone or in a Sequence) becomes the vocabulary's normalization.
 #pragma once
 
 #include <memory>

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
+#include "core/tokenizer/normalization.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 
@@ -27,6 +28,11 @@ void AddOptionalId(std::string_view key, std::optional<int32_t> id, gguf::GgufWr
   if (id.has_value()) writer.AddUint32(key, static_cast<uint32_t>(*id));
 }
 
+// Written always: an absent key means the normalization tokenizer.ggml.pre implies.
+void AddNormalization(Normalization normalization, gguf::GgufWriter& writer) {
+  writer.AddString(kGgufNormalizerKey, NormalizationName(normalization));
+}
+
 absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
   TESSERA_ASSIGN_OR_RETURN(const std::string pre,
                            BpeGgufPreName(vocabulary.split_regexes, vocabulary.ignore_merges));
@@ -43,6 +49,7 @@ absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
   }
   writer.AddString("tokenizer.ggml.model", "gpt2");
   writer.AddString("tokenizer.ggml.pre", pre);
+  AddNormalization(vocabulary.normalization, writer);
   AddTokens(vocabulary.tokens, vocabulary.types, writer);
   writer.AddArray<std::string>("tokenizer.ggml.merges", merges);
   AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);
@@ -53,6 +60,7 @@ absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
 
 void AddSpm(const SpmVocabulary& vocabulary, gguf::GgufWriter& writer) {
   writer.AddString("tokenizer.ggml.model", "llama");
+  AddNormalization(vocabulary.normalization, writer);
   AddTokens(vocabulary.tokens, vocabulary.types, writer);
   writer.AddArray<float>("tokenizer.ggml.scores", vocabulary.scores);
   AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);

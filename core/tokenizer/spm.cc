@@ -135,7 +135,7 @@ std::optional<int32_t> SpmTokenizer::FindMergeable(std::string_view piece) const
 std::vector<int32_t> SpmTokenizer::Encode(std::string_view text) const {
   if (text.empty()) return {};
   std::string normalized = vocabulary_.add_space_prefix ? std::string(kSpaceMarker) : "";
-  normalized += ReplaceAll(text, " ", kSpaceMarker);
+  normalized += ReplaceAll(Normalize(text, vocabulary_.normalization), " ", kSpaceMarker);
 
   // The text as a doubly linked list of symbols, one per UTF-8 character to begin with; a merge
   // grows the left symbol over the right one and unlinks the right one (length 0).

@@ -1,12 +1,12 @@
 // SpmTokenizer: SentencePiece-style tokenization (GGUF tokenizer model "llama": Llama 2, Phi-3,
 // Mistral v0.1, TinyLlama, ...), giving the ids the Hugging Face LlamaTokenizer gives.
 //
-// Encode escapes spaces as U+2581 "▁", puts one "▁" in front of non-empty text (when
-// add_space_prefix), splits it into UTF-8 characters and then repeatedly merges the adjacent
-// pair whose concatenation is the vocabulary piece with the highest score (the leftmost pair on
-// ties). Only normal and user-defined pieces can be formed this way. A character no piece covers
-// becomes byte-fallback tokens "<0xNN>", one per byte, or, when the vocabulary has no byte
-// tokens, one unknown token.
+// Encode normalizes the text as the vocabulary says, escapes spaces as U+2581 "▁", puts one
+// "▁" in front of non-empty text (when add_space_prefix), splits it into UTF-8 characters and
+// then repeatedly merges the adjacent pair whose concatenation is the vocabulary piece with the
+// highest score (the leftmost pair on ties). Only normal and user-defined pieces can be formed
+// this way. A character no piece covers becomes byte-fallback tokens "<0xNN>", one per byte,
+// or, when the vocabulary has no byte tokens, one unknown token.
 //
 // TokenBytes follows llama.cpp with special tokens hidden: "▁" in normal pieces becomes a space,
 // user-defined pieces give their text, byte tokens their byte, and unknown, control and unused
@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "core/tokenizer/normalization.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -39,6 +40,11 @@ struct SpmVocabulary {
   std::optional<int32_t> unknown_id;
   bool add_bos = true;
   bool add_space_prefix = true;
+  // Applied to the text between special tokens before it is split (normalization.h).
+  Normalization normalization = Normalization::kNone;
+  // Entry i: the whitespace token i takes beside it as a special token (tokenizer.json's
+  // lstrip and rstrip); tokens past the end take none.
+  std::vector<SpecialTokenStrip> special_token_strips;
 };
 
 class SpmTokenizer : public Tokenizer {

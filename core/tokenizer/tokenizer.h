@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +22,14 @@ enum class TokenType : int32_t {
   kByte = 6,
 };
 
+// The whitespace a special token takes from the text beside it when EncodeWithSpecialTokens
+// splits it off (Hugging Face's added-token lstrip and rstrip): that whitespace is not encoded.
+// Whitespace is Unicode's White_Space, as for Hugging Face.
+struct SpecialTokenStrip {
+  bool left = false;   // the whitespace just before the token
+  bool right = false;  // the whitespace just after it
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -32,14 +39,18 @@ class Tokenizer {
   virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
 
   // Like Encode, but the special tokens given to SetSpecialTokens that are written literally in
-  // `text` become those tokens; the text between them is encoded with Encode. Where several
-  // start at the same place, the longest wins. For prompts built by chat templates.
+  // `text` become those tokens, taking the whitespace beside them their strip says; the text
+  // between them is encoded with Encode (which normalizes it: special tokens are matched in the
+  // text as written). Where several start at the same place, the longest wins. For prompts
+  // built by chat templates.
   std::vector<int32_t> EncodeWithSpecialTokens(std::string_view text) const;
 
   // Sets the tokens EncodeWithSpecialTokens recognises: the control and user-defined entries of
   // the vocabulary whose entry i is `texts[i]` of type `types[i]` (the first of equal texts
-  // wins). Whoever builds the tokenizer calls this before sharing it.
-  void SetSpecialTokens(std::span<const std::string> texts, std::span<const TokenType> types);
+  // wins), with `strips[i]` (none where `strips` ends early). Whoever builds the tokenizer
+  // calls this before sharing it.
+  void SetSpecialTokens(std::span<const std::string> texts, std::span<const TokenType> types,
+                        std::span<const SpecialTokenStrip> strips = {});
 
   // The bytes token `id` contributes to decoded text: byte-fallback tokens give their byte, the
   // word-boundary marker becomes a space, byte-level BPE tokens give the bytes their characters
@@ -69,14 +80,21 @@ class Tokenizer {
   bool strips_leading_space_ = false;
 
  private:
-  // Special tokens as (text, id), longest text first, and the bytes their texts start with.
-  std::vector<std::pair<std::string, int32_t>> special_tokens_;
+  struct SpecialToken {
+    std::string text;
+    int32_t id;
+    SpecialTokenStrip strip;
+  };
+  // Longest text first, and the bytes their texts start with.
+  std::vector<SpecialToken> special_tokens_;
   std::bitset<256> special_token_first_bytes_;
 };
 
-// Builds the tokenizer a GGUF file describes (tokenizer.ggml.*). Errors: INVALID_ARGUMENT
+// Builds the tokenizer a GGUF file describes (tokenizer.ggml.*, with Tessera's own
+// tokenizer.ggml.normalizer: normalization.h). Special tokens strip whitespace only by
+// llama.cpp's rule for Phi-3, keyed on general.name. Errors: INVALID_ARGUMENT
 // (INVALID_MODEL_FILE) for a missing or inconsistent vocabulary; UNIMPLEMENTED
-// (UNSUPPORTED_ARCHITECTURE) for a tokenizer model this build does not know.
+// (UNSUPPORTED_ARCHITECTURE) for a tokenizer model or normalizer this build does not know.
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const gguf::GgufFile& file);
 
 }  // namespace tessera

@@ -8,9 +8,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/bpe.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
+#include "core/tokenizer/normalization.h"
 #include "core/tokenizer/spm.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/vocabulary.h"
@@ -57,6 +60,37 @@ absl::StatusOr<std::vector<TokenType>> ReadTokenTypes(const gguf::GgufFile& file
   return types;
 }
 
+// Tessera's own key (normalization.h); `absent` when the file does not have it.
+absl::StatusOr<Normalization> ReadNormalization(const gguf::GgufFile& file,
+                                                Normalization absent) {
+  if (file.Find(kGgufNormalizerKey) == nullptr) return absent;
+  TESSERA_ASSIGN_OR_RETURN(const std::string_view name, file.GetString(kGgufNormalizerKey));
+  return NormalizationNamed(name);
+}
+
+// GGUF has no place for the lstrip and rstrip of Hugging Face's added tokens. llama.cpp sets
+// them by rules keyed on the model's name (llama_vocab's load, llama-vocab.cpp); the one for a
+// tokenizer Tessera reads is Phi-3's: where general.name contains "phi-3" or "phi3" in any
+// case, every special token takes the whitespace after it except <unk>, <s> and
+// <|endoftext|>, as Phi-3's tokenizer.json says. Other files strip nothing.
+absl::StatusOr<std::vector<SpecialTokenStrip>> ReadLlamaCppStrips(
+    const gguf::GgufFile& file, const std::vector<std::string>& tokens) {
+  if (file.Find("general.name") == nullptr) return std::vector<SpecialTokenStrip>();
+  TESSERA_ASSIGN_OR_RETURN(const std::string_view name, file.GetString("general.name"));
+  const std::string lower = absl::AsciiStrToLower(std::string(name));
+  if (!absl::StrContains(lower, "phi-3") && !absl::StrContains(lower, "phi3")) {
+    return std::vector<SpecialTokenStrip>();
+  }
+  // Only special tokens are split off, so the rule can be set on every token.
+  std::vector<SpecialTokenStrip> strips(tokens.size(), SpecialTokenStrip{.right = true});
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    if (tokens[id] == "<unk>" || tokens[id] == "<s>" || tokens[id] == "<|endoftext|>") {
+      strips[id].right = false;
+    }
+  }
+  return strips;
+}
+
 absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::GgufFile& file) {
   SpmVocabulary vocabulary;
   TESSERA_ASSIGN_OR_RETURN(vocabulary.tokens, ReadTokens(file));
@@ -71,6 +105,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::Gguf
                            ReadBool(file, "tokenizer.ggml.add_bos_token", true));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.add_space_prefix,
                            ReadBool(file, "tokenizer.ggml.add_space_prefix", true));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.normalization,
+                           ReadNormalization(file, Normalization::kNone));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.special_token_strips,
+                           ReadLlamaCppStrips(file, vocabulary.tokens));
   return TokenizerFromVocabulary(std::move(vocabulary));
 }
 
@@ -105,9 +143,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizerFromGguf(const gguf::Gguf
   BpeVocabulary vocabulary;
   vocabulary.split_regexes = std::move(pre.split_regexes);
   vocabulary.ignore_merges = pre.ignore_merges;
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.normalization, ReadNormalization(file, pre.normalization));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.tokens, ReadTokens(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.types, ReadTokenTypes(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.merges, ReadMerges(file));
+  TESSERA_ASSIGN_OR_RETURN(vocabulary.special_token_strips,
+                           ReadLlamaCppStrips(file, vocabulary.tokens));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.bos_id, ReadOptionalId(file, "tokenizer.ggml.bos_token_id"));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.eos_id, ReadOptionalId(file, "tokenizer.ggml.eos_token_id"));
   // The default only holds for a vocabulary that has a BOS to add.

@@ -19,9 +19,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromVocabulary(Vocabulary vo
   // Create takes the vocabulary; keep what SetSpecialTokens needs.
   const std::vector<std::string> texts = spm.tokens;
   const std::vector<TokenType> types = spm.types;
+  const std::vector<SpecialTokenStrip> strips = spm.special_token_strips;
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> tokenizer,
                            SpmTokenizer::Create(std::move(spm)));
-  tokenizer->SetSpecialTokens(texts, types);
+  tokenizer->SetSpecialTokens(texts, types, strips);
   return tokenizer;
 }
 

@@ -24,6 +24,7 @@ inline constexpr absl::string_view kUnsupportedDevice = "UNSUPPORTED_DEVICE";
 inline constexpr absl::string_view kInvalidArgument = "INVALID_ARGUMENT";
 inline constexpr absl::string_view kContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
 inline constexpr absl::string_view kKvCacheFull = "KV_CACHE_FULL";
+inline constexpr absl::string_view kDeviceOutOfMemory = "DEVICE_OUT_OF_MEMORY";
 inline constexpr absl::string_view kSessionBusy = "SESSION_BUSY";
 inline constexpr absl::string_view kSessionFinished = "SESSION_FINISHED";
 inline constexpr absl::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";

@@ -193,6 +193,8 @@ struct GgufVocabulary {
   std::optional<uint32_t> bos_id = std::nullopt;
   std::optional<uint32_t> eos_id = 257;
   std::optional<bool> add_bos = std::nullopt;
+  std::optional<std::string> normalizer = std::nullopt;  // tokenizer.ggml.normalizer
+  std::optional<std::string> name = std::nullopt;        // general.name
 };
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> FromGguf(const GgufVocabulary& metadata) {
@@ -208,6 +210,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FromGguf(const GgufVocabulary& metada
   if (metadata.bos_id) writer.AddUint32("tokenizer.ggml.bos_token_id", *metadata.bos_id);
   if (metadata.eos_id) writer.AddUint32("tokenizer.ggml.eos_token_id", *metadata.eos_id);
   if (metadata.add_bos) writer.AddBool("tokenizer.ggml.add_bos_token", *metadata.add_bos);
+  if (metadata.normalizer) writer.AddString("tokenizer.ggml.normalizer", *metadata.normalizer);
+  if (metadata.name) writer.AddString("general.name", *metadata.name);
   const std::string path = testing::ScratchPath("vocab.gguf");
   if (absl::Status status = writer.WriteFile(path); !status.ok()) return status;
   auto file = gguf::GgufFile::Open(path);
@@ -258,6 +262,63 @@ TEST(BpeTokenizerFromGgufTest, Llama3IgnoresMergesAndAddsBosByDefault) {
       FromGguf(GgufVocabulary{.pre = "llama3", .merges = {}, .bos_id = 256, .add_bos = false});
   ASSERT_TRUE(without_bos.ok()) << without_bos.status();
   EXPECT_FALSE((*without_bos)->add_bos());
+}
+
+// Qwen's tokenizers normalize to NFC, but llama.cpp's converter does not say so in the file.
+TEST(BpeTokenizerFromGgufTest, Qwen2ImpliesNfcUnlessTheFileSaysOtherwise) {
+  // "é" is C3 A9, which the byte-level alphabet spells "Ã©".
+  GgufVocabulary accented{.extra = {{"Ã©"}}, .merges = {"Ã ©"}, .eos_id = std::nullopt};
+  const int32_t e_acute = kFirstExtra;
+  auto implied = FromGguf(accented);
+  ASSERT_TRUE(implied.ok()) << implied.status();
+  EXPECT_THAT((*implied)->Encode("e\u0301"), ElementsAre(e_acute));
+  accented.normalizer = "none";
+  auto none = FromGguf(accented);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT((*none)->Encode("e\u0301"), ElementsAre('e', 0xCC, 0x81));
+
+  accented.pre = "llama-bpe";
+  accented.normalizer = std::nullopt;
+  auto llama3 = FromGguf(accented);
+  ASSERT_TRUE(llama3.ok()) << llama3.status();
+  EXPECT_THAT((*llama3)->Encode("e\u0301"), ElementsAre('e', 0xCC, 0x81));
+  accented.normalizer = "nfc";
+  auto nfc = FromGguf(accented);
+  ASSERT_TRUE(nfc.ok()) << nfc.status();
+  EXPECT_THAT((*nfc)->Encode("e\u0301"), ElementsAre(e_acute));
+
+  accented.normalizer = "nfkc";
+  auto nfkc = FromGguf(accented);
+  ASSERT_FALSE(nfkc.ok());
+  EXPECT_EQ(nfkc.status().code(), absl::StatusCode::kUnimplemented) << nfkc.status();
+  EXPECT_THAT(std::string(nfkc.status().message()), HasSubstr("\"nfkc\""));
+}
+
+// llama.cpp's rule: a model named Phi-3 gives its special tokens, except <unk>, <s> and
+// <|endoftext|>, the whitespace after them; GGUF itself has no place for that.
+TEST(BpeTokenizerFromGgufTest, APhi3NameGivesSpecialTokensRstrip) {
+  GgufVocabulary chat{.extra = {{"<|end|>", TokenType::kControl},
+                                {"<|endoftext|>", TokenType::kControl},
+                                {"</s>", TokenType::kUserDefined}},
+                      .merges = {}};
+  const int32_t end = kFirstExtra, end_of_text = kFirstExtra + 1, end_of_sequence = kFirstExtra + 2;
+  for (const char* name : {"Phi3", "Phi-3 Mini 4k Instruct", "microsoft_PHI3"}) {
+    chat.name = name;
+    auto phi3 = FromGguf(chat);
+    ASSERT_TRUE(phi3.ok()) << phi3.status();
+    EXPECT_THAT((*phi3)->EncodeWithSpecialTokens("a<|end|> \n b"), ElementsAre('a', end, 'b'));
+    EXPECT_THAT((*phi3)->EncodeWithSpecialTokens("</s> b"), ElementsAre(end_of_sequence, 'b'));
+    EXPECT_THAT((*phi3)->EncodeWithSpecialTokens("<|endoftext|> b"),
+                ElementsAre(end_of_text, ' ', 'b'));
+  }
+  using Name = std::optional<std::string>;
+  for (const Name& name : {Name("Phi 3"), Name()}) {
+    chat.name = name;
+    auto other = FromGguf(chat);
+    ASSERT_TRUE(other.ok()) << other.status();
+    EXPECT_THAT((*other)->EncodeWithSpecialTokens("a<|end|> \n b"),
+                ElementsAre('a', end, ' ', '\n', ' ', 'b'));
+  }
 }
 
 TEST(BpeTokenizerFromGgufTest, RejectsAnUnknownPreTokenizer) {

@@ -204,6 +204,8 @@ TEST_F(HfConfigTest, MalformedFilesAreRefused) {
   EXPECT_TRUE(IsError(Read("[4096]").status(), "holds an array, expected a JSON object"));
   EXPECT_TRUE(IsError(Read(R"({"hidden_size": 4096, "hidden_size": 2048})").status(),
                       R"(content repeats the key "hidden_size")"));
+  // Valid syntax, but beyond double's range: refused, not thrown.
+  EXPECT_TRUE(IsError(Read(R"({"rms_norm_eps": 1e400})").status(), "content cannot be read"));
 }
 
 TEST_F(HfConfigTest, MissingFileIsNotFound) {

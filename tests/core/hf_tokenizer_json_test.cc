@@ -54,13 +54,23 @@ std::unique_ptr<Tokenizer> LoadFromJson(const std::string& tokenizer_json) {
   return tokenizer.ok() ? std::move(tokenizer).value() : nullptr;
 }
 
-// Converts the tokenizer.json into a GGUF in the test's scratch space and loads that.
-std::unique_ptr<Tokenizer> LoadThroughGguf(const std::string& tokenizer_json) {
-  const std::string gguf_path = testing::ScratchPath("vocab.gguf");
-  const absl::Status converted = ConvertHfTokenizerToGguf(SharedPath(tokenizer_json), gguf_path);
+// Converts the tokenizer.json into a GGUF in the test's scratch space and loads that. The file
+// is named as llama.cpp names its vocabulary files ("Phi3"), which matters to llama.cpp's rule
+// that gives Phi-3's special tokens their rstrip.
+std::unique_ptr<Tokenizer> LoadThroughGguf(const ReferenceVocabulary& reference) {
+  auto vocabulary = ReadHfTokenizer(SharedPath(reference.tokenizer_json));
+  EXPECT_TRUE(vocabulary.ok()) << vocabulary.status();
+  if (!vocabulary.ok()) return nullptr;
+  gguf::GgufWriter writer;
+  writer.AddString("general.name", reference.name);
+  const absl::Status converted = AddVocabularyToGguf(*vocabulary, writer);
   EXPECT_TRUE(converted.ok()) << converted;
   if (!converted.ok()) return nullptr;
-  auto file = gguf::GgufFile::Open(gguf_path);
+  const testing::ScratchFile gguf_file("vocab.gguf");
+  const absl::Status written = writer.WriteFile(gguf_file.path());
+  EXPECT_TRUE(written.ok()) << written;
+  if (!written.ok()) return nullptr;
+  auto file = gguf::GgufFile::Open(gguf_file.path());
   EXPECT_TRUE(file.ok()) << file.status();
   if (!file.ok()) return nullptr;
   auto tokenizer = TokenizerFromGguf(**file);
@@ -93,7 +103,7 @@ TEST_P(HfReferenceTest, TokenizerJsonEncodesLikeTheHuggingFaceTokenizer) {
 
 TEST_P(HfReferenceTest, ConvertedGgufEncodesLikeTheHuggingFaceTokenizer) {
   SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
-  auto tokenizer = LoadThroughGguf(GetParam().tokenizer_json);
+  auto tokenizer = LoadThroughGguf(GetParam());
   ASSERT_NE(tokenizer, nullptr);
   ExpectEncodesLikeReference(*tokenizer, ReadVectors(GetParam()));
 }
@@ -224,21 +234,77 @@ TEST(HfTokenizerJsonTest, QwenHandDerivedCases) {
                                                          {"2", "0", "2", "5", "0", "1", "0", "1"}));
 }
 
-// Cases of our own (tests/data/tokenizer/tokenizer-hard-cases.inp) with the ids a reference
-// implementation gives them (tests/data/SOURCES.md); make_hard_cases.py writes them anew with
-// the Hugging Face `tokenizers` library.
+// Cases of our own (tests/data/tokenizer/tokenizer-hard-cases.inp), some with special tokens in
+// them, with what the Hugging Face tokenizer makes of them (make_hard_cases.py writes both files
+// with the Hugging Face `tokenizers` library; tests/data/SOURCES.md).
+std::string HardCasesPath(const std::string& suffix) {
+  return std::string(TESSERA_TEST_DATA_DIR) + "/tokenizer/tokenizer-hard-cases" + suffix;
+}
+
+// The ids, as encoding with special tokens gives them.
+std::vector<testing::ReferenceCase> ReadHardCases(const ReferenceVocabulary& vocabulary) {
+  return testing::ReadReferenceCases(HardCasesPath(".inp"),
+                                     HardCasesPath("." + vocabulary.name + ".out"));
+}
+
+// The text the reference decodes its ids to, with special tokens hidden.
+std::vector<std::string> ReadHardCasesDecoded(const ReferenceVocabulary& vocabulary) {
+  return testing::ReadReferenceTexts(HardCasesPath("." + vocabulary.name + ".decoded"));
+}
+
+void ExpectEncodesHardCasesLikeReference(const Tokenizer& tokenizer,
+                                         const std::vector<testing::ReferenceCase>& cases) {
+  ASSERT_EQ(cases.size(), 50u);
+  for (const testing::ReferenceCase& reference : cases) {
+    EXPECT_EQ(tokenizer.EncodeWithSpecialTokens(reference.text), reference.ids)
+        << "\"" << reference.text << "\"";
+  }
+}
+
 TEST_P(HfReferenceTest, HardCasesEncodeLikeTheHuggingFaceTokenizer) {
   SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
-  const std::string base = std::string(TESSERA_TEST_DATA_DIR) + "/tokenizer/tokenizer-hard-cases";
-  const std::string out = base + "." + GetParam().name + ".out";
-  if (!std::filesystem::exists(out)) {
-    GTEST_SKIP() << out << " is absent: see tests/data/tokenizer/make_hard_cases.py";
-  }
   auto tokenizer = LoadFromJson(GetParam().tokenizer_json);
   ASSERT_NE(tokenizer, nullptr);
-  for (const testing::ReferenceCase& reference : testing::ReadReferenceCases(base + ".inp", out)) {
-    EXPECT_EQ(tokenizer->Encode(reference.text), reference.ids) << "\"" << reference.text << "\"";
+  ExpectEncodesHardCasesLikeReference(*tokenizer, ReadHardCases(GetParam()));
+}
+
+TEST_P(HfReferenceTest, ConvertedGgufEncodesHardCasesLikeTheHuggingFaceTokenizer) {
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
+  auto tokenizer = LoadThroughGguf(GetParam());
+  ASSERT_NE(tokenizer, nullptr);
+  ExpectEncodesHardCasesLikeReference(*tokenizer, ReadHardCases(GetParam()));
+}
+
+TEST_P(HfReferenceTest, HardCasesDecodeLikeTheHuggingFaceTokenizer) {
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
+  auto tokenizer = LoadFromJson(GetParam().tokenizer_json);
+  ASSERT_NE(tokenizer, nullptr);
+  const std::vector<testing::ReferenceCase> cases = ReadHardCases(GetParam());
+  const std::vector<std::string> decoded = ReadHardCasesDecoded(GetParam());
+  ASSERT_EQ(decoded.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(tokenizer->Decode(cases[i].ids, /*at_text_start=*/true), decoded[i])
+        << "\"" << cases[i].text << "\"";
   }
+}
+
+// Only where the reference gives the text back: normalization changes text, special tokens are
+// hidden and stripped whitespace is gone.
+TEST_P(HfReferenceTest, HardCasesRoundTripWhereTheReferenceDoes) {
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
+  auto tokenizer = LoadFromJson(GetParam().tokenizer_json);
+  ASSERT_NE(tokenizer, nullptr);
+  const std::vector<testing::ReferenceCase> cases = ReadHardCases(GetParam());
+  const std::vector<std::string> decoded = ReadHardCasesDecoded(GetParam());
+  ASSERT_EQ(decoded.size(), cases.size());
+  int round_trips = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (decoded[i] != cases[i].text) continue;
+    ++round_trips;
+    EXPECT_EQ(tokenizer->Decode(tokenizer->EncodeWithSpecialTokens(cases[i].text), true),
+              cases[i].text);
+  }
+  EXPECT_GE(round_trips, 30) << "the cases without special tokens or NFC changes round-trip";
 }
 
 // Small tokenizer.json files written here, for what the real ones do not show.
@@ -329,6 +395,51 @@ TEST(HfTokenizerJsonTest, SplitRegexesComeBeforeByteLevel) {
   EXPECT_TRUE(vocabulary.ignore_merges);
 }
 
+TEST(HfTokenizerJsonTest, ReadsTheNfcNormalizer) {
+  EXPECT_EQ(ParseAs<BpeVocabulary>(ByteLevelJson()).normalization, Normalization::kNone);
+  nlohmann::json nfc = ByteLevelJson();
+  nfc["normalizer"] = {{"type", "NFC"}};
+  EXPECT_EQ(ParseAs<BpeVocabulary>(nfc).normalization, Normalization::kNfc);
+  nlohmann::json sequence = ByteLevelJson();
+  sequence["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}};
+  EXPECT_EQ(ParseAs<BpeVocabulary>(sequence).normalization, Normalization::kNfc);
+}
+
+TEST(HfTokenizerJsonTest, ReadsAddedTokensLstripAndRstrip) {
+  nlohmann::json tokenizer_json = ByteLevelJson();
+  tokenizer_json["added_tokens"][0]["lstrip"] = true;
+  tokenizer_json["added_tokens"][1]["rstrip"] = true;
+  const BpeVocabulary vocabulary = ParseAs<BpeVocabulary>(tokenizer_json);
+  ASSERT_EQ(vocabulary.special_token_strips.size(), 261u);
+  EXPECT_TRUE(vocabulary.special_token_strips[259].left);  // <|end|>
+  EXPECT_FALSE(vocabulary.special_token_strips[259].right);
+  EXPECT_FALSE(vocabulary.special_token_strips[260].left);  // <note>
+  EXPECT_TRUE(vocabulary.special_token_strips[260].right);
+  EXPECT_FALSE(vocabulary.special_token_strips[256].left);  // "he", from model.vocab
+  EXPECT_FALSE(vocabulary.special_token_strips[256].right);
+}
+
+// Qwen's file declares NFC; Phi-3's gives its chat tokens and </s> rstrip (its added_tokens).
+TEST(HfTokenizerJsonTest, ReadsQwenNormalizerAndPhi3Strips) {
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(kQwen2.tokenizer_json));
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(kPhi3.tokenizer_json));
+  auto qwen = ReadHfTokenizer(SharedPath(kQwen2.tokenizer_json));
+  ASSERT_TRUE(qwen.ok()) << qwen.status();
+  EXPECT_EQ(std::get<BpeVocabulary>(*qwen).normalization, Normalization::kNfc);
+  auto phi3 = ReadHfTokenizer(SharedPath(kPhi3.tokenizer_json));
+  ASSERT_TRUE(phi3.ok()) << phi3.status();
+  const SpmVocabulary& spm = std::get<SpmVocabulary>(*phi3);
+  EXPECT_EQ(spm.normalization, Normalization::kNone);
+  ASSERT_EQ(spm.special_token_strips.size(), 32011u);
+  for (int32_t id : {2, 32001, 32006, 32007, 32010}) {  // </s>, <|assistant|>, <|system|>, ...
+    EXPECT_TRUE(spm.special_token_strips[id].right) << spm.tokens[id];
+  }
+  for (int32_t id : {0, 1, 32000}) {  // <unk>, <s>, <|endoftext|>
+    EXPECT_FALSE(spm.special_token_strips[id].right) << spm.tokens[id];
+  }
+  for (const SpecialTokenStrip& strip : spm.special_token_strips) EXPECT_FALSE(strip.left);
+}
+
 void ExpectUnsupported(const nlohmann::json& tokenizer_json, const std::string& message_part) {
   auto parsed = ParseHfTokenizer(tokenizer_json.dump(), "");
   ASSERT_FALSE(parsed.ok());
@@ -370,6 +481,11 @@ TEST(HfTokenizerJsonTest, RejectsWhatItDoesNotSupport) {
 TEST(HfTokenizerJsonTest, RejectsMalformedFiles) {
   EXPECT_TRUE(testing::IsInvalidModelFile(ParseHfTokenizer("{\"model\": ", "").status(),
                                           "tokenizer.json is not a JSON object"));
+  EXPECT_TRUE(testing::IsInvalidModelFile(ParseHfTokenizer("[1]", "").status(),
+                                          "tokenizer.json is not a JSON object (it is an array)"));
+  EXPECT_TRUE(testing::IsInvalidModelFile(
+      ParseHfTokenizer(ByteLevelJson().dump(), R"({"a": 1, "a": 2})").status(),
+      "tokenizer_config.json is not a JSON object"));
   EXPECT_TRUE(testing::IsInvalidModelFile(ParseHfTokenizer("{}", "").status(), "no model"));
 
   nlohmann::json bad_merge = ByteLevelJson();
@@ -442,6 +558,22 @@ TEST(HfTokenizerToGgufTest, WritesTheLlama3PreTokenizerName) {
   EXPECT_EQ(merges->size(), 280147u);
   EXPECT_EQ((*merges)[0], "Ġ Ġ");
   EXPECT_TRUE((*file)->tensors().empty());
+}
+
+// Written for every vocabulary, so that a file without it keeps meaning what tokenizer.ggml.pre
+// implies.
+TEST(HfTokenizerToGgufTest, WritesTheNormalizer) {
+  for (const ReferenceVocabulary& reference : {kQwen2, kLlama3, kPhi3}) {
+    SKIP_WITHOUT_SHARED_FILE(SharedPath(reference.tokenizer_json));
+    const testing::ScratchFile gguf_file(reference.name + ".gguf");
+    ASSERT_TRUE(
+        ConvertHfTokenizerToGguf(SharedPath(reference.tokenizer_json), gguf_file.path()).ok());
+    auto file = gguf::GgufFile::Open(gguf_file.path());
+    ASSERT_TRUE(file.ok()) << file.status();
+    EXPECT_EQ((*file)->GetString("tokenizer.ggml.normalizer").value_or(""),
+              reference.name == "Qwen2" ? "nfc" : "none")
+        << reference.name;
+  }
 }
 
 TEST(HfTokenizerToGgufTest, RejectsSplitRegexesWithoutAGgufName) {

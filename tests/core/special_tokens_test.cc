@@ -28,6 +28,8 @@ constexpr int32_t kStart = 256;       // control "<|a|>"
 constexpr int32_t kStartB = 257;      // user-defined "<|a|>b", which starts like kStart
 constexpr int32_t kPad = 258;         // unused "<pad>": never special
 constexpr int32_t kStartAgain = 259;  // control "<|a|>" again: the first id wins
+constexpr int32_t kLeft = 260;        // control "<l>", which takes the whitespace before it
+constexpr int32_t kRight = 261;       // control "<r>", which takes the whitespace after it
 
 std::unique_ptr<Tokenizer> SmallTokenizer() {
   BpeVocabulary vocabulary;
@@ -35,9 +37,14 @@ std::unique_ptr<Tokenizer> SmallTokenizer() {
     vocabulary.tokens.emplace_back(ByteLevelCharacter(static_cast<uint8_t>(byte)));
     vocabulary.types.push_back(TokenType::kNormal);
   }
-  vocabulary.tokens.insert(vocabulary.tokens.end(), {"<|a|>", "<|a|>b", "<pad>", "<|a|>"});
-  vocabulary.types.insert(vocabulary.types.end(), {TokenType::kControl, TokenType::kUserDefined,
-                                                   TokenType::kUnused, TokenType::kControl});
+  vocabulary.tokens.insert(vocabulary.tokens.end(),
+                           {"<|a|>", "<|a|>b", "<pad>", "<|a|>", "<l>", "<r>"});
+  vocabulary.types.insert(vocabulary.types.end(),
+                          {TokenType::kControl, TokenType::kUserDefined, TokenType::kUnused,
+                           TokenType::kControl, TokenType::kControl, TokenType::kControl});
+  vocabulary.special_token_strips.resize(vocabulary.tokens.size());
+  vocabulary.special_token_strips[kLeft].left = true;
+  vocabulary.special_token_strips[kRight].right = true;
   auto tokenizer = BpeTokenizer::Create(std::move(vocabulary));
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return tokenizer.ok() ? std::move(tokenizer).value() : nullptr;
@@ -65,6 +72,40 @@ TEST(SpecialTokensTest, OnlyControlAndUserDefinedTokensAreSpecial) {
   EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<|a|>"), Not(Contains(kStartAgain)));
 }
 
+// As Hugging Face's added tokens with lstrip and rstrip: the whitespace goes with the token.
+TEST(SpecialTokensTest, StripsTakeTheWhitespaceBesideTheToken) {
+  auto tokenizer = SmallTokenizer();
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("x \t\n<l> y"),
+              ElementsAre('x', kLeft, ' ', 'y'));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("x <r> \r\n y"),
+              ElementsAre('x', ' ', kRight, 'y'));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("  <l>"), ElementsAre(kLeft));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<r>  "), ElementsAre(kRight));
+  // Tokens without a strip keep the whitespace.
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens(" <|a|> "), ElementsAre(' ', kStart, ' '));
+}
+
+TEST(SpecialTokensTest, StripsTakeUnicodeWhitespace) {
+  auto tokenizer = SmallTokenizer();
+  // U+3000 IDEOGRAPHIC SPACE, U+00A0 NO-BREAK SPACE and U+2028 LINE SEPARATOR are White_Space.
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<r>\u3000\u00A0\u2028y"),
+              ElementsAre(kRight, 'y'));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("x\u3000<l>"), ElementsAre('x', kLeft));
+  // U+200B ZERO WIDTH SPACE (E2 80 8B) is not, nor is an ill-formed byte.
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<r>\u200By"),
+              ElementsAre(kRight, 0xE2, 0x80, 0x8B, 'y'));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("\xA0<l>"), ElementsAre(0xA0, kLeft));
+}
+
+// Whitespace one token took is not there for the next to take again.
+TEST(SpecialTokensTest, AStripStopsAtTheTokenBefore) {
+  auto tokenizer = SmallTokenizer();
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<r>  <l>"), ElementsAre(kRight, kLeft));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<|a|> <l>"), ElementsAre(kStart, kLeft));
+  EXPECT_THAT(tokenizer->EncodeWithSpecialTokens("<l> <r> <l>"),
+              ElementsAre(kLeft, ' ', kRight, kLeft));
+}
+
 TEST(SpecialTokensTest, PlainEncodeIgnoresSpecialTokens) {
   auto tokenizer = SmallTokenizer();
   EXPECT_THAT(tokenizer->Encode("<|a|>"), ElementsAre('<', '|', 'a', '|', '>'));
@@ -84,6 +125,20 @@ TEST(SpecialTokensTest, SentencePieceTokenizerFromGguf) {
   expected.insert(expected.end(), {32007, 1, 2});
   EXPECT_EQ((*tokenizer)->EncodeWithSpecialTokens("<|user|>Hi<|end|><s></s>"), expected);
   EXPECT_THAT((*tokenizer)->Encode("<|user|>"), Not(Contains(32010)));
+}
+
+// llama.cpp's Phi-3 file is named "Phi3", so llama.cpp's rule gives its chat tokens the rstrip
+// of Phi-3's tokenizer.json. The ids are the Hugging Face tokenizer's
+// (tokenizer-hard-cases.Phi3.out): 7251 "▁hi", 1678 "▁▁▁".
+TEST(SpecialTokensTest, LlamaCppsPhi3GgufStripsAfterChatTokens) {
+  auto file =
+      gguf::GgufFile::Open(std::string(TESSERA_TEST_DATA_DIR) + "/tokenizer/ggml-vocab-phi-3.gguf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto tokenizer = TokenizerFromGguf(**file);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_THAT((*tokenizer)->EncodeWithSpecialTokens("<|user|>\nhi<|end|>\n"),
+              ElementsAre(32010, 7251, 32007));
+  EXPECT_THAT((*tokenizer)->EncodeWithSpecialTokens("  <|end|>  "), ElementsAre(1678, 32007));
 }
 
 std::string SharedPath(const std::string& relative) {

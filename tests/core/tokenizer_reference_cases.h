@@ -1,5 +1,5 @@
-// llama.cpp's tokenizer test vectors (tests/data/SOURCES.md): test strings and the ids the
-// Hugging Face tokenizer gives them without special tokens.
+// Tokenizer test vectors in llama.cpp's format (tests/data/SOURCES.md): test strings and the ids
+// the Hugging Face tokenizer gives them (no special tokens added).
 #pragma once
 
 #include <cstdint>
@@ -19,17 +19,23 @@ struct ReferenceCase {
   std::vector<int32_t> ids = {};
 };
 
-// "<base>.inp" holds the strings separated by "\n__ggml_vocab_test__\n"; "<base>.out" the ids,
-// one line of space-separated ids per string.
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The texts of a file in the ".inp" format: separated by "\n__ggml_vocab_test__\n".
+inline std::vector<std::string> ReadReferenceTexts(const std::string& path) {
+  return absl::StrSplit(ReadFileBytes(path), "\n__ggml_vocab_test__\n");
+}
+
+// "<base>.inp" holds the strings (ReadReferenceTexts); "<base>.out" the ids, one line of
+// space-separated ids per string.
 inline std::vector<ReferenceCase> ReadReferenceCases(const std::string& inp_path,
                                                      const std::string& out_path) {
-  auto read = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot read " << path;
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
-  const std::vector<std::string> texts = absl::StrSplit(read(inp_path), "\n__ggml_vocab_test__\n");
-  const std::vector<std::string> lines = absl::StrSplit(read(out_path), '\n');
+  const std::vector<std::string> texts = ReadReferenceTexts(inp_path);
+  const std::vector<std::string> lines = absl::StrSplit(ReadFileBytes(out_path), '\n');
   EXPECT_EQ(texts.size(), lines.size()) << inp_path;
   std::vector<ReferenceCase> cases;
   for (size_t i = 0; i < texts.size() && i < lines.size(); ++i) {

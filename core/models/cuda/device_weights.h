@@ -1,0 +1,40 @@
+// Weights copied to one GPU. Each host tensor is uploaded once: the views of a fused tensor are
+// disjoint and go up separately, tied embeddings (one tensor used twice) share one copy. Matrices
+// stored as F32 become BF16 on the way, since the GPU's GEMV and GEMM take 16-bit weights;
+// vectors (norms, biases) keep their dtype.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "kernels/tensor.h"
+
+namespace tessera::cuda {
+
+class DeviceWeights {
+ public:
+  explicit DeviceWeights(int device) : device_(device) {}
+  DeviceWeights(const DeviceWeights&) = delete;
+  DeviceWeights& operator=(const DeviceWeights&) = delete;
+  ~DeviceWeights();
+
+  // The device bytes `host` will take, after conversion.
+  static int64_t DeviceBytes(const Tensor& host);
+
+  // The device copy of `host` (CPU memory), uploading it the first time it is asked for.
+  // Errors: those of cudaMalloc and cudaMemcpy as a status.
+  absl::StatusOr<Tensor> Upload(const Tensor& host);
+
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  int device_;
+  absl::flat_hash_map<std::pair<const void*, size_t>, Tensor> uploaded_;  // by host data, bytes
+  std::vector<void*> allocations_;
+  int64_t bytes_ = 0;
+};
+
+}  // namespace tessera::cuda

@@ -1,0 +1,180 @@
+// The CUDA backend of the transformer families against the CPU backend, on the same weights: the
+// tiny transformers-made models of every family (tests/data/hf_tiny) and the default model, all
+// with their matrices in BF16 (what the GPU computes with) on both sides.
+//
+// Tolerances: a single-token step keeps fp32 activations on both backends, which then differ
+// only in summation order: 1e-4 of the largest logit, as long as every earlier step was a single
+// token too. A multi-token pass feeds the tensor-core GEMMs bf16 activations (8 significant
+// bits), and its keys and values stay in the cache: from then on 2e-2 of the largest logit.
+#include <algorithm>
+#include <functional>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/engine/kv_cache.h"
+#include "core/format/gguf.h"
+#include "core/format/gguf_builder.h"
+#include "core/models/cuda_backend.h"
+#include "core/models/hf_directory.h"
+#include "core/models/model.h"
+#include "gtest/gtest.h"
+#include "kernels/cpu/half.h"
+
+namespace tessera {
+namespace {
+
+constexpr double kSingleTokenTolerance = 1e-4;
+constexpr double kPromptTolerance = 2e-2;
+
+#define SKIP_WITHOUT_CUDA_DEVICE()                                  \
+  do {                                                              \
+    if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";   \
+  } while (0)
+
+// `file` with every F32 matrix rounded to BF16, the rest (metadata, vectors) as it is.
+std::unique_ptr<gguf::GgufFile> WithBf16Matrices(const gguf::GgufFile& file) {
+  gguf::GgufBuilder builder;
+  for (const auto& [key, value] : file.metadata()) builder.metadata().AddValue(key, value);
+  for (const gguf::TensorInfo& info : file.tensors()) {
+    const absl::StatusOr<Tensor> tensor = file.GetTensor(info.name);
+    EXPECT_TRUE(tensor.ok()) << tensor.status();
+    if (tensor->dtype == DType::kF32 && tensor->rank >= 2) {
+      std::string bytes(tensor->numel() * 2, '\0');
+      auto* out = reinterpret_cast<uint16_t*>(bytes.data());
+      const auto* in = static_cast<const float*>(tensor->data);
+      for (int64_t i = 0; i < tensor->numel(); ++i) out[i] = cpu::FloatToBFloat16(in[i]);
+      const std::vector<int64_t> shape(tensor->shape, tensor->shape + tensor->rank);
+      EXPECT_TRUE(builder.AddOwnedTensor(info.name, DType::kBF16, shape, std::move(bytes)).ok());
+    } else {
+      EXPECT_TRUE(builder.AddTensor(info.name, *tensor).ok());
+    }
+  }
+  auto built = std::move(builder).Build(file.path(), nullptr);
+  EXPECT_TRUE(built.ok()) << built.status();
+  return built.ok() ? *std::move(built) : nullptr;
+}
+
+struct BothBackends {
+  std::unique_ptr<gguf::GgufFile> bf16_file;
+  std::unique_ptr<Model> cpu;
+  std::unique_ptr<Model> gpu;
+};
+
+BothBackends Load(const gguf::GgufFile& file) {
+  BothBackends models;
+  models.bf16_file = WithBf16Matrices(file);
+  auto cpu = BuildModelFromGguf(*models.bf16_file);
+  EXPECT_TRUE(cpu.ok()) << cpu.status();
+  auto gpu = UploadToCuda(**cpu, 0, [](int64_t, int64_t) {});
+  EXPECT_TRUE(gpu.ok()) << gpu.status();
+  models.cpu = *std::move(cpu);
+  models.gpu = *std::move(gpu);
+  return models;
+}
+
+float LargestMagnitude(const std::vector<float>& values) {
+  float largest = 0;
+  for (const float v : values) largest = std::max(largest, std::abs(v));
+  return largest;
+}
+
+int32_t Argmax(const std::vector<float>& logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+// Runs the prompt and then `steps` greedy tokens on both backends, both fed the CPU's choice so
+// that one near-tie cannot send them down different paths. Every step's logits must agree within
+// the tolerance of the most approximate pass so far; the tokens must agree wherever the CPU's
+// best logit leads the runner-up by more than twice that, i.e. wherever the choice is decisive.
+void ExpectBackendsAgree(const BothBackends& models, const std::vector<int32_t>& prompt,
+                         int steps) {
+  const ModelInfo& info = models.cpu->info();
+  KvCachePool cpu_pool(info.kv_shape, 4096);
+  KvCachePool gpu_pool(info.kv_shape, 4096, models.gpu->kv_memory());
+  const int64_t length = static_cast<int64_t>(prompt.size()) + steps;
+  auto cpu_cache = cpu_pool.Allocate(length);
+  auto gpu_cache = gpu_pool.Allocate(length);
+  ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
+  std::vector<float> cpu_logits(info.vocab_size), gpu_logits(info.vocab_size);
+  std::vector<int32_t> input = prompt;
+  double relative_tolerance = kSingleTokenTolerance;
+  for (int step = 0; step <= steps; ++step) {
+    if (input.size() > 1) relative_tolerance = kPromptTolerance;
+    ASSERT_TRUE(models.cpu->Forward(input, **cpu_cache, cpu_logits).ok());
+    const absl::Status gpu_status = models.gpu->Forward(input, **gpu_cache, gpu_logits);
+    ASSERT_TRUE(gpu_status.ok()) << gpu_status;
+    const float largest = LargestMagnitude(cpu_logits);
+    float worst = 0;
+    for (size_t v = 0; v < cpu_logits.size(); ++v) {
+      worst = std::max(worst, std::abs(gpu_logits[v] - cpu_logits[v]));
+    }
+    ASSERT_LE(worst, relative_tolerance * largest)
+        << "step " << step << ": largest difference " << worst / largest << " of the largest logit";
+    std::vector<float> sorted = cpu_logits;
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+    if (sorted[0] - sorted[1] > 2 * relative_tolerance * largest) {
+      ASSERT_EQ(Argmax(gpu_logits), Argmax(cpu_logits)) << "step " << step;
+    }
+    input = {Argmax(cpu_logits)};
+  }
+}
+
+class CudaTransformerFamilyTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaTransformerFamilyTest, AgreesWithCpuOnEveryReferencePrompt) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const std::string dir = std::string(TESSERA_TEST_DATA_DIR) + "/hf_tiny/" + GetParam();
+  auto file = OpenHfDirectory(dir, /*require_tokenizer=*/false);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const BothBackends models = Load(**file);
+  ASSERT_NE(models.gpu, nullptr);
+  std::ifstream reference_file(dir + "/reference.json");
+  const nlohmann::json reference = nlohmann::json::parse(reference_file);
+  for (const nlohmann::json& prompt : reference.at("prompts")) {
+    const auto tokens = prompt.at("tokens").get<std::vector<int32_t>>();
+    SCOPED_TRACE(testing::Message() << "prompt of " << tokens.size() << " tokens");
+    ExpectBackendsAgree(models, tokens, 16);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, CudaTransformerFamilyTest,
+                         ::testing::Values("llama3", "qwen2", "qwen3", "mistral", "phi3",
+                                           "phi3_longrope"));
+
+TEST(CudaTransformerTest, DefaultModelAgreesWithCpuFor256GreedySteps) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const BothBackends models = Load(**file);
+  ASSERT_NE(models.gpu, nullptr);
+  ExpectBackendsAgree(models, {1}, 255);
+}
+
+TEST(CudaTransformerTest, ReportsTheDeviceAndKeepsCachesThere) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
+  ASSERT_TRUE(file.ok());
+  const BothBackends models = Load(**file);
+  ASSERT_NE(models.gpu, nullptr);
+  EXPECT_EQ(models.gpu->device(), "cuda:0");
+  EXPECT_NE(&models.gpu->kv_memory(), &HostKvMemory());
+  EXPECT_EQ(models.gpu->info().weight_dtype, DType::kBF16);
+}
+
+TEST(CudaTransformerTest, UnknownDeviceIsAnInvalidArgument) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
+  ASSERT_TRUE(file.ok());
+  auto cpu = BuildModelFromGguf(**file);
+  ASSERT_TRUE(cpu.ok());
+  auto gpu = UploadToCuda(**cpu, CudaDeviceCount(), [](int64_t, int64_t) {});
+  EXPECT_EQ(gpu.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tessera
