@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on, host:port
 ABSL_FLAG(std::vector<std::string>, model, {},
           "Model to load at start as name=path, the path a GGUF file or a Hugging Face model "
           "directory; repeat the flag or separate with commas.");
+ABSL_FLAG(std::string, device, "",
+          "Device of the models loaded at start: cpu, cuda or cuda:N; empty: the first GPU when "
+          "there is one, else cpu.");
 ABSL_FLAG(int, threads, 0, "Threads of the CPU kernels; 0: one per core.");
 ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
           "Sessions unused for this long are released.");
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.session_idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   options.kv_cache_tokens = absl::GetFlag(FLAGS_kv_cache_tokens);
+  options.device = absl::GetFlag(FLAGS_device);
   for (const std::string& flag : model_flags) {
     for (absl::string_view spec : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
       std::vector<std::string> name_path = absl::StrSplit(spec, absl::MaxSplits('=', 1));

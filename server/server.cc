@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     EngineOptions engine_options;
     engine_options.path = model.path;
     engine_options.kv_cache_capacity_tokens = options.kv_cache_tokens;
+    engine_options.device = options.device;
     absl::StatusOr<ModelHandle> loaded =
         server->models_.Load(model.name, engine_options, IgnoreProgress);
     if (!loaded.ok()) return loaded.status();

@@ -32,6 +32,8 @@ struct ServerOptions {
   absl::Duration session_idle_timeout = absl::Minutes(10);
   // KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.
   int64_t kv_cache_tokens = 0;
+  // Device of each model loaded at start ("cpu", "cuda", "cuda:N"); empty: the engine's default.
+  std::string device;
 };
 
 class Server {

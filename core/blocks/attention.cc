@@ -7,6 +7,16 @@
 
 namespace tessera {
 
+cpu::AttentionShape KernelShape(const AttentionConfig& config) {
+  return {
+      .n_heads = config.num_heads,
+      .n_kv_heads = config.num_kv_heads,
+      .head_dim = config.head_dim,
+      .scale = 1.0f / std::sqrt(static_cast<float>(config.head_dim)),
+      .sliding_window = config.sliding_window,
+  };
+}
+
 Attention::Attention(AttentionConfig config, AttentionWeights weights)
     : config_(config),
       weights_(weights),
@@ -56,13 +66,7 @@ void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int la
   cpu::Rope(k, positions.data(), n_tokens, config_.num_kv_heads, config_.head_dim,
             rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
 
-  const cpu::AttentionShape shape{
-      .n_heads = config_.num_heads,
-      .n_kv_heads = config_.num_kv_heads,
-      .head_dim = config_.head_dim,
-      .scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim)),
-      .sliding_window = config_.sliding_window,
-  };
+  const cpu::AttentionShape shape = KernelShape(config_);
   std::vector<float> attended(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
   cpu::Attention(q.data(), cache.keys(layer), cache.values(layer), n_tokens, start, shape,
                  attended.data());

@@ -9,6 +9,7 @@
 
 #include "core/blocks/rope.h"
 #include "core/engine/kv_cache.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/tensor.h"
 
 namespace tessera {
@@ -22,6 +23,9 @@ struct AttentionConfig {
   int64_t sliding_window = 0;  // 0: none; otherwise a token sees this many positions, its own included
   float norm_eps = 1e-6f;      // of the q/k norms, when the weights have them
 };
+
+// The attention kernels' view of `config`: head counts, 1/sqrt(head_dim) scale, window.
+cpu::AttentionShape KernelShape(const AttentionConfig& config);
 
 struct AttentionWeights {
   Tensor q;  // [num_heads * head_dim, hidden_size]

@@ -29,9 +29,8 @@ std::vector<CudaDeviceInfo> CudaDevices();
 // Called as bytes reach the device.
 using UploadProgress = std::function<void(int64_t bytes_uploaded, int64_t bytes_total)>;
 
-// A copy of `model` (a Transformer; other models are UNIMPLEMENTED) on CUDA device `device`.
-// Matrices stored as F32 are converted to BF16 on the way (the GPU's GEMV and GEMM take 16-bit
-// weights); F16 and BF16 stay as they are. `model` may be destroyed afterwards.
+// A copy of `model` (a Transformer; other models are UNIMPLEMENTED) on CUDA device `device`,
+// its weights in the dtypes the file stores. `model` may be destroyed afterwards.
 // Errors: RESOURCE_EXHAUSTED (OUT_OF_MEMORY) naming the bytes needed and free;
 // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) without such a device; INTERNAL for a CUDA error.
 absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model& model, int device,

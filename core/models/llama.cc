@@ -21,13 +21,9 @@ absl::StatusOr<std::unique_ptr<Model>> BuildLlama(const gguf::GgufFile& file) {
                   .style = cpu::RopeStyle::kAdjacentPairs};
   TESSERA_ASSIGN_OR_RETURN(rope.frequency_factors,
                            ReadOptionalFloats(weights, "rope_freqs.weight", hp.rotary_dim / 2));
-  return BuildTransformer(
-      weights, hp, rope, [&hp](GgufWeights& w, int l) -> absl::StatusOr<TransformerLayerWeights> {
-        TransformerLayerWeights layer;
-        TESSERA_ASSIGN_OR_RETURN(layer.attention, ReadSeparateAttentionWeights(w, l, hp));
-        TESSERA_ASSIGN_OR_RETURN(layer.ffn, ReadSeparateFeedForwardWeights(w, l, hp));
-        return layer;
-      });
+  return BuildTransformer(weights, hp, rope, [&hp](GgufWeights& w, int l) {
+    return ReadSeparateProjections(w, l, hp);
+  });
 }
 
 namespace {

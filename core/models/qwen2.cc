@@ -16,12 +16,10 @@ absl::StatusOr<std::unique_ptr<Model>> BuildQwen2(const gguf::GgufFile& file) {
                         .style = cpu::RopeStyle::kHalves};
   return BuildTransformer(
       weights, hp, rope, [&hp](GgufWeights& w, int l) -> absl::StatusOr<TransformerLayerWeights> {
-        TransformerLayerWeights layer;
-        TESSERA_ASSIGN_OR_RETURN(layer.attention, ReadSeparateAttentionWeights(w, l, hp));
+        TESSERA_ASSIGN_OR_RETURN(TransformerLayerWeights layer, ReadSeparateProjections(w, l, hp));
         TESSERA_ASSIGN_OR_RETURN(layer.attention.q_bias, w.Get(LayerTensor(l, "attn_q.bias"), {hp.q_dim()}));
         TESSERA_ASSIGN_OR_RETURN(layer.attention.k_bias, w.Get(LayerTensor(l, "attn_k.bias"), {hp.kv_dim()}));
         TESSERA_ASSIGN_OR_RETURN(layer.attention.v_bias, w.Get(LayerTensor(l, "attn_v.bias"), {hp.kv_dim()}));
-        TESSERA_ASSIGN_OR_RETURN(layer.ffn, ReadSeparateFeedForwardWeights(w, l, hp));
         return layer;
       });
 }
@@ -31,15 +29,11 @@ absl::Status ConvertQwen2Checkpoint(const HfCheckpoint& checkpoint, gguf::GgufBu
   TESSERA_RETURN_IF_ERROR(RequireRopeType(checkpoint, c, {"default"}));
   WriteTransformerHyperparameters("qwen2", c, out.metadata());
   TESSERA_RETURN_IF_ERROR(AddSharedTransformerTensors(checkpoint, c, out));
+  TESSERA_RETURN_IF_ERROR(AddSeparateProjectionTensors(checkpoint, c.num_layers, out));
   return AddRenamedLayerTensors(checkpoint, c.num_layers,
-                                {{"self_attn.q_proj.weight", "attn_q.weight"},
-                                 {"self_attn.k_proj.weight", "attn_k.weight"},
-                                 {"self_attn.v_proj.weight", "attn_v.weight"},
-                                 {"self_attn.q_proj.bias", "attn_q.bias"},
+                                {{"self_attn.q_proj.bias", "attn_q.bias"},
                                  {"self_attn.k_proj.bias", "attn_k.bias"},
-                                 {"self_attn.v_proj.bias", "attn_v.bias"},
-                                 {"mlp.gate_proj.weight", "ffn_gate.weight"},
-                                 {"mlp.up_proj.weight", "ffn_up.weight"}},
+                                 {"self_attn.v_proj.bias", "attn_v.bias"}},
                                 out);
 }
 

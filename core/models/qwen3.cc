@@ -15,11 +15,9 @@ absl::StatusOr<std::unique_ptr<Model>> BuildQwen3(const gguf::GgufFile& file) {
                         .style = cpu::RopeStyle::kHalves};
   return BuildTransformer(
       weights, hp, rope, [&hp](GgufWeights& w, int l) -> absl::StatusOr<TransformerLayerWeights> {
-        TransformerLayerWeights layer;
-        TESSERA_ASSIGN_OR_RETURN(layer.attention, ReadSeparateAttentionWeights(w, l, hp));
+        TESSERA_ASSIGN_OR_RETURN(TransformerLayerWeights layer, ReadSeparateProjections(w, l, hp));
         TESSERA_ASSIGN_OR_RETURN(layer.attention.q_norm, w.Get(LayerTensor(l, "attn_q_norm.weight"), {hp.head_dim}));
         TESSERA_ASSIGN_OR_RETURN(layer.attention.k_norm, w.Get(LayerTensor(l, "attn_k_norm.weight"), {hp.head_dim}));
-        TESSERA_ASSIGN_OR_RETURN(layer.ffn, ReadSeparateFeedForwardWeights(w, l, hp));
         return layer;
       });
 }
@@ -29,14 +27,10 @@ absl::Status ConvertQwen3Checkpoint(const HfCheckpoint& checkpoint, gguf::GgufBu
   TESSERA_RETURN_IF_ERROR(RequireRopeType(checkpoint, c, {"default"}));
   WriteTransformerHyperparameters("qwen3", c, out.metadata());
   TESSERA_RETURN_IF_ERROR(AddSharedTransformerTensors(checkpoint, c, out));
+  TESSERA_RETURN_IF_ERROR(AddSeparateProjectionTensors(checkpoint, c.num_layers, out));
   return AddRenamedLayerTensors(checkpoint, c.num_layers,
-                                {{"self_attn.q_proj.weight", "attn_q.weight"},
-                                 {"self_attn.k_proj.weight", "attn_k.weight"},
-                                 {"self_attn.v_proj.weight", "attn_v.weight"},
-                                 {"self_attn.q_norm.weight", "attn_q_norm.weight"},
-                                 {"self_attn.k_norm.weight", "attn_k_norm.weight"},
-                                 {"mlp.gate_proj.weight", "ffn_gate.weight"},
-                                 {"mlp.up_proj.weight", "ffn_up.weight"}},
+                                {{"self_attn.q_norm.weight", "attn_q_norm.weight"},
+                                 {"self_attn.k_norm.weight", "attn_k_norm.weight"}},
                                 out);
 }
 

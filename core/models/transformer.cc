@@ -2,23 +2,39 @@
 
 #include <vector>
 
+#include "core/util/status_macros.h"
 #include "kernels/cpu/ops.h"
 
 namespace tessera {
+
+absl::Status CheckForwardArguments(const ModelInfo& info, int64_t n_tokens, const KvCache& cache,
+                                   size_t logits_size) {
+  if (n_tokens == 0 || cache.length() + n_tokens > cache.capacity() ||
+      static_cast<int64_t>(logits_size) != info.vocab_size) {
+    return absl::InternalError("Forward: no tokens, no room in the cache, or bad logits");
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::vector<int32_t>> TokensToReencode(int64_t rope_switch_position,
+                                                     std::span<const int32_t> tokens,
+                                                     KvCache& cache) {
+  if (!MustReencode(rope_switch_position, cache.length(), static_cast<int64_t>(tokens.size()))) {
+    return std::nullopt;
+  }
+  std::vector<int32_t> sequence(cache.tokens().begin(), cache.tokens().end());
+  sequence.insert(sequence.end(), tokens.begin(), tokens.end());
+  cache.Clear();
+  return sequence;
+}
 
 absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
                                   std::span<float> logits) const {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t dim = info_.hidden_size;
-  if (n == 0 || cache.length() + n > cache.capacity() ||
-      static_cast<int64_t>(logits.size()) != info_.vocab_size) {
-    return absl::InternalError("Transformer::Forward: no tokens, no room in the cache, or bad logits");
-  }
-  if (MustReencode(rope_switch_position_, cache.length(), n)) {
-    std::vector<int32_t> sequence(cache.tokens().begin(), cache.tokens().end());
-    sequence.insert(sequence.end(), tokens.begin(), tokens.end());
-    cache.Clear();
-    return Forward(sequence, cache, logits);
+  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, n, cache, logits.size()));
+  if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
+    return Forward(*sequence, cache, logits);
   }
   std::vector<float> x(n * dim);      // [n, hidden] the residual stream
   std::vector<float> norm(n * dim);   // [n, hidden]

@@ -4,6 +4,7 @@
 // layers are shaped otherwise writes its own Model.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -35,6 +36,17 @@ inline bool MustReencode(int64_t rope_switch_position, int64_t cached, int64_t n
   return rope_switch_position > 0 && cached > 0 && cached <= rope_switch_position &&
          cached + n_tokens > rope_switch_position;
 }
+
+// INTERNAL unless `n_tokens` > 0 fit in `cache` and `logits` holds a vocabulary's worth: a
+// caller's bug, not bad input.
+absl::Status CheckForwardArguments(const ModelInfo& info, int64_t n_tokens, const KvCache& cache,
+                                   size_t logits_size);
+
+// The tokens a pass must run when MustReencode: the cached ones, then `tokens`; the cache is
+// cleared to take them afresh. Otherwise nothing, and the pass runs `tokens`.
+std::optional<std::vector<int32_t>> TokensToReencode(int64_t rope_switch_position,
+                                                     std::span<const int32_t> tokens,
+                                                     KvCache& cache);
 
 class Transformer : public Model {
  public:

@@ -82,23 +82,19 @@ std::string LayerTensor(int layer, std::string_view tensor) {
   return absl::StrCat("blk.", layer, ".", absl::string_view(tensor.data(), tensor.size()));
 }
 
-absl::StatusOr<AttentionWeights> ReadSeparateAttentionWeights(
+absl::StatusOr<TransformerLayerWeights> ReadSeparateProjections(
     GgufWeights& weights, int layer, const TransformerHyperparameters& hp) {
-  AttentionWeights attn;
+  TransformerLayerWeights w;
+  AttentionWeights& attn = w.attention;
   TESSERA_ASSIGN_OR_RETURN(attn.q, weights.Get(LayerTensor(layer, "attn_q.weight"), {hp.q_dim(), hp.hidden_size}));
   TESSERA_ASSIGN_OR_RETURN(attn.k, weights.Get(LayerTensor(layer, "attn_k.weight"), {hp.kv_dim(), hp.hidden_size}));
   TESSERA_ASSIGN_OR_RETURN(attn.v, weights.Get(LayerTensor(layer, "attn_v.weight"), {hp.kv_dim(), hp.hidden_size}));
   TESSERA_ASSIGN_OR_RETURN(attn.o, weights.Get(LayerTensor(layer, "attn_output.weight"), {hp.hidden_size, hp.q_dim()}));
-  return attn;
-}
-
-absl::StatusOr<SwiGluWeights> ReadSeparateFeedForwardWeights(
-    GgufWeights& weights, int layer, const TransformerHyperparameters& hp) {
-  SwiGluWeights ffn;
+  SwiGluWeights& ffn = w.ffn;
   TESSERA_ASSIGN_OR_RETURN(ffn.gate, weights.Get(LayerTensor(layer, "ffn_gate.weight"), {hp.ffn_dim, hp.hidden_size}));
   TESSERA_ASSIGN_OR_RETURN(ffn.up, weights.Get(LayerTensor(layer, "ffn_up.weight"), {hp.ffn_dim, hp.hidden_size}));
   TESSERA_ASSIGN_OR_RETURN(ffn.down, weights.Get(LayerTensor(layer, "ffn_down.weight"), {hp.hidden_size, hp.ffn_dim}));
-  return ffn;
+  return w;
 }
 
 absl::StatusOr<std::vector<float>> ReadOptionalFloats(GgufWeights& weights, std::string_view name,

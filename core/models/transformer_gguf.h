@@ -49,13 +49,6 @@ absl::StatusOr<TransformerHyperparameters> ReadTransformerHyperparameters(
 // "blk.<layer>.<tensor>", e.g. LayerTensor(3, "attn_q.weight") is "blk.3.attn_q.weight".
 std::string LayerTensor(int layer, std::string_view tensor);
 
-// attn_q, attn_k, attn_v, attn_output of `layer` (no biases).
-absl::StatusOr<AttentionWeights> ReadSeparateAttentionWeights(
-    GgufWeights& weights, int layer, const TransformerHyperparameters& hp);
-// ffn_gate, ffn_up, ffn_down of `layer`.
-absl::StatusOr<SwiGluWeights> ReadSeparateFeedForwardWeights(
-    GgufWeights& weights, int layer, const TransformerHyperparameters& hp);
-
 // A small F32 table such as rope_freqs.weight as floats, or empty when the file has none.
 absl::StatusOr<std::vector<float>> ReadOptionalFloats(GgufWeights& weights, std::string_view name,
                                                       int64_t size);
@@ -64,6 +57,11 @@ struct TransformerLayerWeights {
   AttentionWeights attention;
   SwiGluWeights ffn;
 };
+
+// attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up and ffn_down of `layer`: the separate
+// projections of Llama and Qwen (no biases, no norms).
+absl::StatusOr<TransformerLayerWeights> ReadSeparateProjections(
+    GgufWeights& weights, int layer, const TransformerHyperparameters& hp);
 using LayerWeightsReader =
     std::function<absl::StatusOr<TransformerLayerWeights>(GgufWeights& weights, int layer)>;
 

@@ -184,6 +184,17 @@ absl::Status AddRenamedLayerTensors(
   return absl::OkStatus();
 }
 
+absl::Status AddSeparateProjectionTensors(const HfCheckpoint& checkpoint, int64_t num_layers,
+                                          gguf::GgufBuilder& out) {
+  return AddRenamedLayerTensors(checkpoint, num_layers,
+                                {{"self_attn.q_proj.weight", "attn_q.weight"},
+                                 {"self_attn.k_proj.weight", "attn_k.weight"},
+                                 {"self_attn.v_proj.weight", "attn_v.weight"},
+                                 {"mlp.gate_proj.weight", "ffn_gate.weight"},
+                                 {"mlp.up_proj.weight", "ffn_up.weight"}},
+                                out);
+}
+
 absl::Status AddSharedTransformerTensors(const HfCheckpoint& checkpoint,
                                          const HfTransformerConfig& config,
                                          gguf::GgufBuilder& out) {

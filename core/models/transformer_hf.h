@@ -88,6 +88,9 @@ absl::Status AddRenamedLayerTensors(
     const HfCheckpoint& checkpoint, int64_t num_layers,
     const std::vector<std::pair<std::string_view, std::string_view>>& hf_to_gguf_suffixes,
     gguf::GgufBuilder& out);
+// q_proj, k_proj, v_proj, gate_proj and up_proj of every layer, as they are (Qwen's layout).
+absl::Status AddSeparateProjectionTensors(const HfCheckpoint& checkpoint, int64_t num_layers,
+                                          gguf::GgufBuilder& out);
 // The tensors every family names alike: the embedding, the final norm, the LM head unless tied,
 // and per layer the two norms, o_proj and down_proj.
 absl::Status AddSharedTransformerTensors(const HfCheckpoint& checkpoint,

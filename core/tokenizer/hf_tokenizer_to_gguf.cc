@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/normalization.h"
+#include "core/tokenizer/special_token_strip_keys.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
 
@@ -33,6 +34,19 @@ void AddNormalization(Normalization normalization, gguf::GgufWriter& writer) {
   writer.AddString(kGgufNormalizerKey, NormalizationName(normalization));
 }
 
+// Written always, even empty: their presence tells the reader that the strips are known and
+// llama.cpp's rule keyed on general.name must not apply.
+void AddSpecialTokenStrips(std::span<const SpecialTokenStrip> strips, gguf::GgufWriter& writer) {
+  std::vector<int32_t> lstrip_ids;
+  std::vector<int32_t> rstrip_ids;
+  for (size_t id = 0; id < strips.size(); ++id) {
+    if (strips[id].left) lstrip_ids.push_back(static_cast<int32_t>(id));
+    if (strips[id].right) rstrip_ids.push_back(static_cast<int32_t>(id));
+  }
+  writer.AddArray<int32_t>(kGgufLstripTokenIdsKey, lstrip_ids);
+  writer.AddArray<int32_t>(kGgufRstripTokenIdsKey, rstrip_ids);
+}
+
 absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
   TESSERA_ASSIGN_OR_RETURN(const std::string pre,
                            BpeGgufPreName(vocabulary.split_regexes, vocabulary.ignore_merges));
@@ -51,6 +65,7 @@ absl::Status AddBpe(const BpeVocabulary& vocabulary, gguf::GgufWriter& writer) {
   writer.AddString("tokenizer.ggml.pre", pre);
   AddNormalization(vocabulary.normalization, writer);
   AddTokens(vocabulary.tokens, vocabulary.types, writer);
+  AddSpecialTokenStrips(vocabulary.special_token_strips, writer);
   writer.AddArray<std::string>("tokenizer.ggml.merges", merges);
   AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);
   AddOptionalId("tokenizer.ggml.eos_token_id", vocabulary.eos_id, writer);
@@ -62,6 +77,7 @@ void AddSpm(const SpmVocabulary& vocabulary, gguf::GgufWriter& writer) {
   writer.AddString("tokenizer.ggml.model", "llama");
   AddNormalization(vocabulary.normalization, writer);
   AddTokens(vocabulary.tokens, vocabulary.types, writer);
+  AddSpecialTokenStrips(vocabulary.special_token_strips, writer);
   writer.AddArray<float>("tokenizer.ggml.scores", vocabulary.scores);
   AddOptionalId("tokenizer.ggml.bos_token_id", vocabulary.bos_id, writer);
   AddOptionalId("tokenizer.ggml.eos_token_id", vocabulary.eos_id, writer);

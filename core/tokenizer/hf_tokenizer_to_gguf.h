@@ -15,8 +15,8 @@ namespace tessera {
 // tokenizer.ggml.pre name of its split regexes); SentencePiece-style becomes model "llama"
 // (tokens, scores, token types, unknown id, add_space_prefix). Both get their BOS and EOS ids,
 // add_bos_token, and Tessera's own tokenizer.ggml.normalizer ("none" or "nfc"; normalization.h).
-// Added tokens' lstrip and rstrip are lost: GGUF has no place for them (TokenizerFromGguf
-// applies llama.cpp's rule for Phi-3, keyed on general.name). Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) for split regexes GGUF has
+// Added tokens' lstrip and rstrip go in Tessera's own keys (special_token_strip_keys.h), always
+// written. Errors: UNIMPLEMENTED (UNSUPPORTED_ARCHITECTURE) for split regexes GGUF has
 // no tokenizer.ggml.pre name for; INVALID_ARGUMENT (INVALID_MODEL_FILE) for a merge rule with a
 // space inside a token, which "left right" cannot express.
 absl::Status AddVocabularyToGguf(const Vocabulary& vocabulary, gguf::GgufWriter& writer);

@@ -21,7 +21,8 @@ std::string Normalize(std::string_view text, Normalization normalization);
 
 // GGUF has no key for the normalizer; Tessera writes its own, which llama.cpp ignores:
 // "tokenizer.ggml.normalizer" = "none" or "nfc". A file without it gets the normalization its
-// tokenizer.ggml.pre implies (bpe_gguf_pre.h).
+// tokenizer.ggml.pre implies (bpe_gguf_pre.h). Tessera's keys for special tokens' lstrip and
+// rstrip sit beside it: special_token_strip_keys.h.
 inline constexpr std::string_view kGgufNormalizerKey = "tokenizer.ggml.normalizer";
 
 // "none" or "nfc".

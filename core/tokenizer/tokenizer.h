@@ -91,8 +91,9 @@ class Tokenizer {
 };
 
 // Builds the tokenizer a GGUF file describes (tokenizer.ggml.*, with Tessera's own
-// tokenizer.ggml.normalizer: normalization.h). Special tokens strip whitespace only by
-// llama.cpp's rule for Phi-3, keyed on general.name. Errors: INVALID_ARGUMENT
+// tokenizer.ggml.normalizer: normalization.h). Special tokens strip whitespace as
+// Tessera's strip keys say (special_token_strip_keys.h); a file without them gets llama.cpp's
+// rule for Phi-3, keyed on general.name. Errors: INVALID_ARGUMENT
 // (INVALID_MODEL_FILE) for a missing or inconsistent vocabulary; UNIMPLEMENTED
 // (UNSUPPORTED_ARCHITECTURE) for a tokenizer model or normalizer this build does not know.
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const gguf::GgufFile& file);

@@ -14,6 +14,7 @@
 #include "core/tokenizer/bpe.h"
 #include "core/tokenizer/bpe_gguf_pre.h"
 #include "core/tokenizer/normalization.h"
+#include "core/tokenizer/special_token_strip_keys.h"
 #include "core/tokenizer/spm.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/vocabulary.h"
@@ -68,10 +69,10 @@ absl::StatusOr<Normalization> ReadNormalization(const gguf::GgufFile& file,
   return NormalizationNamed(name);
 }
 
-// GGUF has no place for the lstrip and rstrip of Hugging Face's added tokens. llama.cpp sets
-// them by rules keyed on the model's name (llama_vocab's load, llama-vocab.cpp); the one for a
-// tokenizer Tessera reads is Phi-3's: where general.name contains "phi-3" or "phi3" in any
-// case, every special token takes the whitespace after it except <unk>, <s> and
+// llama.cpp's files have no place for the lstrip and rstrip of Hugging Face's added tokens.
+// llama.cpp sets them by rules keyed on the model's name (llama_vocab's load, llama-vocab.cpp);
+// the one for a tokenizer Tessera reads is Phi-3's: where general.name contains "phi-3" or
+// "phi3" in any case, every special token takes the whitespace after it except <unk>, <s> and
 // <|endoftext|>, as Phi-3's tokenizer.json says. Other files strip nothing.
 absl::StatusOr<std::vector<SpecialTokenStrip>> ReadLlamaCppStrips(
     const gguf::GgufFile& file, const std::vector<std::string>& tokens) {
@@ -88,6 +89,40 @@ absl::StatusOr<std::vector<SpecialTokenStrip>> ReadLlamaCppStrips(
       strips[id].right = false;
     }
   }
+  return strips;
+}
+
+// Sets `side` of each token strip key `key` lists (special_token_strip_keys.h); nothing when the
+// file does not have the key.
+absl::Status ReadStripTokenIds(const gguf::GgufFile& file, std::string_view key,
+                               bool SpecialTokenStrip::*side,
+                               std::vector<SpecialTokenStrip>& strips) {
+  if (file.Find(key) == nullptr) return absl::OkStatus();
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<int64_t> ids, file.GetIntArray(key));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(strips.size())) {
+      return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                            std::string(key), "[", i, "] = ", ids[i],
+                            " is not a token id of the ", strips.size(), "-token vocabulary")),
+                        reason::kInvalidModelFile);
+    }
+    strips[ids[i]].*side = true;
+  }
+  return absl::OkStatus();
+}
+
+// Tessera's own strip keys where the file has either; otherwise llama.cpp's rule.
+absl::StatusOr<std::vector<SpecialTokenStrip>> ReadSpecialTokenStrips(
+    const gguf::GgufFile& file, const std::vector<std::string>& tokens) {
+  if (file.Find(kGgufLstripTokenIdsKey) == nullptr &&
+      file.Find(kGgufRstripTokenIdsKey) == nullptr) {
+    return ReadLlamaCppStrips(file, tokens);
+  }
+  std::vector<SpecialTokenStrip> strips(tokens.size());
+  TESSERA_RETURN_IF_ERROR(
+      ReadStripTokenIds(file, kGgufLstripTokenIdsKey, &SpecialTokenStrip::left, strips));
+  TESSERA_RETURN_IF_ERROR(
+      ReadStripTokenIds(file, kGgufRstripTokenIdsKey, &SpecialTokenStrip::right, strips));
   return strips;
 }
 
@@ -108,7 +143,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SpmTokenizerFromGguf(const gguf::Gguf
   TESSERA_ASSIGN_OR_RETURN(vocabulary.normalization,
                            ReadNormalization(file, Normalization::kNone));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.special_token_strips,
-                           ReadLlamaCppStrips(file, vocabulary.tokens));
+                           ReadSpecialTokenStrips(file, vocabulary.tokens));
   return TokenizerFromVocabulary(std::move(vocabulary));
 }
 
@@ -148,7 +183,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizerFromGguf(const gguf::Gguf
   TESSERA_ASSIGN_OR_RETURN(vocabulary.types, ReadTokenTypes(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.merges, ReadMerges(file));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.special_token_strips,
-                           ReadLlamaCppStrips(file, vocabulary.tokens));
+                           ReadSpecialTokenStrips(file, vocabulary.tokens));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.bos_id, ReadOptionalId(file, "tokenizer.ggml.bos_token_id"));
   TESSERA_ASSIGN_OR_RETURN(vocabulary.eos_id, ReadOptionalId(file, "tokenizer.ggml.eos_token_id"));
   // The default only holds for a vocabulary that has a BOS to add.

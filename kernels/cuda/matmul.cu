@@ -10,14 +10,16 @@ namespace tessera::cuda {
 cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
                       int64_t n, int64_t k, float* y, cudaStream_t stream) {
   constexpr int64_t kMaxDim = std::numeric_limits<int>::max();
-  if (handle == nullptr || (dtype != DType::kF16 && dtype != DType::kBF16) || m < 0 || n < 0 ||
+  if (handle == nullptr || m < 0 || n < 0 ||
       k <= 0 || m > kMaxDim || n > kMaxDim || k > kMaxDim) {
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const cublasStatus_t status = cublasSetStream(handle, stream);
   if (status != CUBLAS_STATUS_SUCCESS) return status;
-  const cudaDataType_t operand_type = dtype == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
+  const cudaDataType_t operand_type = dtype == DType::kF32   ? CUDA_R_32F
+                                      : dtype == DType::kF16 ? CUDA_R_16F
+                                                             : CUDA_R_16BF;
   const float alpha = 1.0f;
   const float beta = 0.0f;
   return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),

@@ -1,5 +1,6 @@
 // Matrix products for m > 1 (prefill, batched decode) through cuBLAS on the tensor cores: fp16
-// or bf16 operands, fp32 accumulation and fp32 output. The caller creates the cuBLAS handle once
+// or bf16 operands, fp32 accumulation and fp32 output. fp32 operands (models stored in F32) are
+// multiplied in full fp32 precision, without TF32, so they match the CPU backend closely. The caller creates the cuBLAS handle once
 // and passes it in; creating one per call would cost far more than the product.
 #pragma once
 
@@ -13,7 +14,7 @@
 namespace tessera::cuda {
 
 // y = x @ w^T: y[m, n] = sum_k x[m, k] * w[n, k], like cpu::Matmul.
-//   x: [m, k] and w: [n, k] (Linear layout) both in `dtype` (kF16 or kBF16); y: [m, n] fp32.
+//   x: [m, k] and w: [n, k] (Linear layout) both in `dtype`; y: [m, n] fp32.
 // Runs on `stream` (set on the handle). Returns CUBLAS_STATUS_INVALID_VALUE for bad arguments.
 cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
                       int64_t n, int64_t k, float* y, cudaStream_t stream);

@@ -2,6 +2,7 @@
 // GGUF files converted from them, checked against llama.cpp's reference vectors.
 #include "core/tokenizer/hf_tokenizer_json.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -55,14 +56,15 @@ std::unique_ptr<Tokenizer> LoadFromJson(const std::string& tokenizer_json) {
 }
 
 // Converts the tokenizer.json into a GGUF in the test's scratch space and loads that. The file
-// is named as llama.cpp names its vocabulary files ("Phi3"), which matters to llama.cpp's rule
-// that gives Phi-3's special tokens their rstrip.
-std::unique_ptr<Tokenizer> LoadThroughGguf(const ReferenceVocabulary& reference) {
+// is named as llama.cpp names its vocabulary files ("Phi3") unless `general_name` says otherwise;
+// llama.cpp's rule that gives Phi-3's special tokens their rstrip goes by that name.
+std::unique_ptr<Tokenizer> LoadThroughGguf(const ReferenceVocabulary& reference,
+                                           const std::string& general_name) {
   auto vocabulary = ReadHfTokenizer(SharedPath(reference.tokenizer_json));
   EXPECT_TRUE(vocabulary.ok()) << vocabulary.status();
   if (!vocabulary.ok()) return nullptr;
   gguf::GgufWriter writer;
-  writer.AddString("general.name", reference.name);
+  writer.AddString("general.name", general_name);
   const absl::Status converted = AddVocabularyToGguf(*vocabulary, writer);
   EXPECT_TRUE(converted.ok()) << converted;
   if (!converted.ok()) return nullptr;
@@ -76,6 +78,10 @@ std::unique_ptr<Tokenizer> LoadThroughGguf(const ReferenceVocabulary& reference)
   auto tokenizer = TokenizerFromGguf(**file);
   EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
   return tokenizer.ok() ? std::move(tokenizer).value() : nullptr;
+}
+
+std::unique_ptr<Tokenizer> LoadThroughGguf(const ReferenceVocabulary& reference) {
+  return LoadThroughGguf(reference, reference.name);
 }
 
 std::vector<testing::ReferenceCase> ReadVectors(const ReferenceVocabulary& vocabulary) {
@@ -271,6 +277,15 @@ TEST_P(HfReferenceTest, HardCasesEncodeLikeTheHuggingFaceTokenizer) {
 TEST_P(HfReferenceTest, ConvertedGgufEncodesHardCasesLikeTheHuggingFaceTokenizer) {
   SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
   auto tokenizer = LoadThroughGguf(GetParam());
+  ASSERT_NE(tokenizer, nullptr);
+  ExpectEncodesHardCasesLikeReference(*tokenizer, ReadHardCases(GetParam()));
+}
+
+// The strips travel in the file (special_token_strip_keys.h), so a Phi-3 vocabulary whose name
+// llama.cpp's rule does not recognise still strips after its chat tokens.
+TEST_P(HfReferenceTest, ConvertedGgufNotNamedAfterTheModelEncodesHardCasesLikeTheReference) {
+  SKIP_WITHOUT_SHARED_FILE(SharedPath(GetParam().tokenizer_json));
+  auto tokenizer = LoadThroughGguf(GetParam(), "my-finetune");
   ASSERT_NE(tokenizer, nullptr);
   ExpectEncodesHardCasesLikeReference(*tokenizer, ReadHardCases(GetParam()));
 }
@@ -574,6 +589,40 @@ TEST(HfTokenizerToGgufTest, WritesTheNormalizer) {
               reference.name == "Qwen2" ? "nfc" : "none")
         << reference.name;
   }
+}
+
+// The ids of the added tokens whose `flag` ("lstrip" or "rstrip") is true, read off the
+// tokenizer.json itself.
+std::vector<int64_t> AddedTokenIdsWith(const std::string& tokenizer_json, const std::string& flag) {
+  std::ifstream in(SharedPath(tokenizer_json));
+  const nlohmann::json parsed = nlohmann::json::parse(in);
+  std::vector<int64_t> ids;
+  for (const nlohmann::json& token : parsed["added_tokens"]) {
+    if (token.value(flag, false)) ids.push_back(token["id"].get<int64_t>());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Every converted file has both strip keys, listing the added tokens that strip.
+TEST(HfTokenizerToGgufTest, WritesTheAddedTokensStrips) {
+  for (const ReferenceVocabulary& reference : {kQwen2, kLlama3, kPhi3}) {
+    SKIP_WITHOUT_SHARED_FILE(SharedPath(reference.tokenizer_json));
+    const testing::ScratchFile gguf_file(reference.name + ".gguf");
+    ASSERT_TRUE(
+        ConvertHfTokenizerToGguf(SharedPath(reference.tokenizer_json), gguf_file.path()).ok());
+    auto file = gguf::GgufFile::Open(gguf_file.path());
+    ASSERT_TRUE(file.ok()) << file.status();
+    for (const std::string flag : {"lstrip", "rstrip"}) {
+      const std::string key = "tokenizer.ggml." + flag + "_token_ids";
+      auto ids = (*file)->GetIntArray(key);
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      EXPECT_EQ(*ids, AddedTokenIdsWith(reference.tokenizer_json, flag)) << reference.name;
+    }
+  }
+  // Phi-3's chat tokens and </s> (hand-read from its added_tokens), for a check on the reading.
+  EXPECT_THAT(AddedTokenIdsWith(kPhi3.tokenizer_json, "rstrip"),
+              ElementsAre(2, 32001, 32002, 32003, 32004, 32005, 32006, 32007, 32008, 32009, 32010));
 }
 
 TEST(HfTokenizerToGgufTest, RejectsSplitRegexesWithoutAGgufName) {

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "core/format/gguf.h"
 #include "core/format/gguf_writer.h"
+#include "core/models/cuda_backend.h"
 #include "tests/e2e/e2e_server.h"
 
 namespace tessera::e2e {
@@ -23,11 +24,13 @@ struct LoadResult {
 };
 
 LoadResult LoadModel(pb::InferenceService::Stub& stub, const std::string& name,
-                     const std::string& path, int64_t kv_cache_capacity_tokens = 0) {
+                     const std::string& path, int64_t kv_cache_capacity_tokens = 0,
+                     const std::string& device = "") {
   pb::LoadModelRequest request;
   request.set_name(name);
   request.set_path(path);
   request.set_kv_cache_capacity_tokens(kv_cache_capacity_tokens);
+  request.set_device(device);
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<pb::LoadModelResponse>> reader =
       stub.LoadModel(&context, request);
@@ -165,6 +168,45 @@ TEST_F(ModelsTest, LoadErrors) {
 
   EXPECT_EQ(ListedNames(stub()), std::vector<std::string>{kModel});
   ExpectStillServing(stub());
+}
+
+TEST_F(ModelsTest, UnknownDeviceIsInvalidArgumentNamingTheChoices) {
+  for (const char* device : {"cuda:99", "tpu"}) {
+    const LoadResult result = LoadModel(stub(), "elsewhere", kModelPath, 0, device);
+    ExpectError(result.status, grpc::StatusCode::INVALID_ARGUMENT, "UNSUPPORTED_DEVICE");
+    EXPECT_NE(result.status.error_message().find("\"cpu\""), std::string::npos)
+        << result.status.error_message();
+  }
+  ExpectStillServing(stub());
+}
+
+// The same model on both backends generates the same greedy tokens (F32 weights are computed in
+// full fp32 on the GPU too).
+TEST_F(ModelsTest, GpuAndCpuCopiesGenerateTheSameTokens) {
+  if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
+  const LoadResult on_gpu = LoadModel(stub(), "on_gpu", kModelPath, 0, "cuda");
+  ASSERT_TRUE(on_gpu.status.ok()) << on_gpu.status.error_message();
+  const LoadResult on_cpu = LoadModel(stub(), "on_cpu", kModelPath, 0, "cpu");
+  ASSERT_TRUE(on_cpu.status.ok()) << on_cpu.status.error_message();
+  EXPECT_EQ(on_gpu.responses.back().model().device(), "cuda:0");
+  EXPECT_EQ(on_cpu.responses.back().model().device(), "cpu");
+  bool uploaded = false;
+  for (const pb::LoadModelResponse& response : on_gpu.responses) {
+    uploaded |= response.progress().stage() == pb::LOAD_STAGE_UPLOADING_WEIGHTS &&
+                response.progress().bytes_total() > 0 &&
+                response.progress().bytes_read() == response.progress().bytes_total();
+  }
+  EXPECT_TRUE(uploaded) << "no complete upload progress reported";
+
+  pb::GenerateRequest request = GreedyRequest("Once upon a time", 100);
+  request.set_model("on_gpu");
+  const GenerateResult gpu = Generate(stub(), request);
+  request.set_model("on_cpu");
+  const GenerateResult cpu = Generate(stub(), request);
+  ASSERT_TRUE(gpu.status.ok()) << gpu.status.error_message();
+  ASSERT_TRUE(cpu.status.ok()) << cpu.status.error_message();
+  EXPECT_EQ(gpu.token_ids, cpu.token_ids);
+  EXPECT_EQ(gpu.text, cpu.text);
 }
 
 TEST_F(ModelsTest, MalformedFileIsInvalidModelFile) {

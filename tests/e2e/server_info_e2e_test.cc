@@ -4,6 +4,8 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/models/cuda_backend.h"
 #include "gmock/gmock.h"
 #include "tests/e2e/e2e_server.h"
 
@@ -21,7 +23,8 @@ TEST_F(ServerInfoTest, DescribesBuildDeviceAndModels) {
   EXPECT_THAT(info.version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
   EXPECT_TRUE(absl::StrContains(info.build(), "cpu")) << info.build();
 
-  ASSERT_EQ(info.devices_size(), 1);
+  // The CPU, then each GPU.
+  ASSERT_EQ(info.devices_size(), 1 + CudaDeviceCount());
   const pb::DeviceInfo& cpu = info.devices(0);
   EXPECT_EQ(cpu.name(), "cpu");
   EXPECT_FALSE(cpu.description().empty());
@@ -31,6 +34,13 @@ TEST_F(ServerInfoTest, DescribesBuildDeviceAndModels) {
   EXPECT_LE(cpu.memory_total_bytes(), physical * 2);
   EXPECT_GT(cpu.memory_free_bytes(), 0);
   EXPECT_LE(cpu.memory_free_bytes(), cpu.memory_total_bytes());
+  for (int i = 1; i < info.devices_size(); ++i) {
+    const pb::DeviceInfo& gpu = info.devices(i);
+    EXPECT_EQ(gpu.name(), absl::StrCat("cuda:", i - 1));
+    EXPECT_FALSE(gpu.description().empty());
+    EXPECT_GT(gpu.memory_free_bytes(), 0);
+    EXPECT_LE(gpu.memory_free_bytes(), gpu.memory_total_bytes());
+  }
 
   ASSERT_EQ(info.models_size(), 1);
   EXPECT_EQ(info.models(0).name(), kModel);

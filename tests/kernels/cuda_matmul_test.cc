@@ -2,6 +2,7 @@
 #if TESSERA_HAVE_CUDA
 
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 #include <cublas_v2.h>
@@ -80,6 +81,28 @@ TEST_P(CudaMatmulTest, MatchesCpu) {
               CUBLAS_STATUS_SUCCESS);
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
         << "m=" << s.m << " n=" << s.n << " k=" << s.k;
+  }
+  cublasDestroy(handle);
+}
+
+// F32 operands go through cuBLAS in full fp32 (no TF32): only the summation order differs.
+TEST(CudaMatmulF32Test, MatchesCpuInFullPrecision) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  for (const auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 33, 64}, {17, 250, 4096}}) {
+    const std::vector<float> x = test::RandomFloats(m * k, 16);
+    const std::vector<float> w = test::RandomFloats(n * k, 17);
+    std::vector<float> expected(m * n);
+    cpu::Matmul(x.data(), Tensor(w.data(), DType::kF32, {n, k}), m, expected.data());
+    auto x_device = test::ToDevice(x);
+    auto w_device = test::ToDevice(w);
+    auto y = test::PoisonedOutput(m * n);
+    ASSERT_EQ(cuda::Matmul(handle, x_device.data(), w_device.data(), DType::kF32, m, n, k,
+                           y.data(), nullptr),
+              CUBLAS_STATUS_SUCCESS);
+    // TF32 (10-bit mantissa) would miss this by orders of magnitude.
+    EXPECT_LT(test::RelativeError(test::ToHost(y), expected), 1e-6) << m << "x" << n << "x" << k;
   }
   cublasDestroy(handle);
 }

@@ -186,6 +186,7 @@ TEST(ProtoConvertTest, ModelInfoOfStories260K) {
   EngineOptions options;
   options.path = TESSERA_MODELS_DIR "/stories260K.gguf";
   options.kv_cache_capacity_tokens = 2048;
+  options.device = "cpu";
   absl::StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
   ASSERT_TRUE(engine.ok()) << engine.status();

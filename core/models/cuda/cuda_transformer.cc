@@ -1,6 +1,8 @@
 // The Transformer (core/models/transformer.h) on a GPU: the same layers, step for step, with
-// the kernels of kernels/cuda/. Activations and the KV cache are fp32 on the device; weights are
-// 16-bit. One token runs its projections as GEMVs, several (prefill) as cuBLAS GEMMs.
+// the kernels of kernels/cuda/. Activations and the KV cache are fp32 on the device; weights stay
+// in the file's dtype. With 16-bit weights one token runs its projections as GEMVs and several
+// (prefill) as tensor-core GEMMs on bf16/fp16 activations; F32 weights go through cuBLAS in full
+// fp32 precision either way.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -141,6 +143,11 @@ absl::Status CudaTransformer::EnsureScratch(int64_t n) const {
 }
 
 absl::Status CudaTransformer::Linear(const float* x, const Tensor& w, int64_t n, float* y) const {
+  if (w.dtype == DType::kF32) {
+    TESSERA_RETURN_IF_CUBLAS_ERROR(
+        cuda::Matmul(cublas_, x, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
+    return absl::OkStatus();
+  }
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, x, w.rows(), w.cols(), y, stream_));
     return absl::OkStatus();
@@ -184,13 +191,7 @@ absl::Status CudaTransformer::AttentionLayer(int l, int64_t n, int64_t start,
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::Rope(k, scratch_.positions.data(), n, c.num_kv_heads, c.head_dim,
                                           rope.rotary_dim, inv_freq, rope.style,
                                           rope.attention_factor, stream_));
-  const cpu::AttentionShape shape{
-      .n_heads = c.num_heads,
-      .n_kv_heads = c.num_kv_heads,
-      .head_dim = c.head_dim,
-      .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
-      .sliding_window = c.sliding_window,
-  };
+  const cpu::AttentionShape shape = KernelShape(c);
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
         q, cache.keys(l), cache.values(l), start + 1, shape, decode_workspace_.data(),
@@ -215,15 +216,9 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
                                       std::span<float> logits) const {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t hidden = info_.hidden_size;
-  if (n == 0 || cache.length() + n > cache.capacity() ||
-      static_cast<int64_t>(logits.size()) != info_.vocab_size) {
-    return absl::InternalError("CudaTransformer::Forward: no tokens, no room in the cache, or bad logits");
-  }
-  if (MustReencode(rope_switch_position_, cache.length(), n)) {
-    std::vector<int32_t> sequence(cache.tokens().begin(), cache.tokens().end());
-    sequence.insert(sequence.end(), tokens.begin(), tokens.end());
-    cache.Clear();
-    return Forward(sequence, cache, logits);
+  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, n, cache, logits.size()));
+  if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
+    return Forward(*sequence, cache, logits);
   }
   const int64_t start = cache.length();
   TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
@@ -256,8 +251,7 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
                                                   eps, n, hidden, norm, stream_));
   }
   // Logits of the last token only: that is all sampling needs.
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(output_.data, output_.dtype, norm + (n - 1) * hidden,
-                                          output_.rows(), hidden, logits_.data(), stream_));
+  TESSERA_RETURN_IF_ERROR(Linear(norm + (n - 1) * hidden, output_, 1, logits_.data()));
   TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(), logits.size_bytes(),
                                                cudaMemcpyDeviceToHost, stream_));
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
@@ -283,7 +277,7 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   int64_t total = 0;
   absl::flat_hash_set<const void*> counted;
   for (const Tensor* t : all) {
-    if (counted.insert(t->data).second) total += cuda::DeviceWeights::DeviceBytes(*t);
+    if (counted.insert(t->data).second) total += static_cast<int64_t>(t->bytes());
   }
   TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device, total, "the model's weights"));
 
@@ -333,13 +327,9 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
         first.InverseFrequencies(0, config.rope.original_context + 1)));
   }
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
-  const cpu::AttentionShape shape{.n_heads = config.num_heads, .n_kv_heads = config.num_kv_heads,
-                                  .head_dim = config.head_dim,
-                                  .sliding_window = config.sliding_window};
+  const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(
       cuda::AttentionDecodeWorkspaceBytes(shape, model->info_.context_length)));
-  model->info_.weight_bytes = model->weights_.bytes();
-  model->info_.weight_dtype = model->output_.dtype;
   return std::unique_ptr<Model>(std::move(model));
 }
 

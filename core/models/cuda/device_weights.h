@@ -1,7 +1,6 @@
-// Weights copied to one GPU. Each host tensor is uploaded once: the views of a fused tensor are
-// disjoint and go up separately, tied embeddings (one tensor used twice) share one copy. Matrices
-// stored as F32 become BF16 on the way, since the GPU's GEMV and GEMM take 16-bit weights;
-// vectors (norms, biases) keep their dtype.
+// Weights copied to one GPU, in the dtype the model file stores them in. Each host tensor is
+// uploaded once: the views of a fused tensor are disjoint and go up separately, tied embeddings
+// (one tensor used twice) share one copy.
 #pragma once
 
 #include <cstdint>
@@ -20,9 +19,6 @@ class DeviceWeights {
   DeviceWeights(const DeviceWeights&) = delete;
   DeviceWeights& operator=(const DeviceWeights&) = delete;
   ~DeviceWeights();
-
-  // The device bytes `host` will take, after conversion.
-  static int64_t DeviceBytes(const Tensor& host);
 
   // The device copy of `host` (CPU memory), uploading it the first time it is asked for.
   // Errors: those of cudaMalloc and cudaMemcpy as a status.
