@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/blocks/rope.h"
 #include "core/format/gguf_builder.h"
 #include "core/models/transformer_gguf.h"
 #include "core/util/status_macros.h"
@@ -176,19 +175,7 @@ absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShap
   if (!config.tied_embeddings) {
     TESSERA_RETURN_IF_ERROR(random.Matrix("output.weight", config.vocab_size, config.hidden_size));
   }
-  if (config.rope.type == "llama3") {
-    const Llama3RopeScaling scaling{
-        .factor = config.rope.factor,
-        .low_frequency_factor = config.rope.low_frequency_factor,
-        .high_frequency_factor = config.rope.high_frequency_factor,
-        .original_context = static_cast<double>(config.rope.original_context),
-    };
-    TESSERA_RETURN_IF_ERROR(
-        AddFloatTable("rope_freqs.weight",
-                      Llama3FrequencyFactors(scaling, static_cast<float>(config.rope.theta),
-                                             static_cast<int>(config.rotary_dim())),
-                      out));
-  }
+  TESSERA_RETURN_IF_ERROR(AddLlama3RopeFactors(config, out));
   for (int l = 0; l < config.num_layers; ++l) {
     TESSERA_RETURN_IF_ERROR(AddLayer(shape.architecture, config, l, random));
   }

@@ -82,19 +82,7 @@ absl::Status ConvertLlamaCheckpoint(const HfCheckpoint& checkpoint, gguf::GgufBu
     TESSERA_RETURN_IF_ERROR(AddPermutedProjection(checkpoint, l, "q_proj.weight", "attn_q.weight", c.num_heads, out));
     TESSERA_RETURN_IF_ERROR(AddPermutedProjection(checkpoint, l, "k_proj.weight", "attn_k.weight", c.num_kv_heads, out));
   }
-  if (c.rope.type == "llama3") {
-    const Llama3RopeScaling scaling{
-        .factor = c.rope.factor,
-        .low_frequency_factor = c.rope.low_frequency_factor,
-        .high_frequency_factor = c.rope.high_frequency_factor,
-        .original_context = static_cast<double>(c.rope.original_context),
-    };
-    TESSERA_RETURN_IF_ERROR(AddFloatTable(
-        "rope_freqs.weight",
-        Llama3FrequencyFactors(scaling, static_cast<float>(c.rope.theta), static_cast<int>(c.rotary_dim())),
-        out));
-  }
-  return absl::OkStatus();
+  return AddLlama3RopeFactors(c, out);
 }
 
 }  // namespace tessera

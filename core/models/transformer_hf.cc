@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/blocks/rope.h"
 #include "core/models/gguf_weights.h"
 #include "core/util/error_reason.h"
 #include "core/util/status_macros.h"
@@ -210,6 +211,20 @@ absl::Status AddSharedTransformerTensors(const HfCheckpoint& checkpoint,
                                  {"self_attn.o_proj.weight", "attn_output.weight"},
                                  {"mlp.down_proj.weight", "ffn_down.weight"}},
                                 out);
+}
+
+absl::Status AddLlama3RopeFactors(const HfTransformerConfig& config, gguf::GgufBuilder& out) {
+  if (config.rope.type != "llama3") return absl::OkStatus();
+  const Llama3RopeScaling scaling{
+      .factor = config.rope.factor,
+      .low_frequency_factor = config.rope.low_frequency_factor,
+      .high_frequency_factor = config.rope.high_frequency_factor,
+      .original_context = static_cast<double>(config.rope.original_context),
+  };
+  return AddFloatTable("rope_freqs.weight",
+                       Llama3FrequencyFactors(scaling, static_cast<float>(config.rope.theta),
+                                              static_cast<int>(config.rotary_dim())),
+                       out);
 }
 
 absl::Status AddFloatTable(std::string_view gguf_name, const std::vector<float>& values,

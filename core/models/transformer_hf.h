@@ -96,6 +96,10 @@ absl::Status AddSeparateProjectionTensors(const HfCheckpoint& checkpoint, int64_
 absl::Status AddSharedTransformerTensors(const HfCheckpoint& checkpoint,
                                          const HfTransformerConfig& config, gguf::GgufBuilder& out);
 
+// Llama 3's rope frequency scaling of `config` as llama.cpp's rope_freqs.weight divisors; nothing
+// for another rope type.
+absl::Status AddLlama3RopeFactors(const HfTransformerConfig& config, gguf::GgufBuilder& out);
+
 // A table of floats (rope factors) as an owned F32 tensor.
 absl::Status AddFloatTable(std::string_view gguf_name, const std::vector<float>& values,
                            gguf::GgufBuilder& out);

@@ -262,61 +262,46 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
 absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer& host, int device,
                                                                const UploadProgress& progress) {
   const TransformerWeights& w = host.weights();
-  // Every host tensor, to size the upload before starting it.
-  std::vector<const Tensor*> all = {&w.token_embd, &w.output_norm, &w.output};
-  for (const TransformerLayer& layer : w.layers) {
-    const AttentionWeights& a = layer.attention.weights();
-    for (const Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &a.q, &a.k, &a.v, &a.o,
-                            &layer.ffn.gate, &layer.ffn.up, &layer.ffn.down}) {
-      all.push_back(t);
+  std::unique_ptr<CudaTransformer> model(new CudaTransformer(host, device));
+  // The weights start as the host's tensors, then are replaced in place by their device copies.
+  model->token_embd_ = w.token_embd;
+  model->output_norm_ = w.output_norm;
+  model->output_ = w.output;
+  for (const TransformerLayer& host_layer : w.layers) {
+    const AttentionWeights& a = host_layer.attention.weights();
+    model->layers_.push_back(DeviceLayer{
+        .config = host_layer.attention.config(),
+        .attn_norm = host_layer.attn_norm, .ffn_norm = host_layer.ffn_norm,
+        .q = a.q, .k = a.k, .v = a.v, .o = a.o,
+        .q_bias = a.q_bias, .k_bias = a.k_bias, .v_bias = a.v_bias,
+        .q_norm = a.q_norm, .k_norm = a.k_norm,
+        .gate = host_layer.ffn.gate, .up = host_layer.ffn.up, .down = host_layer.ffn.down});
+  }
+  std::vector<Tensor*> weights = {&model->token_embd_, &model->output_norm_, &model->output_};
+  for (DeviceLayer& layer : model->layers_) {
+    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.k, &layer.v, &layer.o,
+                      &layer.gate, &layer.up, &layer.down}) {
+      weights.push_back(t);
     }
-    for (const std::optional<Tensor>* t : {&a.q_bias, &a.k_bias, &a.v_bias, &a.q_norm, &a.k_norm}) {
-      if (t->has_value()) all.push_back(&**t);
+    for (std::optional<Tensor>* t :
+         {&layer.q_bias, &layer.k_bias, &layer.v_bias, &layer.q_norm, &layer.k_norm}) {
+      if (t->has_value()) weights.push_back(&**t);
     }
   }
+  // Sized before anything is uploaded; a tensor used twice (tied embeddings) counts once.
   int64_t total = 0;
   absl::flat_hash_set<const void*> counted;
-  for (const Tensor* t : all) {
+  for (const Tensor* t : weights) {
     if (counted.insert(t->data).second) total += static_cast<int64_t>(t->bytes());
   }
   TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device, total, "the model's weights"));
 
-  std::unique_ptr<CudaTransformer> model(new CudaTransformer(host, device));
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&model->stream_, cudaStreamNonBlocking));
   TESSERA_RETURN_IF_CUBLAS_ERROR(cublasCreate(&model->cublas_));
   TESSERA_RETURN_IF_CUBLAS_ERROR(cublasSetStream(model->cublas_, model->stream_));
-  auto upload = [&](const Tensor& t) -> absl::StatusOr<Tensor> {
-    TESSERA_ASSIGN_OR_RETURN(Tensor on_device, model->weights_.Upload(t));
+  for (Tensor* t : weights) {
+    TESSERA_ASSIGN_OR_RETURN(*t, model->weights_.Upload(*t));
     progress(model->weights_.bytes(), total);
-    return on_device;
-  };
-  TESSERA_ASSIGN_OR_RETURN(model->token_embd_, upload(w.token_embd));
-  TESSERA_ASSIGN_OR_RETURN(model->output_norm_, upload(w.output_norm));
-  TESSERA_ASSIGN_OR_RETURN(model->output_, upload(w.output));
-  for (const TransformerLayer& host_layer : w.layers) {
-    const AttentionWeights& a = host_layer.attention.weights();
-    DeviceLayer layer{.config = host_layer.attention.config()};
-    TESSERA_ASSIGN_OR_RETURN(layer.attn_norm, upload(host_layer.attn_norm));
-    TESSERA_ASSIGN_OR_RETURN(layer.ffn_norm, upload(host_layer.ffn_norm));
-    TESSERA_ASSIGN_OR_RETURN(layer.q, upload(a.q));
-    TESSERA_ASSIGN_OR_RETURN(layer.k, upload(a.k));
-    TESSERA_ASSIGN_OR_RETURN(layer.v, upload(a.v));
-    TESSERA_ASSIGN_OR_RETURN(layer.o, upload(a.o));
-    auto upload_optional = [&](const std::optional<Tensor>& from,
-                               std::optional<Tensor>& to) -> absl::Status {
-      if (!from.has_value()) return absl::OkStatus();
-      TESSERA_ASSIGN_OR_RETURN(to, upload(*from));
-      return absl::OkStatus();
-    };
-    TESSERA_RETURN_IF_ERROR(upload_optional(a.q_bias, layer.q_bias));
-    TESSERA_RETURN_IF_ERROR(upload_optional(a.k_bias, layer.k_bias));
-    TESSERA_RETURN_IF_ERROR(upload_optional(a.v_bias, layer.v_bias));
-    TESSERA_RETURN_IF_ERROR(upload_optional(a.q_norm, layer.q_norm));
-    TESSERA_RETURN_IF_ERROR(upload_optional(a.k_norm, layer.k_norm));
-    TESSERA_ASSIGN_OR_RETURN(layer.gate, upload(host_layer.ffn.gate));
-    TESSERA_ASSIGN_OR_RETURN(layer.up, upload(host_layer.ffn.up));
-    TESSERA_ASSIGN_OR_RETURN(layer.down, upload(host_layer.ffn.down));
-    model->layers_.push_back(std::move(layer));
   }
 
   const Attention& first = w.layers.front().attention;
