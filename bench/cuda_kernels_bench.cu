@@ -146,6 +146,7 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
     const char* name;
   };
   const Shape shapes[] = {{4096, 4096, "q/o proj"},
+                          {1024, 4096, "k/v proj"},
                           {14336, 4096, "gate/up proj"},
                           {4096, 14336, "down proj"},
                           {128256, 4096, "lm head"}};
@@ -176,6 +177,46 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
   }
 }
 
+// The decode step's fused forms at Llama-3-8B's shape: q, k and v in one launch (against the
+// three separate rows above), and gate and up with SwiGLU.
+void BenchFusedGemv(std::vector<Row>& rows) {
+  constexpr int64_t kHidden = 4096, kKv = 1024, kFfn = 14336;
+  const size_t qkv_bytes = static_cast<size_t>((kHidden + 2 * kKv) * kHidden) * 2;
+  const int qkv_copies = CopiesToRotate(qkv_bytes);
+  std::vector<DeviceBuffer<__nv_bfloat16>> q, k, v;
+  for (int i = 0; i < qkv_copies; ++i) {
+    q.push_back(RandomBf16(kHidden * kHidden, 400 + i));
+    k.push_back(RandomBf16(kKv * kHidden, 500 + i));
+    v.push_back(RandomBf16(kKv * kHidden, 600 + i));
+  }
+  DeviceBuffer<float> x = RandomFloats(kHidden, 5);
+  DeviceBuffer<float> y;
+  BENCH_CHECK(y.Allocate(kFfn));
+  rows.push_back({"gemv fused q+k+v", "(4096+1024+1024)x4096", static_cast<double>(qkv_bytes),
+                  MedianSeconds(
+                      [&](int i) {
+                        const GemvMatrix matrices[] = {{q[i].data(), kHidden, y.data()},
+                                                       {k[i].data(), kKv, y.data() + kHidden},
+                                                       {v[i].data(), kKv, y.data() + kHidden + kKv}};
+                        BENCH_CHECK(GemvFused(matrices, DType::kBF16, x.data(), kHidden, nullptr));
+                      },
+                      qkv_copies)});
+  const size_t gate_up_bytes = static_cast<size_t>(2 * kFfn * kHidden) * 2;
+  const int gate_up_copies = CopiesToRotate(gate_up_bytes);
+  std::vector<DeviceBuffer<__nv_bfloat16>> gate, up;
+  for (int i = 0; i < gate_up_copies; ++i) {
+    gate.push_back(RandomBf16(kFfn * kHidden, 700 + i));
+    up.push_back(RandomBf16(kFfn * kHidden, 800 + i));
+  }
+  rows.push_back({"gemv swiglu gate+up", "2x14336x4096", static_cast<double>(gate_up_bytes),
+                  MedianSeconds(
+                      [&](int i) {
+                        BENCH_CHECK(GemvSwiGlu(gate[i].data(), up[i].data(), DType::kBF16,
+                                               x.data(), kFfn, kHidden, y.data(), nullptr));
+                      },
+                      gate_up_copies)});
+}
+
 struct AttentionCase {
   int64_t length;  // context (decode) or tokens (prefill)
   int64_t sliding_window;
@@ -204,15 +245,22 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
     DeviceBuffer<float> q = RandomFloats(shape.n_heads * shape.head_dim, 4);
     DeviceBuffer<float> out;
     BENCH_CHECK(out.Allocate(shape.n_heads * shape.head_dim));
+    std::vector<KvCacheView> host_views;
+    for (int i = 0; i < n_copies; ++i) {
+      host_views.push_back({k_caches[i].data(), v_caches[i].data(), context});
+    }
+    DeviceBuffer<KvCacheView> views;
+    BENCH_CHECK(views.Upload(host_views));
+    // Launched for the longest context the model allows, as the captured decode step is.
+    constexpr int64_t kMaxContext = 8192;
     DeviceBuffer<char> workspace;
-    BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, context)));
+    BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, kMaxContext)));
     rows.push_back({"attention decode",
                     WithWindow("context " + std::to_string(context), c.sliding_window), kv_bytes,
                     MedianSeconds(
                         [&](int i) {
-                          BENCH_CHECK(AttentionDecode(q.data(), k_caches[i].data(),
-                                                      v_caches[i].data(), context, shape,
-                                                      workspace.data(), workspace.bytes(),
+                          BENCH_CHECK(AttentionDecode(q.data(), views.data() + i, kMaxContext,
+                                                      shape, workspace.data(), workspace.bytes(),
                                                       out.data(), nullptr));
                         },
                         n_copies)});
@@ -313,6 +361,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   const double copy_bandwidth = CopyBandwidth(rows);
   BenchGemv(rows, handle);
+  BenchFusedGemv(rows);
   BenchAttentionDecode(rows);
   std::vector<ComputeRow> compute_rows;
   BenchAttentionPrefill(compute_rows);

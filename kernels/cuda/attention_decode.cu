@@ -22,6 +22,10 @@ namespace tessera::cuda {
 namespace {
 
 constexpr int kWarps = 4;
+// Four blocks per SM keep enough loads in flight; the bound holds registers to 128 per thread.
+// Groups of 8 need more for their queries and outputs and settle for two.
+template <int kGroup>
+constexpr int kBlocksPerSm = kGroup <= 4 ? 4 : 2;
 constexpr int kMaxGroup = 8;  // query heads per kv head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMergeWarps = 8;
@@ -46,24 +50,33 @@ Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_spli
 constexpr int64_t kTargetBlocks = 512;
 
 // Cache positions the query sees: the last sliding_window of kv_len, or all of them.
-int64_t VisibleLength(const AttentionShape& shape, int64_t kv_len) {
-  return shape.sliding_window > 0 ? std::min(kv_len, shape.sliding_window) : kv_len;
+__host__ __device__ int64_t VisibleLength(const AttentionShape& shape, int64_t kv_len) {
+  return shape.sliding_window > 0 && shape.sliding_window < kv_len ? shape.sliding_window
+                                                                   : kv_len;
 }
 
-int64_t MaxSplits(const AttentionShape& shape) {
-  return std::max<int64_t>(1, kTargetBlocks / shape.n_kv_heads);
+__host__ __device__ int64_t MaxSplits(const AttentionShape& shape) {
+  const int64_t splits = kTargetBlocks / shape.n_kv_heads;
+  return splits > 1 ? splits : 1;
 }
 
 // Cache positions one block reads: a multiple of kKvChunk, as few as give kTargetBlocks blocks.
-int64_t ChunkFor(const AttentionShape& shape, int64_t kv_len) {
+__host__ __device__ int64_t ChunkFor(const AttentionShape& shape, int64_t visible_len) {
   const int64_t max_splits = MaxSplits(shape);
-  const int64_t granules = (kv_len + kKvChunk - 1) / kKvChunk;
+  const int64_t granules = (visible_len + kKvChunk - 1) / kKvChunk;
   return kKvChunk * ((granules + max_splits - 1) / max_splits);
 }
 
-int64_t SplitsFor(const AttentionShape& shape, int64_t kv_len) {
-  const int64_t chunk = ChunkFor(shape, kv_len);
-  return (kv_len + chunk - 1) / chunk;
+__host__ __device__ int64_t SplitsFor(const AttentionShape& shape, int64_t visible_len) {
+  const int64_t chunk = ChunkFor(shape, visible_len);
+  return (visible_len + chunk - 1) / chunk;
+}
+
+// Splits a launch provides for: enough for every length up to max_kv_len (SplitsFor is not
+// monotonic: where the chunk doubles, the splits halve).
+int64_t LaunchSplits(const AttentionShape& shape, int64_t max_kv_len) {
+  const int64_t granules = (VisibleLength(shape, max_kv_len) + kKvChunk - 1) / kKvChunk;
+  return std::min(granules, MaxSplits(shape));
 }
 
 // Every thread gets the block's maximum (the max counterpart of BlockSum).
@@ -99,26 +112,34 @@ __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight,
 // kGroup: the group size rounded up to a power of two; kVecs: float4 per lane, head_dim <= 128
 // kVecs. Wide heads load fewer positions at a time to stay within the registers.
 template <int kGroup, int kVecs>
-__global__ void __launch_bounds__(kWarps * 32)
-    AttentionDecodeChunkKernel(const float* q, const float* k_cache, const float* v_cache,
-                               int64_t kv_len, int64_t chunk, int n_kv_heads, int group,
-                               int head_dim, float scale_log2, Partials partials) {
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
+    AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, AttentionShape shape,
+                               float scale_log2, Partials partials) {
   constexpr int kInFlight = 8 / kVecs;  // cache positions a warp loads before using them
   __shared__ float warp_max[kWarps][kGroup];
   __shared__ float warp_sum[kWarps][kGroup];
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kWarps, kGroup, head_dim]
 
-  const int kv_head = blockIdx.x;
+  // The launch covers the longest context it may see; blocks past this one's chunks have none.
+  const int64_t kv_len = cache->length;
+  const int64_t visible_len = VisibleLength(shape, kv_len);
+  const int64_t chunk = ChunkFor(shape, visible_len);
   const int64_t split = blockIdx.y;
-  const int64_t n_splits = gridDim.y;
-  const int64_t first = split * chunk;
+  if (split * chunk >= visible_len) return;
+  const int kv_head = blockIdx.x;
+  const int64_t launch_splits = gridDim.y;  // the partials' stride
+  const int n_kv_heads = shape.n_kv_heads;
+  const int group = shape.n_heads / n_kv_heads;
+  const int head_dim = shape.head_dim;
+  // Positions before the window are never read.
+  const int64_t first = kv_len - visible_len + split * chunk;
   const int64_t chunk_len = kv_len - first < chunk ? kv_len - first : chunk;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
-  const float* k_head = k_cache + first * kv_row + kv_head * head_dim;
-  const float* v_head = v_cache + first * kv_row + kv_head * head_dim;
+  const float* k_head = cache->keys + first * kv_row + kv_head * head_dim;
+  const float* v_head = cache->values + first * kv_row + kv_head * head_dim;
 
   // The group's queries, pre-scaled: lane holds dims [4 lane + 128 v, +4).
   float4 q_lane[kGroup][kVecs] = {};
@@ -215,7 +236,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       total += weight * warp_out[(w * kGroup + g) * head_dim + d];
       sum += weight * warp_sum[w][g];
     }
-    const int64_t partial = (kv_head * group + g) * n_splits + split;
+    const int64_t partial = (kv_head * group + g) * launch_splits + split;
     partials.out[partial * head_dim + d] = total;
     if (d == 0) {
       partials.max[partial] = block_max;
@@ -226,15 +247,18 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // Dynamic shared memory: per-warp sums [kMergeWarps, head_dim].
 __global__ void __launch_bounds__(kMergeWarps * 32)
-    AttentionDecodeMergeKernel(Partials partials, int64_t n_splits, int head_dim, float* out) {
+    AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, AttentionShape shape,
+                               int64_t launch_splits, float* out) {
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
+  const int head_dim = shape.head_dim;
+  const int64_t n_splits = SplitsFor(shape, VisibleLength(shape, cache->length));
   const int head = blockIdx.x;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  const float* max = partials.max + head * n_splits;                  // [n_splits]
-  const float* sum = partials.sum + head * n_splits;                  // [n_splits]
-  const float* head_out = partials.out + head * n_splits * head_dim;  // [n_splits, head_dim]
+  const float* max = partials.max + head * launch_splits;                  // [n_splits]
+  const float* sum = partials.sum + head * launch_splits;                  // [n_splits]
+  const float* head_out = partials.out + head * launch_splits * head_dim;  // [n_splits, head_dim]
   // The global max and sum, each split read by one thread.
   float local_max = -INFINITY;
   for (int64_t s = threadIdx.x; s < n_splits; s += blockDim.x) local_max = fmaxf(local_max, max[s]);
@@ -274,73 +298,52 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
 }
 
 template <int kGroup, int kVecs>
-cudaError_t LaunchChunks(const float* q, const float* k_cache, const float* v_cache, int64_t kv_len,
-                         const AttentionShape& shape, int64_t n_splits, const Partials& partials,
-                         cudaStream_t stream) {
-  const int64_t chunk = ChunkFor(shape, kv_len);
+cudaError_t LaunchChunks(const float* q, const KvCacheView* cache, const AttentionShape& shape,
+                         int64_t launch_splits, const Partials& partials, cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
-  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(n_splits));
+  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(launch_splits));
   AttentionDecodeChunkKernel<kGroup, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, k_cache, v_cache, kv_len, chunk, shape.n_kv_heads, shape.n_heads / shape.n_kv_heads,
-      shape.head_dim, shape.scale * kLog2E, partials);
+      q, cache, shape, shape.scale * kLog2E, partials);
   return cudaGetLastError();
 }
 
 template <int kVecs>
-cudaError_t LaunchChunksForGroup(const float* q, const float* k_cache, const float* v_cache,
-                                 int64_t kv_len, const AttentionShape& shape, int64_t n_splits,
+cudaError_t LaunchChunksForGroup(const float* q, const KvCacheView* cache,
+                                 const AttentionShape& shape, int64_t launch_splits,
                                  const Partials& partials, cudaStream_t stream) {
   const int group = shape.n_heads / shape.n_kv_heads;
-  if (group == 1) {
-    return LaunchChunks<1, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
-  }
-  if (group == 2) {
-    return LaunchChunks<2, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
-  }
-  if (group <= 4) {
-    return LaunchChunks<4, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
-  }
-  return LaunchChunks<8, kVecs>(q, k_cache, v_cache, kv_len, shape, n_splits, partials, stream);
+  if (group == 1) return LaunchChunks<1, kVecs>(q, cache, shape, launch_splits, partials, stream);
+  if (group == 2) return LaunchChunks<2, kVecs>(q, cache, shape, launch_splits, partials, stream);
+  if (group <= 4) return LaunchChunks<4, kVecs>(q, cache, shape, launch_splits, partials, stream);
+  return LaunchChunks<8, kVecs>(q, cache, shape, launch_splits, partials, stream);
 }
 
 }  // namespace
 
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len) {
-  // Every kv_len <= max_kv_len has at most this many splits.
-  const int64_t max_visible = VisibleLength(shape, max_kv_len);
-  const int64_t max_splits = std::min((max_visible + kKvChunk - 1) / kKvChunk, MaxSplits(shape));
-  const int64_t n_partials = shape.n_heads * max_splits;
+  const int64_t n_partials = shape.n_heads * LaunchSplits(shape, max_kv_len);
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
 
-cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v_cache,
-                            int64_t kv_len, const AttentionShape& shape, void* workspace,
-                            size_t workspace_bytes, float* out, cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
+cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, int64_t max_kv_len,
+                            const AttentionShape& shape, void* workspace, size_t workspace_bytes,
+                            float* out, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(max_kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads / shape.n_kv_heads <= kMaxGroup);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, kv_len));
-  // A sliding window is the same attention over the cache's last positions: the chunks start
-  // there and the positions before it are never read.
-  const int64_t visible_len = VisibleLength(shape, kv_len);
-  const int64_t kv_row = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
-  const float* k_visible = k_cache + (kv_len - visible_len) * kv_row;  // [visible_len, ...]
-  const float* v_visible = v_cache + (kv_len - visible_len) * kv_row;  // [visible_len, ...]
-  const int64_t n_splits = SplitsFor(shape, visible_len);  // at most kTargetBlocks
-  const Partials partials = PartialsIn(workspace, shape, n_splits);
-
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, max_kv_len));
+  const int64_t launch_splits = LaunchSplits(shape, max_kv_len);  // at most kTargetBlocks
+  const Partials partials = PartialsIn(workspace, shape, launch_splits);
   TESSERA_CUDA_RETURN_IF_ERROR(
       shape.head_dim <= 128
-          ? LaunchChunksForGroup<1>(q, k_visible, v_visible, visible_len, shape, n_splits,
-                                    partials, stream)
-          : LaunchChunksForGroup<2>(q, k_visible, v_visible, visible_len, shape, n_splits,
-                                    partials, stream));
+          ? LaunchChunksForGroup<1>(q, cache, shape, launch_splits, partials, stream)
+          : LaunchChunksForGroup<2>(q, cache, shape, launch_splits, partials, stream));
   AttentionDecodeMergeKernel<<<shape.n_heads, kMergeWarps * 32,
                                kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
-      partials, n_splits, shape.head_dim, out);
+      partials, cache, shape, launch_splits, out);
   return cudaGetLastError();
 }
 

@@ -8,6 +8,10 @@
 // merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
 // covers it: the whole GPU stays busy even for one sequence. With a sliding window the chunks
 // cover only the window, so a long context costs what the window costs.
+//
+// The cache and its length are read from device memory when the kernels run (KvCacheView), so a
+// launch captured in a CUDA graph serves every step: its grid covers the longest context it may
+// meet, and the blocks past the current context's chunks return at once.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +20,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/kv_cache_view.h"
 
 namespace tessera::cuda {
 
@@ -30,14 +35,14 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
 
 // out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
 // positions p in [0, kv_len), or [max(0, kv_len - sliding_window), kv_len) when a window is set;
-// group = n_heads / n_kv_heads.
-//   q, out: [n_heads, head_dim]; k_cache, v_cache: [>= kv_len, n_kv_heads, head_dim]; all fp32,
-//   16-byte aligned device memory.
-// Preconditions: kv_len >= 1; head_dim a multiple of 4, at most 256; n_heads / n_kv_heads an
-// integer of at most 8; sliding_window >= 0; workspace of
-// AttentionDecodeWorkspaceBytes(shape, kv_len) bytes or more.
-cudaError_t AttentionDecode(const float* q, const float* k_cache, const float* v_cache,
-                            int64_t kv_len, const AttentionShape& shape, void* workspace,
-                            size_t workspace_bytes, float* out, cudaStream_t stream);
+// group = n_heads / n_kv_heads; kv_len = cache->length when the kernels run.
+//   q, out: [n_heads, head_dim]; cache: one view in device memory, keys and values
+//   [>= kv_len, n_kv_heads, head_dim]; all fp32, 16-byte aligned device memory.
+// Preconditions: 1 <= kv_len <= max_kv_len; head_dim a multiple of 4, at most 256;
+// n_heads / n_kv_heads an integer of at most 8; sliding_window >= 0; workspace of
+// AttentionDecodeWorkspaceBytes(shape, max_kv_len) bytes or more.
+cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, int64_t max_kv_len,
+                            const AttentionShape& shape, void* workspace, size_t workspace_bytes,
+                            float* out, cudaStream_t stream);
 
 }  // namespace tessera::cuda

@@ -1,5 +1,6 @@
 // DeviceBuffer: RAII ownership of a plain cudaMalloc allocation, for tests, benchmarks and
-// callers that need scratch memory. Allocation failures are returned, not thrown.
+// callers that need scratch memory; PinnedBuffer: the same for page-locked host memory, which
+// asynchronous copies need to stay asynchronous. Allocation failures are returned, not thrown.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,33 @@ class DeviceBuffer {
   cudaError_t Download(std::vector<T>& host) const {
     host.resize(size_);
     return cudaMemcpy(host.data(), data_, bytes(), cudaMemcpyDeviceToHost);
+  }
+
+  T* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t bytes() const { return size_ * sizeof(T); }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() { cudaFreeHost(data_); }
+
+  // Replaces the contents with `size` uninitialized elements.
+  cudaError_t Allocate(size_t size) {
+    cudaFreeHost(data_);
+    data_ = nullptr;
+    size_ = 0;
+    const cudaError_t error = cudaMallocHost(&data_, size * sizeof(T));
+    if (error == cudaSuccess) size_ = size;
+    return error;
   }
 
   T* data() const { return data_; }

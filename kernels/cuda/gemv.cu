@@ -1,8 +1,10 @@
-// One warp per weight row. On the vectorized path each lane reads 16 bytes (8 weights) per load,
-// so a warp reads 512 contiguous bytes per instruction, and keeps four such loads in flight before
-// using them; with 8 rows per block and thousands of rows there are enough bytes in flight to
-// cover the memory latency. x is small and shared by every row: it is read through the
+// One warp per output row. On the vectorized path each lane reads 16 bytes of weights per load,
+// so a warp reads 512 contiguous bytes per instruction, and keeps eight such loads in flight
+// before using them; with 8 rows per block and thousands of rows there are enough bytes in flight
+// to cover the memory latency. x is small and shared by every row: it is read through the
 // read-only cache. Each lane's partial sums are combined with warp shuffles.
+// A fused launch numbers the rows of its matrices one after another; a warp finds its matrix by
+// subtracting their row counts, so the grid is as long as all of them together.
 #include "kernels/cuda/gemv.h"
 
 #include <cstdint>
@@ -15,7 +17,11 @@ namespace tessera::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kLoadsInFlight = 4;
+constexpr int kLoadsInFlight = 8;  // 16-byte loads per lane
+
+// Weights in one 16-byte load.
+template <typename W>
+constexpr int kPerLoad = 16 / sizeof(W);
 
 __device__ __forceinline__ float2 ToFloat2(uint32_t packed, __half) {
   return __half22float2(*reinterpret_cast<const __half2*>(&packed));
@@ -24,65 +30,173 @@ __device__ __forceinline__ float2 ToFloat2(uint32_t packed, __nv_bfloat16) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
 }
 
-// Dot product of 8 packed weights with x[0..8).
+// Dot product of one 16-byte load of weights with the matching x.
 template <typename W>
-__device__ __forceinline__ float Dot8(uint4 weights, const float* x) {
+__device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
   const float4 x_low = __ldg(reinterpret_cast<const float4*>(x));
-  const float4 x_high = __ldg(reinterpret_cast<const float4*>(x) + 1);
-  const float2 w01 = ToFloat2(weights.x, W{});
-  const float2 w23 = ToFloat2(weights.y, W{});
-  const float2 w45 = ToFloat2(weights.z, W{});
-  const float2 w67 = ToFloat2(weights.w, W{});
-  return w01.x * x_low.x + w01.y * x_low.y + w23.x * x_low.z + w23.y * x_low.w +
-         w45.x * x_high.x + w45.y * x_high.y + w67.x * x_high.z + w67.y * x_high.w;
+  if constexpr (sizeof(W) == 4) {
+    const float4 w = *reinterpret_cast<const float4*>(&weights);
+    return w.x * x_low.x + w.y * x_low.y + w.z * x_low.z + w.w * x_low.w;
+  } else {
+    const float4 x_high = __ldg(reinterpret_cast<const float4*>(x) + 1);
+    const float2 w01 = ToFloat2(weights.x, W{});
+    const float2 w23 = ToFloat2(weights.y, W{});
+    const float2 w45 = ToFloat2(weights.z, W{});
+    const float2 w67 = ToFloat2(weights.w, W{});
+    return w01.x * x_low.x + w01.y * x_low.y + w23.x * x_low.z + w23.y * x_low.w +
+           w45.x * x_high.x + w45.y * x_high.y + w67.x * x_high.z + w67.y * x_high.w;
+  }
+}
+
+// This lane's share of the dot products of kRows weight rows with x. Each lane issues
+// kLoadsInFlight loads (128 bytes), shared among the rows, before it uses any of them: that many
+// bytes in flight per lane is what reaches the bandwidth ceiling. Loads past the row's end are
+// predicated off rather than left to a remainder loop, so short rows keep their loads in flight
+// too.
+template <typename W, int kRows>
+__device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const float* x, int64_t k,
+                                         bool vectorized, int lane, float (&sums)[kRows]) {
+  if (!vectorized) {
+    for (int64_t c = lane; c < k; c += 32) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) sums[r] += ToFloat(rows[r][c]) * x[c];
+    }
+    return;
+  }
+  constexpr int kPer = kPerLoad<W>;
+  constexpr int kPerRow = kLoadsInFlight / kRows;
+  const int64_t n_loads = k / kPer;
+  for (int64_t c0 = lane; c0 < n_loads; c0 += kPerRow * 32) {
+    uint4 loaded[kRows][kPerRow];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int i = 0; i < kPerRow; ++i) {
+        const int64_t c = c0 + i * 32;
+        loaded[r][i] = c < n_loads ? __ldg(reinterpret_cast<const uint4*>(rows[r]) + c)
+                                   : make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int i = 0; i < kPerRow; ++i) {
+        const int64_t c = c0 + i * 32;
+        if (c < n_loads) sums[r] += DotLoad<W>(loaded[r][i], x + c * kPer);
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ float ReadAsFloat(const void* data, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::kF32:
+      return static_cast<const float*>(data)[i];
+    case DType::kF16:
+      return ToFloat(static_cast<const __half*>(data)[i]);
+    case DType::kBF16:
+      return ToFloat(static_cast<const __nv_bfloat16*>(data)[i]);
+  }
+  return 0.0f;
+}
+
+struct FusedMatrices {
+  GemvMatrix matrices[kMaxFusedGemvMatrices];
+  int count;
+};
+
+template <typename W>
+__global__ void GemvFusedKernel(FusedMatrices fused, const float* x, int64_t k, bool vectorized) {
+  int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  // Unrolled, so every index into the parameters is a constant: indexing them at run time would
+  // copy the whole struct to local memory in every thread.
+  GemvMatrix matrix;
+  bool found = false;
+#pragma unroll
+  for (int m = 0; m < kMaxFusedGemvMatrices; ++m) {
+    if (!found && m < fused.count) {
+      if (row < fused.matrices[m].rows) {
+        matrix = fused.matrices[m];
+        found = true;
+      } else {
+        row -= fused.matrices[m].rows;
+      }
+    }
+  }
+  if (!found) return;
+  const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
+  float sums[1] = {0.0f};
+  LaneDots<W, 1>(rows, x, k, vectorized, lane, sums);
+  const float sum = WarpSum(sums[0]);
+  if (lane == 0) {
+    matrix.y[row] =
+        matrix.bias == nullptr ? sum : sum + ReadAsFloat(matrix.bias, matrix.bias_dtype, row);
+  }
 }
 
 template <typename W>
-__global__ void GemvKernel(const W* w, const float* x, int64_t n, int64_t k, bool vectorized,
-                           float* y) {
+__global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int64_t n,
+                                 int64_t k, bool vectorized, float* y) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= n) return;
-  const W* w_row = w + row * k;  // [k]
-  float sum = 0.0f;
-  if (vectorized) {
-    const uint4* chunks = reinterpret_cast<const uint4*>(w_row);  // [k / 8] of 8 weights
-    const int64_t n_chunks = k / 8;
-    int64_t c = lane;
-    for (; c + (kLoadsInFlight - 1) * 32 < n_chunks; c += kLoadsInFlight * 32) {
-      uint4 loaded[kLoadsInFlight];
-#pragma unroll
-      for (int i = 0; i < kLoadsInFlight; ++i) loaded[i] = __ldg(chunks + c + i * 32);
-#pragma unroll
-      for (int i = 0; i < kLoadsInFlight; ++i) sum += Dot8<W>(loaded[i], x + (c + i * 32) * 8);
-    }
-    for (; c < n_chunks; c += 32) sum += Dot8<W>(__ldg(chunks + c), x + c * 8);
-  } else {
-    for (int64_t c = lane; c < k; c += 32) sum += ToFloat(w_row[c]) * x[c];
-  }
-  sum = WarpSum(sum);
-  if (lane == 0) y[row] = sum;
+  const W* const rows[2] = {gate + row * k, up + row * k};
+  float sums[2] = {0.0f, 0.0f};
+  LaneDots<W, 2>(rows, x, k, vectorized, lane, sums);
+  const float g = WarpSum(sums[0]);
+  const float u = WarpSum(sums[1]);
+  if (lane == 0) y[row] = g / (1.0f + expf(-g)) * u;
 }
 
 bool Aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
 
+size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+
 }  // namespace
+
+cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x,
+                      int64_t k, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(k > 0 && !matrices.empty() &&
+                         matrices.size() <= kMaxFusedGemvMatrices);
+  FusedMatrices fused{};
+  fused.count = static_cast<int>(matrices.size());
+  int64_t total_rows = 0;
+  bool vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(x);
+  for (size_t m = 0; m < matrices.size(); ++m) {
+    TESSERA_CUDA_CHECK_ARG(matrices[m].rows >= 0);
+    fused.matrices[m] = matrices[m];
+    total_rows += matrices[m].rows;
+    vectorized = vectorized && Aligned16(matrices[m].w);
+  }
+  if (total_rows == 0) return cudaSuccess;
+  const unsigned blocks = BlocksFor(total_rows, kWarpsPerBlock);
+  return DispatchDType(w_dtype, [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    GemvFusedKernel<W><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(fused, x, k, vectorized);
+    return cudaGetLastError();
+  });
+}
 
 cudaError_t Gemv(const void* w, DType w_dtype, const float* x, int64_t n, int64_t k, float* y,
                  cudaStream_t stream) {
+  const GemvMatrix matrix{.w = w, .rows = n, .y = y};
+  return GemvFused({&matrix, 1}, w_dtype, x, k, stream);
+}
+
+cudaError_t GemvSwiGlu(const void* gate, const void* up, DType w_dtype, const float* x, int64_t n,
+                       int64_t k, float* y, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n >= 0 && k > 0);
-  TESSERA_CUDA_CHECK_ARG(w_dtype == DType::kF16 || w_dtype == DType::kBF16);
   if (n == 0) return cudaSuccess;
-  const bool vectorized = k % 8 == 0 && Aligned16(w) && Aligned16(x);
+  const bool vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(gate) &&
+                          Aligned16(up) && Aligned16(x);
   const unsigned blocks = BlocksFor(n, kWarpsPerBlock);
-  if (w_dtype == DType::kF16) {
-    GemvKernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const __half*>(w), x, n,
-                                                           k, vectorized, y);
-  } else {
-    GemvKernel<<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const __nv_bfloat16*>(w), x, n, k, vectorized, y);
-  }
-  return cudaGetLastError();
+  return DispatchDType(w_dtype, [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    GemvSwiGluKernel<W><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const W*>(gate), static_cast<const W*>(up), x, n, k, vectorized, y);
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace tessera::cuda

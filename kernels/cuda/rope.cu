@@ -1,6 +1,8 @@
-// One thread per (token, pair): the angle's sine and cosine are computed once and applied to that
-// pair in every head of the token. sincosf is the full-precision version, because angles reach
-// thousands of radians at long positions and the fast intrinsic loses accuracy there.
+// One block per token. The token's angles are computed once into shared memory (sincosf in full
+// precision, because angles reach thousands of radians at long positions and the fast intrinsic
+// loses accuracy there) and applied to that pair in every head; each thread owns whole pairs, so q
+// rotates in place without a race. The keys' rotated pairs, their unrotated tail and the values
+// go straight to the cache row of the token's position.
 #include "kernels/cuda/rope.h"
 
 #include "kernels/cuda/cuda_check.h"
@@ -9,42 +11,76 @@ namespace tessera::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kMaxPairs = 128;  // head_dim <= 256
 
-__global__ void RopeKernel(float* x, const int32_t* positions, int64_t n_tokens, int n_heads,
-                           int head_dim, int n_pairs, const float* inv_freq, bool adjacent,
-                           float scale) {
-  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= n_tokens * n_pairs) return;
-  const int64_t token = index / n_pairs;
-  const int pair = static_cast<int>(index % n_pairs);
-  float sin_angle, cos_angle;
-  sincosf(static_cast<float>(positions[token]) * inv_freq[pair], &sin_angle, &cos_angle);
-  sin_angle *= scale;
-  cos_angle *= scale;
-  const int first = adjacent ? 2 * pair : pair;
-  const int second = adjacent ? 2 * pair + 1 : pair + n_pairs;
-  float* token_x = x + token * n_heads * head_dim;  // [n_heads, head_dim]
-  for (int h = 0; h < n_heads; ++h) {
-    float* head = token_x + h * head_dim;  // [head_dim]
-    const float a = head[first];
-    const float b = head[second];
-    head[first] = a * cos_angle - b * sin_angle;
-    head[second] = a * sin_angle + b * cos_angle;
+struct RopePairs {
+  int n_pairs;
+  bool adjacent;  // pair i is dims (2i, 2i + 1), else (i, i + n_pairs)
+  __device__ int first(int pair) const { return adjacent ? 2 * pair : pair; }
+  __device__ int second(int pair) const { return adjacent ? 2 * pair + 1 : pair + n_pairs; }
+};
+
+__global__ void __launch_bounds__(kThreads)
+    RopeAndStoreKvKernel(float* q, const float* k, const float* v, const int32_t* positions,
+                         int n_heads, int n_kv_heads, int head_dim, RopePairs pairs,
+                         const float* inv_freq, float scale, const KvCacheView* cache) {
+  __shared__ float cos_angle[kMaxPairs];
+  __shared__ float sin_angle[kMaxPairs];
+  const int64_t token = blockIdx.x;
+  const int32_t position = positions[token];
+  const int n_pairs = pairs.n_pairs;
+  for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {
+    float s, c;
+    sincosf(static_cast<float>(position) * inv_freq[p], &s, &c);
+    cos_angle[p] = c * scale;
+    sin_angle[p] = s * scale;
   }
+  __syncthreads();
+
+  float* token_q = q + token * n_heads * head_dim;  // [n_heads, head_dim]
+  for (int i = threadIdx.x; i < n_heads * n_pairs; i += blockDim.x) {
+    float* head = token_q + (i / n_pairs) * head_dim;
+    const int p = i % n_pairs;
+    const float a = head[pairs.first(p)];
+    const float b = head[pairs.second(p)];
+    head[pairs.first(p)] = a * cos_angle[p] - b * sin_angle[p];
+    head[pairs.second(p)] = a * sin_angle[p] + b * cos_angle[p];
+  }
+
+  const int64_t kv_dim = static_cast<int64_t>(n_kv_heads) * head_dim;
+  const float* token_k = k + token * kv_dim;  // [n_kv_heads, head_dim]
+  const float* token_v = v + token * kv_dim;
+  float* k_row = cache->keys + position * kv_dim;
+  float* v_row = cache->values + position * kv_dim;
+  for (int i = threadIdx.x; i < n_kv_heads * n_pairs; i += blockDim.x) {
+    const int64_t head = (i / n_pairs) * head_dim;
+    const int p = i % n_pairs;
+    const float a = token_k[head + pairs.first(p)];
+    const float b = token_k[head + pairs.second(p)];
+    k_row[head + pairs.first(p)] = a * cos_angle[p] - b * sin_angle[p];
+    k_row[head + pairs.second(p)] = a * sin_angle[p] + b * cos_angle[p];
+  }
+  const int tail = head_dim - 2 * n_pairs;  // dims past rotary_dim
+  for (int i = threadIdx.x; i < n_kv_heads * tail; i += blockDim.x) {
+    const int64_t d = (i / tail) * head_dim + 2 * n_pairs + i % tail;
+    k_row[d] = token_k[d];
+  }
+  for (int64_t i = threadIdx.x; i < kv_dim; i += blockDim.x) v_row[i] = token_v[i];
 }
 
 }  // namespace
 
-cudaError_t Rope(float* x, const int32_t* positions, int64_t n_tokens, int n_heads, int head_dim,
-                 int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
-                 cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(n_tokens >= 0 && n_heads > 0);
-  TESSERA_CUDA_CHECK_ARG(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim);
-  const int n_pairs = rotary_dim / 2;
+cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
+                           int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
+                           int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
+                           const KvCacheView* cache, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(n_tokens >= 0 && n_heads > 0 && n_kv_heads > 0);
+  TESSERA_CUDA_CHECK_ARG(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim &&
+                         rotary_dim / 2 <= kMaxPairs);
   if (n_tokens == 0) return cudaSuccess;
-  RopeKernel<<<BlocksFor(n_tokens * n_pairs, kThreads), kThreads, 0, stream>>>(
-      x, positions, n_tokens, n_heads, head_dim, n_pairs, inv_freq,
-      style == RopeStyle::kAdjacentPairs, scale);
+  const RopePairs pairs{rotary_dim / 2, style == RopeStyle::kAdjacentPairs};
+  RopeAndStoreKvKernel<<<static_cast<unsigned>(n_tokens), kThreads, 0, stream>>>(
+      q, k, v, positions, n_heads, n_kv_heads, head_dim, pairs, inv_freq, scale, cache);
   return cudaGetLastError();
 }
 

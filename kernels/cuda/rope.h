@@ -1,5 +1,6 @@
-// Rotary position embedding on the GPU (kernels/cpu/rope.cc's counterpart), for both pairings of
-// a head's dimensions. Activations are fp32 and rotated in place.
+// Rotary position embedding on the GPU (kernels/cpu/rope.cc's counterpart), fused with the store
+// of the new keys and values into the KV cache: the step's keys are rotated on their way into the
+// cache, so neither they nor the values make a separate pass. Activations are fp32.
 #pragma once
 
 #include <cstdint>
@@ -7,18 +8,23 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/kv_cache_view.h"
 
 namespace tessera::cuda {
 
 using cpu::RopeStyle;
 
-// Rotates the first `rotary_dim` dims of every head in place; pair i of the token at position p
-// turns by angle p * inv_freq[i] and is scaled by `scale` (see cpu::Rope). Dims past rotary_dim
-// are untouched. All pointers are device
-// memory.   x: [n_tokens, n_heads, head_dim]; positions: [n_tokens]; inv_freq: [rotary_dim / 2]
-// Preconditions: rotary_dim even, 0 < rotary_dim <= head_dim.
-cudaError_t Rope(float* x, const int32_t* positions, int64_t n_tokens, int n_heads, int head_dim,
-                 int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
-                 cudaStream_t stream);
+// Rotates the first `rotary_dim` dims of every head of q in place, and writes k rotated the same
+// way and v unchanged into cache->keys and cache->values at row positions[t] for token t. Pair i of
+// the token at position p turns by angle p * inv_freq[i] and is scaled by `scale` (see cpu::Rope);
+// dims past rotary_dim are not rotated. All pointers are device memory.
+//   q: [n_tokens, n_heads, head_dim]; k, v: [n_tokens, n_kv_heads, head_dim];
+//   positions: [n_tokens]; inv_freq: [rotary_dim / 2]; cache: one view whose rows
+//   [n_kv_heads, head_dim] at the positions exist.
+// Preconditions: rotary_dim even, 0 < rotary_dim <= head_dim; n_heads, n_kv_heads > 0.
+cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
+                           int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
+                           int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
+                           const KvCacheView* cache, cudaStream_t stream);
 
 }  // namespace tessera::cuda

@@ -59,15 +59,21 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
   auto q_device = test::ToDevice(q);
   auto k_device = test::ToDevice(k_cache);
   auto v_device = test::ToDevice(v_cache);
-  cuda::DeviceBuffer<char> workspace;
-  ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, c.kv_len)),
-            cudaSuccess);
-  auto out = test::PoisonedOutput(c.n_heads * c.head_dim);
-  ASSERT_EQ(cuda::AttentionDecode(q_device.data(), k_device.data(), v_device.data(), c.kv_len,
-                                  shape, workspace.data(), workspace.bytes(), out.data(),
-                                  nullptr),
-            cudaSuccess);
-  EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
+  auto view =
+      test::ToDevice(std::vector<cuda::KvCacheView>{{k_device.data(), v_device.data(), c.kv_len}});
+  // One launch sized for exactly this context, one sized for a far longer one (as a captured
+  // decode step is): the blocks past the context's chunks must leave the result alone.
+  for (const int64_t max_kv_len : {c.kv_len, 4 * c.kv_len + 1000}) {
+    cuda::DeviceBuffer<char> workspace;
+    ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, max_kv_len)),
+              cudaSuccess);
+    auto out = test::PoisonedOutput(c.n_heads * c.head_dim);
+    ASSERT_EQ(cuda::AttentionDecode(q_device.data(), view.data(), max_kv_len, shape,
+                                    workspace.data(), workspace.bytes(), out.data(), nullptr),
+              cudaSuccess);
+    EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance)
+        << "launched for " << max_kv_len << " positions";
+  }
 }
 
 // GQA ratios 1, 4 and 8; head_dim 64, 128, 256 and the non-power-of-two 80; context lengths of
@@ -94,8 +100,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes) {
-    return cuda::AttentionDecode(nullptr, nullptr, nullptr, 10, shape, nullptr, workspace_bytes,
-                                 nullptr, nullptr);
+    return cuda::AttentionDecode(nullptr, nullptr, 10, shape, nullptr, workspace_bytes, nullptr,
+                                 nullptr);
   };
   EXPECT_EQ(launch({16, 1, 64, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // group 16
   EXPECT_EQ(launch({8, 8, 66, 1.0f}, 1 << 20), cudaErrorInvalidValue);   // head_dim % 4

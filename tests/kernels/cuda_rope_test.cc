@@ -1,5 +1,6 @@
-// The CUDA rotary embedding against the CPU backend's, for both pairings, partial rotation and
-// LongRoPE's scale.
+// The CUDA rotary embedding with its KV store against the CPU backend's Rope, for both pairings,
+// partial rotation and LongRoPE's scale: q rotated in place, k rotated and v copied into the
+// cache rows of the tokens' positions, and no other cache row touched.
 #if TESSERA_HAVE_CUDA
 
 #include <cmath>
@@ -20,46 +21,74 @@ constexpr double kTolerance = 1e-5;
 
 struct RopeCase {
   int n_heads;
+  int n_kv_heads;
   int head_dim;
   int rotary_dim;
 };
 
 class CudaRopeTest : public testing::TestWithParam<cpu::RopeStyle> {};
 
-TEST_P(CudaRopeTest, MatchesCpu) {
+TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  for (const RopeCase c : {RopeCase{4, 64, 64}, RopeCase{3, 128, 128}, RopeCase{5, 80, 32}}) {
+  for (const RopeCase c : {RopeCase{4, 4, 64, 64}, RopeCase{6, 3, 128, 128},
+                           RopeCase{5, 1, 80, 32}}) {
+    // Not in order and not contiguous: each token's row is found by its position.
     const std::vector<int32_t> positions = {0, 1, 7, 1000, 8191};
     const int64_t n_tokens = static_cast<int64_t>(positions.size());
+    const int64_t capacity = 8192;
+    const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
     std::vector<float> inv_freq(c.rotary_dim / 2);
     for (int i = 0; i < c.rotary_dim / 2; ++i) {
       inv_freq[i] = std::pow(10000.0f, -2.0f * i / c.rotary_dim);
     }
-    const std::vector<float> x = test::RandomFloats(n_tokens * c.n_heads * c.head_dim, 10);
+    const std::vector<float> q = test::RandomFloats(n_tokens * c.n_heads * c.head_dim, 10);
+    const std::vector<float> k = test::RandomFloats(n_tokens * kv_dim, 11);
+    const std::vector<float> v = test::RandomFloats(n_tokens * kv_dim, 12);
     // 1: plain rotation; 1.1902: LongRoPE's attention factor for a 32x longer context.
     for (const float scale : {1.0f, 1.1902f}) {
-      std::vector<float> expected = x;
-      cpu::Rope(expected.data(), positions.data(), n_tokens, c.n_heads, c.head_dim, c.rotary_dim,
-                inv_freq.data(), GetParam(), scale);
+      std::vector<float> expected_q = q;
+      std::vector<float> rotated_k = k;
+      cpu::Rope(expected_q.data(), positions.data(), n_tokens, c.n_heads, c.head_dim,
+                c.rotary_dim, inv_freq.data(), GetParam(), scale);
+      cpu::Rope(rotated_k.data(), positions.data(), n_tokens, c.n_kv_heads, c.head_dim,
+                c.rotary_dim, inv_freq.data(), GetParam(), scale);
+      // Rows no token is stored at keep their sentinel.
+      constexpr float kUntouched = 123.0f;
+      std::vector<float> expected_keys(capacity * kv_dim, kUntouched);
+      std::vector<float> expected_values(capacity * kv_dim, kUntouched);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        std::copy_n(rotated_k.begin() + t * kv_dim, kv_dim,
+                    expected_keys.begin() + positions[t] * kv_dim);
+        std::copy_n(v.begin() + t * kv_dim, kv_dim, expected_values.begin() + positions[t] * kv_dim);
+      }
 
-      auto x_device = test::ToDevice(x);
+      auto q_device = test::ToDevice(q);
+      auto k_device = test::ToDevice(k);
+      auto v_device = test::ToDevice(v);
+      auto keys = test::ToDevice(std::vector<float>(capacity * kv_dim, kUntouched));
+      auto values = test::ToDevice(std::vector<float>(capacity * kv_dim, kUntouched));
+      auto view = test::ToDevice(std::vector<cuda::KvCacheView>{{keys.data(), values.data(), 0}});
       auto positions_device = test::ToDevice(positions);
       auto inv_freq_device = test::ToDevice(inv_freq);
-      ASSERT_EQ(cuda::Rope(x_device.data(), positions_device.data(), n_tokens, c.n_heads,
-                           c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(), scale,
-                           nullptr),
+      ASSERT_EQ(cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
+                                     positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
+                                     c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
+                                     scale, view.data(), nullptr),
                 cudaSuccess);
-      EXPECT_LT(test::RelativeError(test::ToHost(x_device), expected), kTolerance)
-          << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim << " scale=" << scale;
+      SCOPED_TRACE(testing::Message() << "head_dim=" << c.head_dim
+                                      << " rotary_dim=" << c.rotary_dim << " scale=" << scale);
+      EXPECT_LT(test::RelativeError(test::ToHost(q_device), expected_q), kTolerance);
+      EXPECT_LT(test::RelativeError(test::ToHost(keys), expected_keys), kTolerance);
+      EXPECT_EQ(test::ToHost(values), expected_values);
     }
   }
 }
 
 TEST(CudaRopePreconditionTest, RejectsOddRotaryDim) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  EXPECT_EQ(
-      cuda::Rope(nullptr, nullptr, 1, 1, 64, 63, nullptr, cpu::RopeStyle::kHalves, 1.0f, nullptr),
-      cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::RopeAndStoreKv(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 64, 63, nullptr,
+                                 cpu::RopeStyle::kHalves, 1.0f, nullptr, nullptr),
+            cudaErrorInvalidValue);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStyles, CudaRopeTest,

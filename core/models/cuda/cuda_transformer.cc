@@ -1,8 +1,10 @@
 // The Transformer (core/models/transformer.h) on a GPU: the same layers, step for step, with
 // the kernels of kernels/cuda/. Activations and the KV cache are fp32 on the device; weights stay
-// in the file's dtype. With 16-bit weights one token runs its projections as GEMVs and several
-// (prefill) as tensor-core GEMMs on bf16/fp16 activations; F32 weights go through cuBLAS in full
-// fp32 precision either way.
+// in the file's dtype. One token (a decode step) runs its projections as GEMVs, fused where they
+// share an input, and is captured once in a CUDA graph that every later step replays: the host
+// then spends one copy and one launch per step, and the GPU runs the step's kernels back to back.
+// Several tokens (prefill) run as tensor-core GEMMs on bf16/fp16 activations; F32 weights go
+// through cuBLAS in full fp32 precision.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/models/cuda/cuda_status.h"
 #include "core/models/cuda/device_weights.h"
+#include "core/models/cuda/step_inputs.h"
 #include "core/models/cuda_backend.h"
 #include "core/models/transformer.h"
 #include "core/util/error_reason.h"
@@ -65,15 +68,19 @@ struct DeviceLayer {
   Tensor gate, up, down;                           // as SwiGluWeights
 };
 
-// Per-step activations, grown to the largest step seen.
+// One pass's activations and inputs, for up to `tokens` tokens.
 struct Scratch {
   int64_t tokens = 0;
   cuda::DeviceBuffer<float> x, norm, block;  // [tokens, hidden]
   cuda::DeviceBuffer<float> q, attended;     // [tokens, q_dim]
+  cuda::DeviceBuffer<float> k, v;            // [tokens, kv_dim], on their way into the cache
   cuda::DeviceBuffer<float> gate, up;        // [tokens, ffn]
   cuda::DeviceBuffer<uint16_t> x16;          // [tokens, max(hidden, q_dim, ffn)] GEMM operand
-  cuda::DeviceBuffer<int32_t> ids, positions;  // [tokens]
+  cuda::StepInputs inputs;                   // [layers] views, [tokens] ids and positions
 };
+
+const void* DataOrNull(const std::optional<Tensor>& t) { return t ? t->data : nullptr; }
+DType DTypeOrF32(const std::optional<Tensor>& t) { return t ? t->dtype : DType::kF32; }
 
 class CudaTransformer : public Model {
  public:
@@ -81,6 +88,9 @@ class CudaTransformer : public Model {
                                                        const UploadProgress& progress);
   ~CudaTransformer() override {
     cudaSetDevice(device_);
+    for (cudaGraphExec_t graph : decode_graphs_) {
+      if (graph != nullptr) cudaGraphExecDestroy(graph);
+    }
     if (cublas_ != nullptr) cublasDestroy(cublas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -101,11 +111,20 @@ class CudaTransformer : public Model {
         kv_memory_(device),
         weights_(device) {}
 
-  absl::Status EnsureScratch(int64_t n) const;
-  // y = x @ w^T for n rows of x: a GEMV for one row, a tensor-core GEMM for more.
-  absl::Status Linear(const float* x, const Tensor& w, int64_t n, float* y) const;
-  absl::Status AttentionLayer(int l, int64_t n, int64_t start, KvCache& cache) const;
-  absl::Status FeedForwardLayer(int l, int64_t n) const;
+  absl::Status AllocateScratch(Scratch& s, int64_t n) const;
+  // y = x @ w^T for n rows of x: a GEMV for one row, a GEMM for more.
+  absl::Status Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
+                      float* y) const;
+  // Every kernel of a pass over n tokens at positions [start, start + n) on stream_, the logits
+  // of the last token left in logits_. One token reads its cache only through s.inputs' views,
+  // so that the pass captured for one sequence's step replays for any other.
+  absl::Status EnqueuePass(const Scratch& s, int64_t n, int64_t start, KvCache& cache,
+                           bool long_rope) const;
+  absl::Status AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start, KvCache& cache,
+                              bool long_rope) const;
+  absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n) const;
+  // Runs the decode step's graph, capturing it on first use (one per rope frequency table).
+  absl::Status ReplayDecodeStep(KvCache& cache, bool long_rope) const;
 
   int device_;
   ModelInfo info_;
@@ -120,60 +139,73 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<uint8_t> decode_workspace_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  mutable Scratch scratch_;
+  // Decode steps use their own buffers, which never move, so their graphs stay valid.
+  mutable Scratch decode_scratch_, prefill_scratch_;
+  mutable cudaGraphExec_t decode_graphs_[2] = {};  // by long_rope
 };
 
-absl::Status CudaTransformer::EnsureScratch(int64_t n) const {
-  if (n <= scratch_.tokens) return absl::OkStatus();
+absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   const int64_t hidden = info_.hidden_size;
   const int64_t q_dim = int64_t{info_.num_heads} * info_.head_dim;
+  const int64_t kv_dim = info_.kv_shape.values_per_token_per_layer();
   const int64_t ffn = layers_.front().gate.rows();
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.x.Allocate(n * hidden));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.norm.Allocate(n * hidden));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.block.Allocate(n * hidden));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.q.Allocate(n * q_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.attended.Allocate(n * q_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.gate.Allocate(n * ffn));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.up.Allocate(n * ffn));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.ids.Allocate(n));
-  TESSERA_RETURN_IF_CUDA_ERROR(scratch_.positions.Allocate(n));
-  scratch_.tokens = n;
+  s.tokens = 0;
+  TESSERA_RETURN_IF_CUDA_ERROR(s.x.Allocate(n * hidden));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.norm.Allocate(n * hidden));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.block.Allocate(n * hidden));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.q.Allocate(n * q_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.attended.Allocate(n * q_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.k.Allocate(n * kv_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.v.Allocate(n * kv_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.gate.Allocate(n * ffn));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.up.Allocate(n * ffn));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Allocate(static_cast<int>(layers_.size()), n));
+  s.tokens = n;
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::Linear(const float* x, const Tensor& w, int64_t n, float* y) const {
+absl::Status CudaTransformer::Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
+                                     float* y) const {
+  if (n == 1) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, x, w.rows(), w.cols(), y, stream_));
+    return absl::OkStatus();
+  }
   if (w.dtype == DType::kF32) {
     TESSERA_RETURN_IF_CUBLAS_ERROR(
         cuda::Matmul(cublas_, x, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
     return absl::OkStatus();
   }
-  if (n == 1) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, x, w.rows(), w.cols(), y, stream_));
-    return absl::OkStatus();
-  }
   TESSERA_RETURN_IF_CUDA_ERROR(
-      cuda::ConvertFromFloat(x, n * w.cols(), w.dtype, scratch_.x16.data(), stream_));
+      cuda::ConvertFromFloat(x, n * w.cols(), w.dtype, s.x16.data(), stream_));
   TESSERA_RETURN_IF_CUBLAS_ERROR(
-      cuda::Matmul(cublas_, scratch_.x16.data(), w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
+      cuda::Matmul(cublas_, s.x16.data(), w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::AttentionLayer(int l, int64_t n, int64_t start,
-                                             KvCache& cache) const {
+absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start,
+                                             KvCache& cache, bool long_rope) const {
   const DeviceLayer& layer = layers_[l];
   const AttentionConfig& c = layer.config;
   const int64_t kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
-  float* q = scratch_.q.data();                       // [n, num_heads, head_dim]
-  float* k = cache.keys(l) + start * kv_dim;          // [n, num_kv_heads, head_dim]
-  float* v = cache.values(l) + start * kv_dim;        // [n, num_kv_heads, head_dim]
-  const float* x = scratch_.norm.data();
-  TESSERA_RETURN_IF_ERROR(Linear(x, layer.q, n, q));
-  TESSERA_RETURN_IF_ERROR(Linear(x, layer.k, n, k));
-  TESSERA_RETURN_IF_ERROR(Linear(x, layer.v, n, v));
-  if (layer.q_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
-  if (layer.k_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(k, layer.k_bias->data, layer.k_bias->dtype, n, kv_dim, stream_));
-  if (layer.v_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(v, layer.v_bias->data, layer.v_bias->dtype, n, kv_dim, stream_));
+  float* q = s.q.data();  // [n, num_heads, head_dim]
+  float* k = s.k.data();  // [n, num_kv_heads, head_dim]
+  float* v = s.v.data();  // [n, num_kv_heads, head_dim]
+  const float* x = s.norm.data();
+  if (n == 1) {
+    const cuda::GemvMatrix qkv[] = {
+        {layer.q.data, layer.q.rows(), q, DataOrNull(layer.q_bias), DTypeOrF32(layer.q_bias)},
+        {layer.k.data, kv_dim, k, DataOrNull(layer.k_bias), DTypeOrF32(layer.k_bias)},
+        {layer.v.data, kv_dim, v, DataOrNull(layer.v_bias), DTypeOrF32(layer.v_bias)}};
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
+  } else {
+    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.q, n, q));
+    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.k, n, k));
+    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.v, n, v));
+    if (layer.q_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
+    if (layer.k_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(k, layer.k_bias->data, layer.k_bias->dtype, n, kv_dim, stream_));
+    if (layer.v_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(v, layer.v_bias->data, layer.v_bias->dtype, n, kv_dim, stream_));
+  }
   if (layer.q_norm) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(q, layer.q_norm->data, layer.q_norm->dtype, c.norm_eps,
                                                n * c.num_heads, c.head_dim, q, stream_));
@@ -183,75 +215,115 @@ absl::Status CudaTransformer::AttentionLayer(int l, int64_t n, int64_t start,
                                                n * c.num_kv_heads, c.head_dim, k, stream_));
   }
   const RopeConfig& rope = c.rope;
-  const float* inv_freq =
-      UsesLongFrequencies(rope, start, n) ? long_inv_freq_.data() : inv_freq_.data();
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::Rope(q, scratch_.positions.data(), n, c.num_heads, c.head_dim,
-                                          rope.rotary_dim, inv_freq, rope.style,
-                                          rope.attention_factor, stream_));
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::Rope(k, scratch_.positions.data(), n, c.num_kv_heads, c.head_dim,
-                                          rope.rotary_dim, inv_freq, rope.style,
-                                          rope.attention_factor, stream_));
+  const cuda::KvCacheView* view = s.inputs.views() + l;
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
+      q, k, v, s.inputs.positions(), n, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
+      long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
+      view, stream_));
   const cpu::AttentionShape shape = KernelShape(c);
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
-        q, cache.keys(l), cache.values(l), start + 1, shape, decode_workspace_.data(),
-        decode_workspace_.size(), scratch_.attended.data(), stream_));
+        q, view, info_.context_length, shape, decode_workspace_.data(), decode_workspace_.size(),
+        s.attended.data(), stream_));
   } else {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l), n, start,
-                                                        shape, scratch_.attended.data(), stream_));
+                                                        shape, s.attended.data(), stream_));
   }
-  return Linear(scratch_.attended.data(), layer.o, n, scratch_.block.data());
+  return Linear(s, s.attended.data(), layer.o, n, s.block.data());
 }
 
-absl::Status CudaTransformer::FeedForwardLayer(int l, int64_t n) const {
+absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n) const {
   const DeviceLayer& layer = layers_[l];
-  TESSERA_RETURN_IF_ERROR(Linear(scratch_.norm.data(), layer.gate, n, scratch_.gate.data()));
-  TESSERA_RETURN_IF_ERROR(Linear(scratch_.norm.data(), layer.up, n, scratch_.up.data()));
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(scratch_.gate.data(), scratch_.up.data(),
-                                            n * layer.gate.rows(), scratch_.gate.data(), stream_));
-  return Linear(scratch_.gate.data(), layer.down, n, scratch_.block.data());
+  const int64_t ffn = layer.gate.rows();
+  if (n == 1) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(layer.gate.data, layer.up.data, layer.gate.dtype,
+                                                  s.norm.data(), ffn, layer.gate.cols(),
+                                                  s.gate.data(), stream_));
+  } else {
+    TESSERA_RETURN_IF_ERROR(Linear(s, s.norm.data(), layer.gate, n, s.gate.data()));
+    TESSERA_RETURN_IF_ERROR(Linear(s, s.norm.data(), layer.up, n, s.up.data()));
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cuda::SwiGlu(s.gate.data(), s.up.data(), n * ffn, s.gate.data(), stream_));
+  }
+  return Linear(s, s.gate.data(), layer.down, n, s.block.data());
+}
+
+absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t start,
+                                          KvCache& cache, bool long_rope) const {
+  const int64_t hidden = info_.hidden_size;
+  const float eps = rms_norm_eps_;
+  float* x = s.x.data();        // [n, hidden] the residual stream
+  float* norm = s.norm.data();  // [n, hidden]
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::EmbeddingGather(token_embd_.data, token_embd_.dtype,
+                                                     info_.vocab_size, hidden, s.inputs.ids(), n, x,
+                                                     stream_));
+  const Tensor& first_norm = layers_.front().attn_norm;
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
+  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+    // x += attention(norm); norm = rms_norm(x)
+    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, start, cache, long_rope));
+    const Tensor& ffn_norm = layers_[l].ffn_norm;
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), ffn_norm.data, ffn_norm.dtype,
+                                                  eps, n, hidden, norm, stream_));
+    // x += feed_forward(norm); norm = the next layer's (or the final) rms_norm(x)
+    TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n));
+    const Tensor& next_norm = l + 1 < static_cast<int>(layers_.size()) ? layers_[l + 1].attn_norm : output_norm_;
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data, next_norm.dtype,
+                                                  eps, n, hidden, norm, stream_));
+  }
+  // Logits of the last token only: that is all sampling needs.
+  return Linear(s, norm + (n - 1) * hidden, output_, 1, logits_.data());
+}
+
+absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, bool long_rope) const {
+  cudaGraphExec_t& exec = decode_graphs_[long_rope ? 1 : 0];
+  if (exec == nullptr) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, cache.length(), cache, long_rope);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    if (enqueued.ok() && ended == cudaSuccess) {
+      const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+      cudaGraphDestroy(graph);
+      TESSERA_RETURN_IF_CUDA_ERROR(instantiated);
+    } else {
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      TESSERA_RETURN_IF_ERROR(enqueued);
+      TESSERA_RETURN_IF_CUDA_ERROR(ended);
+    }
+  }
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(exec, stream_));
+  return absl::OkStatus();
 }
 
 absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
                                       std::span<float> logits) const {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t hidden = info_.hidden_size;
   TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, n, cache, logits.size()));
   if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
     return Forward(*sequence, cache, logits);
   }
   const int64_t start = cache.length();
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
-  TESSERA_RETURN_IF_ERROR(EnsureScratch(n));
-  std::vector<int32_t> positions(n);
-  std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start));
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(scratch_.ids.data(), tokens.data(), n * sizeof(int32_t),
-                                               cudaMemcpyHostToDevice, stream_));
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(scratch_.positions.data(), positions.data(),
-                                               n * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
-
-  const float eps = rms_norm_eps_;
-  float* x = scratch_.x.data();        // [n, hidden] the residual stream
-  float* norm = scratch_.norm.data();  // [n, hidden]
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::EmbeddingGather(token_embd_.data, token_embd_.dtype,
-                                                     info_.vocab_size, hidden, scratch_.ids.data(),
-                                                     n, x, stream_));
-  const Tensor& first_norm = layers_.front().attn_norm;
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    // x += attention(norm); norm = rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(AttentionLayer(l, n, start, cache));
-    const Tensor& ffn_norm = layers_[l].ffn_norm;
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, scratch_.block.data(), ffn_norm.data, ffn_norm.dtype,
-                                                  eps, n, hidden, norm, stream_));
-    // x += feed_forward(norm); norm = the next layer's (or the final) rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(FeedForwardLayer(l, n));
-    const Tensor& next_norm = l + 1 < static_cast<int>(layers_.size()) ? layers_[l + 1].attn_norm : output_norm_;
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, scratch_.block.data(), next_norm.data, next_norm.dtype,
-                                                  eps, n, hidden, norm, stream_));
+  if (start + n > info_.context_length) {
+    // The decode workspace and graphs are sized for the context length.
+    return absl::InternalError("Forward: past the model's context length");
   }
-  // Logits of the last token only: that is all sampling needs.
-  TESSERA_RETURN_IF_ERROR(Linear(norm + (n - 1) * hidden, output_, 1, logits_.data()));
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
+  Scratch& s = n == 1 ? decode_scratch_ : prefill_scratch_;
+  if (n > s.tokens) TESSERA_RETURN_IF_ERROR(AllocateScratch(s, n));
+  std::copy(tokens.begin(), tokens.end(), s.inputs.host_ids().begin());
+  std::iota(s.inputs.host_positions().begin(), s.inputs.host_positions().begin() + n,
+            static_cast<int32_t>(start));
+  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+    s.inputs.host_views()[l] = {cache.keys(l), cache.values(l), start + n};
+  }
+  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));
+  const bool long_rope = UsesLongFrequencies(layers_.front().config.rope, start, n);
+  if (n == 1) {
+    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(cache, long_rope));
+  } else {
+    TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, start, cache, long_rope));
+  }
   TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(), logits.size_bytes(),
                                                cudaMemcpyDeviceToHost, stream_));
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
@@ -276,6 +348,14 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
         .q_bias = a.q_bias, .k_bias = a.k_bias, .v_bias = a.v_bias,
         .q_norm = a.q_norm, .k_norm = a.k_norm,
         .gate = host_layer.ffn.gate, .up = host_layer.ffn.up, .down = host_layer.ffn.down});
+  }
+  for (const DeviceLayer& layer : model->layers_) {
+    // The decode step's fused GEMVs read these matrices with one element type.
+    if (layer.k.dtype != layer.q.dtype || layer.v.dtype != layer.q.dtype ||
+        layer.up.dtype != layer.gate.dtype) {
+      return absl::UnimplementedError(
+          "the CUDA backend needs q, k and v, and gate and up, stored in one dtype each");
+    }
   }
   std::vector<Tensor*> weights = {&model->token_embd_, &model->output_norm_, &model->output_};
   for (DeviceLayer& layer : model->layers_) {
@@ -312,6 +392,7 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
         first.InverseFrequencies(0, config.rope.original_context + 1)));
   }
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
+  TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));
   const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(
       cuda::AttentionDecodeWorkspaceBytes(shape, model->info_.context_length)));

@@ -1,0 +1,16 @@
+// One layer's KV cache as kernels find it in device memory when they run, rather than in their
+// launch arguments: a decode step captured once in a CUDA graph then replays for any sequence at
+// any length, whatever the step's copy of these views says.
+#pragma once
+
+#include <cstdint>
+
+namespace tessera::cuda {
+
+struct KvCacheView {
+  float* keys = nullptr;    // [capacity, n_kv_heads, head_dim] fp32
+  float* values = nullptr;  // same
+  int64_t length = 0;       // positions that hold keys and values
+};
+
+}  // namespace tessera::cuda
