@@ -6,6 +6,7 @@
 // Several tokens (prefill) run as tensor-core GEMMs on bf16/fp16 activations; F32 weights go
 // through cuBLAS in full fp32 precision.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -15,6 +16,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/models/cuda/cuda_status.h"
@@ -79,6 +81,23 @@ struct Scratch {
   cuda::StepInputs inputs;                   // [layers] views, [tokens] ids and positions
 };
 
+// Which decode graph a step replays. Decode attention's grid covers max_kv_len positions, and
+// the blocks past the cache's length return at once but still cost their launch, so steps are
+// captured per power-of-two bound on the length: at most half the grid idles.
+struct DecodeGraphKey {
+  bool long_rope = false;  // LongRoPE's long frequency table instead of the short one
+  int64_t max_kv_len = 0;
+
+  bool operator==(const DecodeGraphKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const DecodeGraphKey& key) {
+    return H::combine(std::move(h), key.long_rope, key.max_kv_len);
+  }
+};
+
+// The bound of the shortest contexts' graph.
+constexpr uint64_t kShortestDecodeGraph = 256;
+
 const void* DataOrNull(const std::optional<Tensor>& t) { return t ? t->data : nullptr; }
 DType DTypeOrF32(const std::optional<Tensor>& t) { return t ? t->dtype : DType::kF32; }
 
@@ -88,9 +107,7 @@ class CudaTransformer : public Model {
                                                        const UploadProgress& progress);
   ~CudaTransformer() override {
     cudaSetDevice(device_);
-    for (cudaGraphExec_t graph : decode_graphs_) {
-      if (graph != nullptr) cudaGraphExecDestroy(graph);
-    }
+    for (const auto& [key, graph] : decode_graphs_) cudaGraphExecDestroy(graph);
     if (cublas_ != nullptr) cublasDestroy(cublas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -117,14 +134,15 @@ class CudaTransformer : public Model {
                       float* y) const;
   // Every kernel of a pass over n tokens at positions [start, start + n) on stream_, the logits
   // of the last token left in logits_. One token reads its cache only through s.inputs' views,
-  // so that the pass captured for one sequence's step replays for any other.
+  // so that the pass captured for one sequence's step replays for any other whose cache holds
+  // at most max_kv_len positions.
   absl::Status EnqueuePass(const Scratch& s, int64_t n, int64_t start, KvCache& cache,
-                           bool long_rope) const;
+                           const DecodeGraphKey& key) const;
   absl::Status AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start, KvCache& cache,
-                              bool long_rope) const;
+                              const DecodeGraphKey& key) const;
   absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n) const;
-  // Runs the decode step's graph, capturing it on first use (one per rope frequency table).
-  absl::Status ReplayDecodeStep(KvCache& cache, bool long_rope) const;
+  // Runs the decode step's graph for `key`, capturing it on first use.
+  absl::Status ReplayDecodeStep(KvCache& cache, const DecodeGraphKey& key) const;
 
   int device_;
   ModelInfo info_;
@@ -136,12 +154,13 @@ class CudaTransformer : public Model {
   std::vector<DeviceLayer> layers_;
   cuda::DeviceBuffer<float> inv_freq_, long_inv_freq_;  // [rotary_dim / 2]
   cuda::DeviceBuffer<float> logits_;                    // [vocab]
+  cuda::PinnedBuffer<float> host_logits_;               // [vocab], for a fast copy back
   cuda::DeviceBuffer<uint8_t> decode_workspace_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   // Decode steps use their own buffers, which never move, so their graphs stay valid.
   mutable Scratch decode_scratch_, prefill_scratch_;
-  mutable cudaGraphExec_t decode_graphs_[2] = {};  // by long_rope
+  mutable absl::flat_hash_map<DecodeGraphKey, cudaGraphExec_t> decode_graphs_;
 };
 
 absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
@@ -184,7 +203,7 @@ absl::Status CudaTransformer::Linear(const Scratch& s, const float* x, const Ten
 }
 
 absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start,
-                                             KvCache& cache, bool long_rope) const {
+                                             KvCache& cache, const DecodeGraphKey& key) const {
   const DeviceLayer& layer = layers_[l];
   const AttentionConfig& c = layer.config;
   const int64_t kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
@@ -218,12 +237,12 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   const cuda::KvCacheView* view = s.inputs.views() + l;
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
       q, k, v, s.inputs.positions(), n, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
-      long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
+      key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
       view, stream_));
   const cpu::AttentionShape shape = KernelShape(c);
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
-        q, view, info_.context_length, shape, decode_workspace_.data(), decode_workspace_.size(),
+        q, view, key.max_kv_len, shape, decode_workspace_.data(), decode_workspace_.size(),
         s.attended.data(), stream_));
   } else {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l), n, start,
@@ -249,7 +268,7 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
 }
 
 absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t start,
-                                          KvCache& cache, bool long_rope) const {
+                                          KvCache& cache, const DecodeGraphKey& key) const {
   const int64_t hidden = info_.hidden_size;
   const float eps = rms_norm_eps_;
   float* x = s.x.data();        // [n, hidden] the residual stream
@@ -261,7 +280,7 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     // x += attention(norm); norm = rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, start, cache, long_rope));
+    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, start, cache, key));
     const Tensor& ffn_norm = layers_[l].ffn_norm;
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), ffn_norm.data, ffn_norm.dtype,
                                                   eps, n, hidden, norm, stream_));
@@ -275,18 +294,20 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
   return Linear(s, norm + (n - 1) * hidden, output_, 1, logits_.data());
 }
 
-absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, bool long_rope) const {
-  cudaGraphExec_t& exec = decode_graphs_[long_rope ? 1 : 0];
+absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, const DecodeGraphKey& key) const {
+  cudaGraphExec_t& exec = decode_graphs_[key];
   if (exec == nullptr) {
     TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, cache.length(), cache, long_rope);
+    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, cache.length(), cache, key);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
     if (enqueued.ok() && ended == cudaSuccess) {
       const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
       cudaGraphDestroy(graph);
+      if (instantiated != cudaSuccess) decode_graphs_.erase(key);
       TESSERA_RETURN_IF_CUDA_ERROR(instantiated);
     } else {
+      decode_graphs_.erase(key);
       if (graph != nullptr) cudaGraphDestroy(graph);
       TESSERA_RETURN_IF_ERROR(enqueued);
       TESSERA_RETURN_IF_CUDA_ERROR(ended);
@@ -318,15 +339,20 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
     s.inputs.host_views()[l] = {cache.keys(l), cache.values(l), start + n};
   }
   TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));
-  const bool long_rope = UsesLongFrequencies(layers_.front().config.rope, start, n);
+  const DecodeGraphKey key{
+      .long_rope = UsesLongFrequencies(layers_.front().config.rope, start, n),
+      .max_kv_len = std::min(std::bit_ceil(std::max<uint64_t>(start + n, kShortestDecodeGraph)),
+                             static_cast<uint64_t>(info_.context_length))};
   if (n == 1) {
-    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(cache, long_rope));
+    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(cache, key));
   } else {
-    TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, start, cache, long_rope));
+    TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, start, cache, key));
   }
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(), logits.size_bytes(),
-                                               cudaMemcpyDeviceToHost, stream_));
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.data(),
+                                               logits.size_bytes(), cudaMemcpyDeviceToHost,
+                                               stream_));
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+  std::copy_n(host_logits_.data(), logits.size(), logits.begin());
   cache.Extend(tokens);
   return absl::OkStatus();
 }
@@ -392,6 +418,7 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
         first.InverseFrequencies(0, config.rope.original_context + 1)));
   }
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));
   const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(
