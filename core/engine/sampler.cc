@@ -122,36 +122,14 @@ int32_t Argmax(std::span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-// Adds the logit bias, then applies the repetition, presence and frequency penalties, in place.
-// Returns the raw logits of the tokens it changed, so that the chosen token's logprob can still
-// be read from the model's own distribution.
-absl::flat_hash_map<int32_t, float> ApplyBiasAndPenalties(const SamplingParams& params,
-                                                          const TokenCounts& prompt_counts,
-                                                          const TokenCounts& output_counts,
-                                                          std::span<float> logits) {
+// Applies the adjustments in place. Returns the raw logits of the tokens it changed, so that the
+// chosen token's logprob can still be read from the model's own distribution.
+absl::flat_hash_map<int32_t, float> ApplyAdjustments(
+    std::span<const LogitAdjustment> adjustments, std::span<float> logits) {
   absl::flat_hash_map<int32_t, float> raw_logits;
-  auto adjusted_logit = [&](int32_t token) -> float& {
-    raw_logits.try_emplace(token, logits[token]);
-    return logits[token];
-  };
-  for (const auto& [token, bias] : params.logit_bias) adjusted_logit(token) += bias;
-
-  const float repetition_penalty = params.repetition_penalty;
-  auto penalize_repetition = [&](int32_t token) {
-    float& logit = adjusted_logit(token);
-    logit = logit > 0 ? logit / repetition_penalty : logit * repetition_penalty;
-  };
-  if (repetition_penalty != 1) {
-    for (const auto& [token, count] : prompt_counts) penalize_repetition(token);
-    for (const auto& [token, count] : output_counts) {
-      if (!prompt_counts.contains(token)) penalize_repetition(token);
-    }
-  }
-
-  if (params.presence_penalty != 0 || params.frequency_penalty != 0) {
-    for (const auto& [token, count] : output_counts) {
-      adjusted_logit(token) -= params.presence_penalty + count * params.frequency_penalty;
-    }
+  for (const LogitAdjustment& adjustment : adjustments) {
+    raw_logits.emplace(adjustment.token, logits[adjustment.token]);
+    logits[adjustment.token] = AdjustedLogit(logits[adjustment.token], adjustment);
   }
   return raw_logits;
 }
@@ -167,6 +145,33 @@ Sampler::Sampler(SamplingParams params, int32_t vocab_size, std::span<const int3
 
 void Sampler::Accept(int32_t token) { Count(token, vocab_size_, output_counts_); }
 
+std::vector<LogitAdjustment> Sampler::Adjustments() const {
+  absl::flat_hash_map<int32_t, LogitAdjustment> by_token;
+  auto adjustment = [&](int32_t token) -> LogitAdjustment& {
+    return by_token.try_emplace(token, LogitAdjustment{.token = token}).first->second;
+  };
+  for (const auto& [token, bias] : params_.logit_bias) adjustment(token).bias += bias;
+  if (params_.repetition_penalty != 1) {
+    for (const auto& [token, count] : prompt_counts_) {
+      adjustment(token).repetition_penalty = params_.repetition_penalty;
+    }
+    for (const auto& [token, count] : output_counts_) {
+      adjustment(token).repetition_penalty = params_.repetition_penalty;
+    }
+  }
+  if (params_.presence_penalty != 0 || params_.frequency_penalty != 0) {
+    for (const auto& [token, count] : output_counts_) {
+      adjustment(token).subtract = params_.presence_penalty + count * params_.frequency_penalty;
+    }
+  }
+  std::vector<LogitAdjustment> adjustments;
+  adjustments.reserve(by_token.size());
+  for (const auto& [token, a] : by_token) adjustments.push_back(a);
+  std::sort(adjustments.begin(), adjustments.end(),
+            [](const LogitAdjustment& a, const LogitAdjustment& b) { return a.token < b.token; });
+  return adjustments;
+}
+
 SampledToken Sampler::Sample(std::span<float> logits) {
   SampledToken sampled;
   const double log_normalizer = LogSumExp(logits);
@@ -179,8 +184,7 @@ SampledToken Sampler::Sample(std::span<float> logits) {
     }
   }
 
-  const absl::flat_hash_map<int32_t, float> raw_logits =
-      ApplyBiasAndPenalties(params_, prompt_counts_, output_counts_, logits);
+  const absl::flat_hash_map<int32_t, float> raw_logits = ApplyAdjustments(Adjustments(), logits);
   if (params_.temperature == 0) {
     sampled.token = Argmax(logits);
   } else {

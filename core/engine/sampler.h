@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/engine/sampling_params.h"
+#include "kernels/greedy_choice.h"
 
 namespace tessera {
 
@@ -45,6 +46,11 @@ class Sampler {
 
   // Records a token that joined the output (sampled, or appended by the caller).
   void Accept(int32_t token);
+
+  // What the logit bias and penalties do to the next step's logits, one entry per token they
+  // touch (biases for one token add up), in token order: Sample applies these, and a greedy
+  // choice made on the model's device (Model::ForwardGreedy) applies them there.
+  std::vector<LogitAdjustment> Adjustments() const;
 
   const SamplingParams& params() const { return params_; }
 

@@ -62,6 +62,26 @@ absl::Status Sequence::Append(std::span<const int32_t> tokens) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<SampledToken> Sequence::ForwardAndSample(const Model& model,
+                                                        std::span<const int32_t> unseen) {
+  const SamplingParams& params = sampler_.params();
+  if (params.temperature == 0) {
+    // Greedy: the model's device chooses, and only the choice comes back.
+    TESSERA_ASSIGN_OR_RETURN(const GreedyChoice choice,
+                             model.ForwardGreedy(unseen, *cache_, sampler_.Adjustments(),
+                                                 params.top_logprobs));
+    SampledToken sampled{.token = choice.token,
+                         .logprob = choice.token_logit - choice.log_normalizer};
+    for (int r = 0; r < choice.n_top; ++r) {
+      sampled.top.push_back(
+          {choice.top_tokens[r], choice.top_logits[r] - choice.log_normalizer});
+    }
+    return sampled;
+  }
+  TESSERA_RETURN_IF_ERROR(model.Forward(unseen, *cache_, logits_));
+  return sampler_.Sample(logits_);
+}
+
 absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {
   StepOutput output;
   if (cancel_requested()) {
@@ -72,12 +92,13 @@ absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {
   // token and any appended ones.
   const std::span<const int32_t> unseen =
       std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(cache_->length()));
-  absl::Status status = model.Forward(unseen, *cache_, logits_);
-  if (!status.ok()) {
-    return WithReason(absl::InternalError(absl::StrCat("forward pass failed: ", status.message())),
-                      reason::kForwardPassFailed);
+  absl::StatusOr<SampledToken> next = ForwardAndSample(model, unseen);
+  if (!next.ok()) {
+    return WithReason(
+        absl::InternalError(absl::StrCat("forward pass failed: ", next.status().message())),
+        reason::kForwardPassFailed);
   }
-  SampledToken sampled = sampler_.Sample(logits_);
+  SampledToken sampled = *std::move(next);
   const int32_t token = sampled.token;
   sampler_.Accept(token);
   tokens_.push_back(token);

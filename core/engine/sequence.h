@@ -49,6 +49,9 @@ class Sequence {
   absl::StatusOr<StepOutput> Step(const Model& model);
 
  private:
+  // Runs `unseen` through the model and picks the next token.
+  absl::StatusOr<SampledToken> ForwardAndSample(const Model& model,
+                                                std::span<const int32_t> unseen);
   // The finish reason `token` (just sampled) causes, if any, before looking at stop strings.
   FinishReason FinishReasonAfter(int32_t token) const;
   // Adds `token`'s text to the held text and moves what can no longer start a stop string to
@@ -71,7 +74,7 @@ class Sequence {
   int32_t prompt_tokens_;
   int32_t completion_tokens_ = 0;
   std::string held_text_;        // complete characters that may begin a stop string
-  std::vector<float> logits_;
+  std::vector<float> logits_;    // [vocab] when sampling on the host
   FinishReason finish_reason_ = FinishReason::kNone;
   std::atomic<bool> cancelled_{false};
 };

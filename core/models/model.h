@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "core/engine/kv_cache.h"
 #include "core/format/gguf.h"
+#include "kernels/greedy_choice.h"
 #include "kernels/tensor.h"
 
 namespace tessera {
@@ -40,6 +41,13 @@ class Model {
   // ([vocab_size]) to `logits`. The cache must have room for the tokens.
   virtual absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                                std::span<float> logits) const = 0;
+
+  // Forward, then greedy decoding's choice over the last token's logits after `adjustments`
+  // (cpu::ChooseGreedy), with the n_top largest unadjusted logits. A model on a GPU chooses there
+  // and sends back only the choice; this default computes the logits and chooses on the host.
+  virtual absl::StatusOr<GreedyChoice> ForwardGreedy(
+      std::span<const int32_t> tokens, KvCache& cache,
+      std::span<const LogitAdjustment> adjustments, int n_top) const;
 
   // Where its KV caches must live: the memory of the device it computes on.
   virtual KvMemory& kv_memory() const { return HostKvMemory(); }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/greedy_choice.h"
 #include "kernels/tensor.h"
 
 namespace tessera::cpu {
@@ -66,5 +67,10 @@ struct AttentionShape {
 // Parallel over (token, head) (OpenMP); softmax in fp32 with the max subtracted.
 void Attention(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
                int64_t first_position, const AttentionShape& shape, float* out);
+
+// The greedy choice over `logits` ([vocab]) after `adjustments` (distinct tokens, each in
+// [0, vocab)), with the n_top (at most kMaxGreedyTopLogits) largest unadjusted logits.
+GreedyChoice ChooseGreedy(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
+                          int64_t n_adjustments, int n_top);
 
 }  // namespace tessera::cpu

@@ -204,6 +204,43 @@ TEST(CudaTransformerTest, InterleavedSequencesEachMatchTheCpu) {
   }
 }
 
+// Greedy decoding chosen on the GPU against the CPU model's greedy choice, step by step, with a
+// logit bias and penalties on the tokens generated so far: same tokens, and log-probabilities
+// within fp32 summation error.
+TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
+  ASSERT_TRUE(file.ok());
+  const BothBackends models = Load(**file, DType::kF32);
+  ASSERT_NE(models.gpu, nullptr);
+  const ModelInfo& info = models.cpu->info();
+  KvCachePool cpu_pool(info.kv_shape, 128);
+  KvCachePool gpu_pool(info.kv_shape, 128, models.gpu->kv_memory());
+  auto cpu_cache = cpu_pool.Allocate(128);
+  auto gpu_cache = gpu_pool.Allocate(128);
+  ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
+  std::vector<int32_t> input = {1, 403, 407};
+  std::vector<LogitAdjustment> adjustments = {{.token = 13, .bias = 1.5f}};
+  for (int step = 0; step < 64; ++step) {
+    const auto cpu = models.cpu->ForwardGreedy(input, **cpu_cache, adjustments, 5);
+    const auto gpu = models.gpu->ForwardGreedy(input, **gpu_cache, adjustments, 5);
+    ASSERT_TRUE(cpu.ok() && gpu.ok()) << "step " << step;
+    ASSERT_EQ(gpu->token, cpu->token) << "step " << step;
+    EXPECT_NEAR(gpu->token_logit - gpu->log_normalizer, cpu->token_logit - cpu->log_normalizer,
+                1e-4);
+    ASSERT_EQ(gpu->n_top, 5);
+    for (int r = 0; r < 5; ++r) EXPECT_EQ(gpu->top_tokens[r], cpu->top_tokens[r]);
+    input = {cpu->token};
+    adjustments.push_back({.token = cpu->token, .repetition_penalty = 1.3f, .subtract = 0.2f});
+    std::sort(adjustments.begin(), adjustments.end(),
+              [](const auto& a, const auto& b) { return a.token < b.token; });
+    // One entry per token.
+    adjustments.erase(std::unique(adjustments.begin(), adjustments.end(),
+                                  [](const auto& a, const auto& b) { return a.token == b.token; }),
+                      adjustments.end());
+  }
+}
+
 TEST(CudaTransformerTest, ReportsTheDeviceAndKeepsCachesThere) {
   SKIP_WITHOUT_CUDA_DEVICE();
   auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");

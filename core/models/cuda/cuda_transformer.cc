@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -33,6 +34,7 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/greedy_choice.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope.h"
@@ -118,6 +120,9 @@ class CudaTransformer : public Model {
 
   absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                        std::span<float> logits) const override;
+  absl::StatusOr<GreedyChoice> ForwardGreedy(std::span<const int32_t> tokens, KvCache& cache,
+                                             std::span<const LogitAdjustment> adjustments,
+                                             int n_top) const override;
 
  private:
   CudaTransformer(const Transformer& host, int device)
@@ -129,6 +134,11 @@ class CudaTransformer : public Model {
         weights_(device) {}
 
   absl::Status AllocateScratch(Scratch& s, int64_t n) const;
+  // Runs `tokens` through the model (re-encoding the cached ones first where LongRoPE's switch
+  // demands it), leaving the last token's logits in logits_; then `collect` enqueues what brings
+  // the results back, the stream is synchronized, and the cache records the tokens.
+  absl::Status RunPass(std::span<const int32_t> tokens, KvCache& cache,
+                       const std::function<absl::Status()>& collect) const;
   // y = x @ w^T for n rows of x: a GEMV for one row, a GEMM for more.
   absl::Status Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
                       float* y) const;
@@ -155,6 +165,12 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<float> inv_freq_, long_inv_freq_;  // [rotary_dim / 2]
   cuda::DeviceBuffer<float> logits_;                    // [vocab]
   cuda::PinnedBuffer<float> host_logits_;               // [vocab], for a fast copy back
+  // Greedy choice on the device: the step's logit adjustments go up, one GreedyChoice comes back.
+  mutable cuda::PinnedBuffer<LogitAdjustment> host_adjustments_;
+  mutable cuda::DeviceBuffer<LogitAdjustment> adjustments_;
+  cuda::DeviceBuffer<uint8_t> greedy_workspace_;
+  cuda::DeviceBuffer<GreedyChoice> choice_;
+  cuda::PinnedBuffer<GreedyChoice> host_choice_;
   cuda::DeviceBuffer<uint8_t> decode_workspace_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -317,13 +333,12 @@ absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, const DecodeGraph
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
-                                      std::span<float> logits) const {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, n, cache, logits.size()));
+absl::Status CudaTransformer::RunPass(std::span<const int32_t> tokens, KvCache& cache,
+                                      const std::function<absl::Status()>& collect) const {
   if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
-    return Forward(*sequence, cache, logits);
+    return RunPass(*sequence, cache, collect);
   }
+  const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t start = cache.length();
   if (start + n > info_.context_length) {
     // The decode workspace and graphs are sized for the context length.
@@ -348,13 +363,53 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
   } else {
     TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, start, cache, key));
   }
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.data(),
-                                               logits.size_bytes(), cudaMemcpyDeviceToHost,
-                                               stream_));
+  TESSERA_RETURN_IF_ERROR(collect());
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
-  std::copy_n(host_logits_.data(), logits.size(), logits.begin());
   cache.Extend(tokens);
   return absl::OkStatus();
+}
+
+absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
+                                      std::span<float> logits) const {
+  TESSERA_RETURN_IF_ERROR(
+      CheckForwardArguments(info_, static_cast<int64_t>(tokens.size()), cache, logits.size()));
+  TESSERA_RETURN_IF_ERROR(RunPass(tokens, cache, [&]() -> absl::Status {
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.data(),
+                                                 logits.size_bytes(), cudaMemcpyDeviceToHost,
+                                                 stream_));
+    return absl::OkStatus();
+  }));
+  std::copy_n(host_logits_.data(), logits.size(), logits.begin());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GreedyChoice> CudaTransformer::ForwardGreedy(
+    std::span<const int32_t> tokens, KvCache& cache,
+    std::span<const LogitAdjustment> adjustments, int n_top) const {
+  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, static_cast<int64_t>(tokens.size()), cache,
+                                                info_.vocab_size));
+  if (adjustments.size() > host_adjustments_.size()) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
+    TESSERA_RETURN_IF_CUDA_ERROR(host_adjustments_.Allocate(adjustments.size()));
+    TESSERA_RETURN_IF_CUDA_ERROR(adjustments_.Allocate(adjustments.size()));
+  }
+  std::copy(adjustments.begin(), adjustments.end(), host_adjustments_.data());
+  TESSERA_RETURN_IF_ERROR(RunPass(tokens, cache, [&]() -> absl::Status {
+    if (!adjustments.empty()) {
+      TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(adjustments_.data(), host_adjustments_.data(),
+                                                   adjustments.size_bytes(),
+                                                   cudaMemcpyHostToDevice, stream_));
+    }
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseGreedy(
+        logits_.data(), info_.vocab_size, adjustments_.data(),
+        static_cast<int64_t>(adjustments.size()), n_top, greedy_workspace_.data(),
+        greedy_workspace_.bytes(), choice_.data(), stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choice_.data(), choice_.data(),
+                                                 sizeof(GreedyChoice), cudaMemcpyDeviceToHost,
+                                                 stream_));
+    return absl::OkStatus();
+  }));
+  return *host_choice_.data();
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer& host, int device,
@@ -419,6 +474,10 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   }
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
+  TESSERA_RETURN_IF_CUDA_ERROR(
+      model->greedy_workspace_.Allocate(cuda::GreedyChoiceWorkspaceBytes(model->info_.vocab_size)));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->choice_.Allocate(1));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->host_choice_.Allocate(1));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));
   const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(

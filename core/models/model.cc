@@ -1,0 +1,20 @@
+#include "core/models/model.h"
+
+#include <vector>
+
+#include "core/util/status_macros.h"
+#include "kernels/cpu/ops.h"
+
+namespace tessera {
+
+absl::StatusOr<GreedyChoice> Model::ForwardGreedy(std::span<const int32_t> tokens,
+                                                  KvCache& cache,
+                                                  std::span<const LogitAdjustment> adjustments,
+                                                  int n_top) const {
+  std::vector<float> logits(info().vocab_size);  // [vocab]
+  TESSERA_RETURN_IF_ERROR(Forward(tokens, cache, logits));
+  return cpu::ChooseGreedy(logits.data(), info().vocab_size, adjustments.data(),
+                           static_cast<int64_t>(adjustments.size()), n_top);
+}
+
+}  // namespace tessera

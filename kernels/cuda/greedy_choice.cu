@@ -1,0 +1,209 @@
+// Two kernels. The first copies nothing it need not: the adjusted logits are the logits with a
+// few tokens rewritten, so they are a device-to-device copy plus one thread per adjustment. Then
+// one block per 2048 logits finds its slice's maximum and sum of exponentials (for the
+// log-normalizer), its best adjusted logit, and its n_top largest logits: n_top rounds of a block
+// argmax over what each thread still holds in registers. The second kernel, one block, combines
+// the blocks' sums, picks the best of their best, and runs the same rounds over their top lists.
+// Order is by value, then by the lower token id, as in the CPU reference.
+#include "kernels/cuda/greedy_choice.h"
+
+#include <climits>
+#include <cmath>
+
+#include <cub/block/block_reduce.cuh>
+#include <cuda/functional>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace tessera::cuda {
+namespace {
+
+constexpr int kBlockThreads = 256;
+constexpr int kPerThread = 8;
+constexpr int64_t kPerBlock = kBlockThreads * kPerThread;  // logits per first-pass block
+constexpr int kMergeThreads = 1024;
+constexpr int kMaxBlocks = 512;
+constexpr int kMergePerThread = kMaxBlocks * kMaxGreedyTopLogits / kMergeThreads;
+
+struct Scored {
+  float value;
+  int32_t token;
+};
+
+constexpr Scored kNothing = {-INFINITY, INT_MAX};
+
+__device__ __forceinline__ bool Better(const Scored& a, const Scored& b) {
+  return a.value > b.value || (a.value == b.value && a.token < b.token);
+}
+
+struct BetterOf {
+  __device__ __forceinline__ Scored operator()(const Scored& a, const Scored& b) const {
+    return Better(b, a) ? b : a;
+  }
+};
+
+struct BlockPartial {
+  float max;  // of the slice's logits
+  float sum;  // of exp(logit - max)
+  Scored best_adjusted;
+  Scored top[kMaxGreedyTopLogits];
+};
+
+// The n largest of the candidates the block's threads hold, best first, written to out[0, n) by
+// thread 0. Consumes the held candidates.
+template <int kThreads, int kHeld>
+__device__ void BlockTopN(Scored (&held)[kHeld], int n, Scored* out) {
+  using Reduce = cub::BlockReduce<Scored, kThreads>;
+  __shared__ typename Reduce::TempStorage storage;
+  __shared__ Scored winner;
+  for (int round = 0; round < n; ++round) {
+    Scored mine = kNothing;
+#pragma unroll
+    for (int j = 0; j < kHeld; ++j) {
+      if (Better(held[j], mine)) mine = held[j];
+    }
+    const Scored best = Reduce(storage).Reduce(mine, BetterOf());
+    if (threadIdx.x == 0) {
+      winner = best;
+      out[round] = best;
+    }
+    __syncthreads();
+    // Tokens are distinct: only the winner's holder drops it.
+#pragma unroll
+    for (int j = 0; j < kHeld; ++j) {
+      if (held[j].token == winner.token) held[j] = kNothing;
+    }
+    __syncthreads();  // storage and winner are reused
+  }
+}
+
+__global__ void ApplyAdjustmentsKernel(const float* logits, const LogitAdjustment* adjustments,
+                                       int64_t n_adjustments, float* adjusted) {
+  const int64_t a = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (a >= n_adjustments) return;
+  const LogitAdjustment adjustment = adjustments[a];
+  adjusted[adjustment.token] = AdjustedLogit(logits[adjustment.token], adjustment);
+}
+
+__global__ void __launch_bounds__(kBlockThreads)
+    SliceKernel(const float* logits, const float* adjusted, int64_t vocab, int n_top,
+                BlockPartial* partials) {
+  using FloatReduce = cub::BlockReduce<float, kBlockThreads>;
+  using ScoredReduce = cub::BlockReduce<Scored, kBlockThreads>;
+  __shared__ typename FloatReduce::TempStorage float_storage;
+  __shared__ typename ScoredReduce::TempStorage scored_storage;
+  __shared__ float slice_max;
+  const int64_t base = blockIdx.x * kPerBlock;
+  Scored held[kPerThread];
+  Scored best_adjusted = kNothing;
+  float local_max = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < kPerThread; ++j) {
+    const int64_t i = base + j * kBlockThreads + threadIdx.x;
+    held[j] = kNothing;
+    if (i < vocab) {
+      const int32_t token = static_cast<int32_t>(i);
+      held[j] = {logits[i], token};
+      local_max = fmaxf(local_max, held[j].value);
+      const Scored candidate = {adjusted[i], token};
+      if (Better(candidate, best_adjusted)) best_adjusted = candidate;
+    }
+  }
+  const float block_max = FloatReduce(float_storage).Reduce(local_max, ::cuda::maximum<>());
+  if (threadIdx.x == 0) slice_max = block_max;
+  __syncthreads();
+  float local_sum = 0.0f;
+  if (slice_max > -INFINITY) {
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j) {
+      if (held[j].token != INT_MAX) local_sum += expf(held[j].value - slice_max);
+    }
+  }
+  const float block_sum = FloatReduce(float_storage).Sum(local_sum);
+  const Scored block_best = ScoredReduce(scored_storage).Reduce(best_adjusted, BetterOf());
+  BlockPartial& partial = partials[blockIdx.x];
+  if (threadIdx.x == 0) {
+    partial.max = slice_max;
+    partial.sum = block_sum;
+    partial.best_adjusted = block_best;
+  }
+  BlockTopN<kBlockThreads>(held, n_top, partial.top);
+}
+
+__global__ void __launch_bounds__(kMergeThreads)
+    MergeKernel(const float* logits, const BlockPartial* partials, int n_blocks, int n_top,
+                GreedyChoice* choice) {
+  using FloatReduce = cub::BlockReduce<float, kMergeThreads>;
+  using ScoredReduce = cub::BlockReduce<Scored, kMergeThreads>;
+  __shared__ typename FloatReduce::TempStorage float_storage;
+  __shared__ typename ScoredReduce::TempStorage scored_storage;
+  __shared__ float global_max;
+  __shared__ Scored top[kMaxGreedyTopLogits];
+  float local_max = -INFINITY;
+  Scored local_best = kNothing;
+  for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
+    local_max = fmaxf(local_max, partials[b].max);
+    if (Better(partials[b].best_adjusted, local_best)) local_best = partials[b].best_adjusted;
+  }
+  const float block_max = FloatReduce(float_storage).Reduce(local_max, ::cuda::maximum<>());
+  if (threadIdx.x == 0) global_max = block_max;
+  __syncthreads();
+  float local_sum = 0.0f;
+  for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
+    if (partials[b].max > -INFINITY) local_sum += partials[b].sum * expf(partials[b].max - global_max);
+  }
+  const float sum = FloatReduce(float_storage).Sum(local_sum);
+  const Scored best = ScoredReduce(scored_storage).Reduce(local_best, BetterOf());
+
+  Scored held[kMergePerThread];
+#pragma unroll
+  for (int j = 0; j < kMergePerThread; ++j) {
+    const int index = j * kMergeThreads + threadIdx.x;  // over [n_blocks, n_top]
+    held[j] = index < n_blocks * n_top ? partials[index / n_top].top[index % n_top] : kNothing;
+  }
+  BlockTopN<kMergeThreads>(held, n_top, top);
+  if (threadIdx.x == 0) {
+    choice->token = best.token;
+    choice->token_logit = logits[best.token];
+    choice->log_normalizer = global_max + logf(sum);
+    choice->n_top = n_top;
+    for (int r = 0; r < n_top; ++r) {
+      choice->top_tokens[r] = top[r].token;
+      choice->top_logits[r] = top[r].value;
+    }
+  }
+}
+
+int64_t BlocksForVocab(int64_t vocab) { return (vocab + kPerBlock - 1) / kPerBlock; }
+
+size_t AdjustedBytes(int64_t vocab) { return (vocab * sizeof(float) + 255) / 256 * 256; }
+
+}  // namespace
+
+size_t GreedyChoiceWorkspaceBytes(int64_t vocab) {
+  return AdjustedBytes(vocab) + BlocksForVocab(vocab) * sizeof(BlockPartial);
+}
+
+cudaError_t ChooseGreedy(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
+                         int64_t n_adjustments, int n_top, void* workspace,
+                         size_t workspace_bytes, GreedyChoice* choice, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(vocab >= 1 && BlocksForVocab(vocab) <= kMaxBlocks);
+  TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxGreedyTopLogits && n_adjustments >= 0);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= GreedyChoiceWorkspaceBytes(vocab));
+  n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
+  float* adjusted = static_cast<float*>(workspace);  // [vocab]
+  auto* partials = reinterpret_cast<BlockPartial*>(static_cast<char*>(workspace) +
+                                                   AdjustedBytes(vocab));  // [blocks]
+  const int n_blocks = static_cast<int>(BlocksForVocab(vocab));
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(adjusted, logits, vocab * sizeof(float),
+                                               cudaMemcpyDeviceToDevice, stream));
+  if (n_adjustments > 0) {
+    ApplyAdjustmentsKernel<<<BlocksFor(n_adjustments, 256), 256, 0, stream>>>(
+        logits, adjustments, n_adjustments, adjusted);
+  }
+  SliceKernel<<<n_blocks, kBlockThreads, 0, stream>>>(logits, adjusted, vocab, n_top, partials);
+  MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, partials, n_blocks, n_top, choice);
+  return cudaGetLastError();
+}
+
+}  // namespace tessera::cuda
