@@ -17,6 +17,7 @@
 
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -121,6 +122,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kWarps, kGroup, head_dim]
 
+  WaitForPrecedingKernels();
   // The launch covers the longest context it may see; blocks past this one's chunks have none.
   const int64_t kv_len = cache->length;
   const int64_t visible_len = VisibleLength(shape, kv_len);
@@ -252,6 +254,7 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head_dim = shape.head_dim;
+  WaitForPrecedingKernels();
   const int64_t n_splits = SplitsFor(shape, VisibleLength(shape, cache->length));
   const int head = blockIdx.x;
   const int lane = threadIdx.x % 32;

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -16,6 +17,7 @@ template <typename T>
 __global__ void EmbeddingGatherKernel(const T* table, int64_t vocab, int64_t dim,
                                       const int32_t* ids, float* out) {
   const int64_t token = blockIdx.x;
+  WaitForPrecedingKernels();
   const int32_t id = ids[token];
   float* out_row = out + token * dim;  // [dim]
   if (id < 0 || id >= vocab) {

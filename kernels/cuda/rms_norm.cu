@@ -5,6 +5,7 @@
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -16,6 +17,7 @@ template <typename W>
 __global__ void RmsNormKernel(float* x, const float* delta, const W* weight, float eps,
                               int64_t dim, float* out) {
   float* row = x + blockIdx.x * dim;  // [dim]
+  WaitForPrecedingKernels();
   float sum_squares = 0.0f;
   for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
     float value = row[d];

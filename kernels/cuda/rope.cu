@@ -6,6 +6,7 @@
 #include "kernels/cuda/rope.h"
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -27,6 +28,7 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float cos_angle[kMaxPairs];
   __shared__ float sin_angle[kMaxPairs];
   const int64_t token = blockIdx.x;
+  WaitForPrecedingKernels();
   const int32_t position = positions[token];
   const int n_pairs = pairs.n_pairs;
   for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {

@@ -100,6 +100,32 @@ struct DecodeGraphKey {
 // The bound of the shortest contexts' graph.
 constexpr uint64_t kShortestDecodeGraph = 256;
 
+// Lets each kernel of a captured graph launch while the kernel before it is still finishing,
+// rather than after it has completed. The kernels wait for their inputs themselves
+// (kernels/cuda/grid_dependency.cuh).
+absl::Status OverlapKernelLaunches(cudaGraph_t graph) {
+  size_t n = 0;
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n));
+  std::vector<cudaGraphNode_t> from(n), to(n);
+  std::vector<cudaGraphEdgeData> edges(n);
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphGetEdges(graph, from.data(), to.data(), edges.data(), &n));
+  // The next kernel launches as the last block of this one exits, skipping the wait for the
+  // whole grid's completion and the launch latency. (Launching it as soon as every block has
+  // begun, cudaGraphKernelNodePortLaunchCompletion, was slower for the 8B shape: its waiting
+  // blocks held SM slots the running GEMV's later waves needed.)
+  const cudaGraphEdgeData overlapping{.from_port = cudaGraphKernelNodePortProgrammatic,
+                                      .type = cudaGraphDependencyTypeProgrammatic};
+  for (size_t i = 0; i < n; ++i) {
+    cudaGraphNodeType from_type, to_type;
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(from[i], &from_type));
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(to[i], &to_type));
+    if (from_type != cudaGraphNodeTypeKernel || to_type != cudaGraphNodeTypeKernel) continue;
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphRemoveDependencies(graph, &from[i], &to[i], &edges[i], 1));
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphAddDependencies(graph, &from[i], &to[i], &overlapping, 1));
+  }
+  return absl::OkStatus();
+}
+
 const void* DataOrNull(const std::optional<Tensor>& t) { return t ? t->data : nullptr; }
 DType DTypeOrF32(const std::optional<Tensor>& t) { return t ? t->dtype : DType::kF32; }
 
@@ -318,10 +344,14 @@ absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, const DecodeGraph
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
     if (enqueued.ok() && ended == cudaSuccess) {
-      const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+      absl::Status instantiated = OverlapKernelLaunches(graph);
+      if (instantiated.ok()) {
+        instantiated = cuda::CudaStatus(cudaGraphInstantiate(&exec, graph, 0),
+                                        "cudaGraphInstantiate", __FILE__, __LINE__);
+      }
       cudaGraphDestroy(graph);
-      if (instantiated != cudaSuccess) decode_graphs_.erase(key);
-      TESSERA_RETURN_IF_CUDA_ERROR(instantiated);
+      if (!instantiated.ok()) decode_graphs_.erase(key);
+      TESSERA_RETURN_IF_ERROR(instantiated);
     } else {
       decode_graphs_.erase(key);
       if (graph != nullptr) cudaGraphDestroy(graph);
