@@ -6,8 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/format/gguf_builder.h"
 #include "core/models/transformer_gguf.h"
+#include "core/tokenizer/hf_tokenizer_to_gguf.h"
+#include "core/tokenizer/spm.h"
 #include "core/util/status_macros.h"
 
 namespace tessera::bench {
@@ -160,15 +163,13 @@ absl::Status AddLayer(std::string_view architecture, const HfTransformerConfig& 
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShape& shape,
-                                                                 int layers, uint64_t seed) {
+// The hyperparameters and tensors of BuildRandomModel, added to `out`; the tensors' memory is
+// held by `random`.
+absl::Status AddRandomModel(const ModelShape& shape, int layers, RandomTensors& random,
+                            gguf::GgufBuilder& out) {
   HfTransformerConfig config = shape.config;
   if (layers > 0 && layers < config.num_layers) config.num_layers = layers;
-  gguf::GgufBuilder out;
   WriteTransformerHyperparameters(shape.architecture, config, out.metadata());
-  RandomTensors random(out, seed);
   TESSERA_RETURN_IF_ERROR(
       random.Matrix("token_embd.weight", config.vocab_size, config.hidden_size));
   TESSERA_RETURN_IF_ERROR(random.Norm("output_norm.weight", config.hidden_size));
@@ -179,7 +180,50 @@ absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShap
   for (int l = 0; l < config.num_layers; ++l) {
     TESSERA_RETURN_IF_ERROR(AddLayer(shape.architecture, config, l, random));
   }
+  return absl::OkStatus();
+}
+
+// A SentencePiece-style vocabulary of `size` tokens: unknown, BOS, EOS, the 256 byte tokens, and
+// filler pieces. Any text encodes (as bytes, where no filler matches), so a server can load it;
+// the benchmark's prompts are token ids.
+SpmVocabulary FillerVocabulary(int32_t size) {
+  SpmVocabulary vocabulary;
+  const auto add = [&](std::string token, TokenType type) {
+    vocabulary.tokens.push_back(std::move(token));
+    vocabulary.types.push_back(type);
+    vocabulary.scores.push_back(-static_cast<float>(vocabulary.scores.size()));
+  };
+  add("<unk>", TokenType::kUnknown);
+  add("<s>", TokenType::kControl);
+  add("</s>", TokenType::kControl);
+  for (int byte = 0; byte < 256; ++byte) add(absl::StrFormat("<0x%02X>", byte), TokenType::kByte);
+  while (static_cast<int32_t>(vocabulary.tokens.size()) < size) {
+    add(absl::StrCat("\xe2\x96\x81" "filler", vocabulary.tokens.size()), TokenType::kNormal);
+  }
+  vocabulary.unknown_id = 0;
+  vocabulary.bos_id = 1;
+  vocabulary.eos_id = 2;
+  return vocabulary;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShape& shape,
+                                                                 int layers, uint64_t seed) {
+  gguf::GgufBuilder out;
+  RandomTensors random(out, seed);
+  TESSERA_RETURN_IF_ERROR(AddRandomModel(shape, layers, random, out));
   return std::move(out).Build(absl::StrCat("random ", shape.name), random.TakeBuffers());
+}
+
+absl::Status WriteServableRandomModel(const ModelShape& shape, int layers, uint64_t seed,
+                                      const std::string& path) {
+  gguf::GgufBuilder out;
+  RandomTensors random(out, seed);
+  TESSERA_RETURN_IF_ERROR(AddRandomModel(shape, layers, random, out));
+  TESSERA_RETURN_IF_ERROR(
+      AddVocabularyToGguf(FillerVocabulary(shape.config.vocab_size), out.metadata()));
+  return out.WriteFile(path);
 }
 
 }  // namespace tessera::bench

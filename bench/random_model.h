@@ -33,4 +33,9 @@ const ModelShape* FindModelShape(std::string_view name);
 absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShape& shape,
                                                                  int layers, uint64_t seed);
 
+// The same model written to a .gguf file at `path`, with a filler vocabulary of the shape's size
+// (byte tokens and placeholder pieces) so that a server can load it and take token-id prompts.
+absl::Status WriteServableRandomModel(const ModelShape& shape, int layers, uint64_t seed,
+                                      const std::string& path);
+
 }  // namespace tessera::bench

@@ -3,6 +3,8 @@
 //            the bytes one step must read (the weights it uses and the KV cache so far);
 //   prefill: tokens per second and TFLOP/s of prompts into an empty cache, against the GPU's
 //            dense bf16 tensor-core peak.
+//   streams: time to first token and inter-token latency of greedy generations, in process and
+//            through the gRPC server, and the server's tokens/s against the in-process figure.
 // The bandwidth is what a copy kernel reaches on the same GPU in the same run. The model is a
 // real shape with random bf16 weights built in memory (--shape) or a model file (--model). The
 // figures print as tables beside the targets they are held to, and go to --json.
@@ -10,7 +12,8 @@
 //   tessera-bench --shape llama-3-8b|qwen2.5-0.5b|phi-3-mini-4k|qwen3-0.6b|mistral-7b
 //                 | --model FILE.gguf|HF_DIRECTORY
 //                 [--layers K] [--steps 64] [--contexts 128,2048,8192] [--prompts 512,2048]
-//                 [--json PATH]
+//                 [--json PATH] [--streams 20] [--stream-prompt-tokens 512]
+//                 [--stream-output-tokens 128] [--stream-model-dir /tmp]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -36,6 +39,7 @@
 #include "absl/strings/str_join.h"
 #include "bench/copy_bandwidth.h"
 #include "bench/random_model.h"
+#include "bench/stream_latency.h"
 #include "core/engine/kv_cache.h"
 #include "core/models/cuda/cuda_status.h"
 #include "core/models/cuda_backend.h"
@@ -57,6 +61,13 @@ ABSL_FLAG(std::vector<std::string>, contexts, std::vector<std::string>({"128", "
 ABSL_FLAG(std::vector<std::string>, prompts, std::vector<std::string>({"512", "2048"}),
           "Prompt lengths to prefill.");
 ABSL_FLAG(std::string, json, "", "Where to write every figure as JSON.");
+ABSL_FLAG(int, streams, 20,
+          "Greedy streams timed in process and through the gRPC server (after a warm-up); 0: "
+          "none. A --shape model is written to --stream-model-dir for them.");
+ABSL_FLAG(int, stream_prompt_tokens, 512, "Prompt tokens of each stream.");
+ABSL_FLAG(int, stream_output_tokens, 128, "Tokens each stream generates.");
+ABSL_FLAG(std::string, stream_model_dir, "/tmp",
+          "Where a --shape model is written as a .gguf file for the streams.");
 
 namespace tessera::bench {
 namespace {
@@ -101,6 +112,10 @@ struct Options {
   std::vector<int64_t> contexts;
   std::vector<int64_t> prompts;
   std::string json_path;
+  int streams = 0;
+  int stream_prompt_tokens = 0;
+  int stream_output_tokens = 0;
+  std::string stream_model_dir;
 };
 
 absl::Status BadOption(absl::string_view what) {
@@ -144,6 +159,14 @@ absl::StatusOr<Options> ReadOptions() {
                            PositiveInts("contexts", absl::GetFlag(FLAGS_contexts)));
   TESSERA_ASSIGN_OR_RETURN(options.prompts, PositiveInts("prompts", absl::GetFlag(FLAGS_prompts)));
   options.json_path = absl::GetFlag(FLAGS_json);
+  options.streams = absl::GetFlag(FLAGS_streams);
+  options.stream_prompt_tokens = absl::GetFlag(FLAGS_stream_prompt_tokens);
+  options.stream_output_tokens = absl::GetFlag(FLAGS_stream_output_tokens);
+  options.stream_model_dir = absl::GetFlag(FLAGS_stream_model_dir);
+  if (options.streams < 0) return BadOption("--streams must be 0 (none) or more");
+  if (options.stream_prompt_tokens < 1 || options.stream_output_tokens < 2) {
+    return BadOption("streams need a prompt token and two output tokens at least");
+  }
   return options;
 }
 
@@ -285,7 +308,8 @@ struct DecodeFigures {
 };
 
 // A cache of `context` random tokens (one prefill, not timed), then kWarmupSteps and `steps`
-// timed decode steps, each one Forward of one token with its logits back on the host.
+// timed decode steps, each one greedy step as a server takes it (ForwardGreedy: the token is
+// chosen on the device and only it comes back).
 absl::StatusOr<DecodeFigures> MeasureDecode(const LoadedModel& loaded, int64_t context, int steps,
                                             double bandwidth, std::mt19937& rng) {
   const Model& model = *loaded.model;
@@ -293,16 +317,15 @@ absl::StatusOr<DecodeFigures> MeasureDecode(const LoadedModel& loaded, int64_t c
   const int64_t capacity = context + kWarmupSteps + steps;
   KvCachePool pool(info.kv_shape, capacity, model.kv_memory());
   TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool.Allocate(capacity));
-  std::vector<float> logits(info.vocab_size);  // [vocab]
   TESSERA_RETURN_IF_ERROR(
-      model.Forward(RandomTokens(context, info.vocab_size, rng), *cache, logits));
+      model.ForwardGreedy(RandomTokens(context, info.vocab_size, rng), *cache, {}, 0).status());
   const std::vector<int32_t> tokens = RandomTokens(kWarmupSteps + steps, info.vocab_size, rng);
   for (int i = 0; i < kWarmupSteps; ++i) {
-    TESSERA_RETURN_IF_ERROR(model.Forward({&tokens[i], 1}, *cache, logits));
+    TESSERA_RETURN_IF_ERROR(model.ForwardGreedy({&tokens[i], 1}, *cache, {}, 0).status());
   }
   const Clock::time_point start = Clock::now();
   for (int i = kWarmupSteps; i < kWarmupSteps + steps; ++i) {
-    TESSERA_RETURN_IF_ERROR(model.Forward({&tokens[i], 1}, *cache, logits));
+    TESSERA_RETURN_IF_ERROR(model.ForwardGreedy({&tokens[i], 1}, *cache, {}, 0).status());
   }
   DecodeFigures figures{.context = context, .steps = steps};
   figures.seconds_per_token = SecondsSince(start) / steps;
@@ -368,6 +391,79 @@ struct Target {
   bool met() const { return measured >= at_least; }
 };
 
+struct StreamFigures {
+  int requests = 0;
+  int prompt_tokens = 0;
+  int output_tokens = 0;
+  LatencyFigures in_process;
+  LatencyFigures grpc;
+
+  double grpc_over_in_process() const {
+    return grpc.tokens_per_second / in_process.tokens_per_second;
+  }
+};
+
+// The model the streams load: the --model path, or the --shape model written out.
+absl::StatusOr<std::string> StreamModelPath(const Options& options) {
+  if (options.shape == nullptr) return options.model_path;
+  const std::string path = absl::StrCat(options.stream_model_dir, "/tessera-bench-",
+                                        options.shape->name, ".gguf");
+  TESSERA_RETURN_IF_ERROR(WriteServableRandomModel(*options.shape, options.layers, kSeed, path));
+  return path;
+}
+
+absl::StatusOr<StreamFigures> MeasureStreams(const Options& options) {
+  TESSERA_ASSIGN_OR_RETURN(const std::string path, StreamModelPath(options));
+  const LatencyOptions latency{
+      .model_path = path,
+      .requests = options.streams,
+      .prompt_tokens = options.stream_prompt_tokens,
+      .output_tokens = options.stream_output_tokens,
+      // One sequence at a time: room for one, not the engine's default of several full contexts.
+      .kv_cache_tokens = options.stream_prompt_tokens + options.stream_output_tokens + 1};
+  StreamFigures figures{.requests = options.streams,
+                        .prompt_tokens = options.stream_prompt_tokens,
+                        .output_tokens = options.stream_output_tokens};
+  absl::StatusOr<LatencyFigures> in_process = MeasureInProcess(latency);
+  absl::StatusOr<LatencyFigures> grpc =
+      in_process.ok() ? MeasureThroughGrpc(latency) : in_process.status();
+  if (options.shape != nullptr) std::remove(path.c_str());
+  TESSERA_RETURN_IF_ERROR(grpc.status());
+  figures.in_process = *std::move(in_process);
+  figures.grpc = *std::move(grpc);
+  return figures;
+}
+
+void PrintStreams(const StreamFigures& s) {
+  std::printf(
+      "\nstreams: %d greedy generations one after another (after a warm-up), %d prompt tokens, "
+      "%d output tokens each\n",
+      s.requests, s.prompt_tokens, s.output_tokens);
+  std::printf(
+      "| route | TTFT p50 ms | TTFT p90 ms | TTFT p99 ms | ITL p50 ms | ITL p90 ms | ITL p99 ms "
+      "| tokens/s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  for (const auto& [route, f] : {std::pair<const char*, const LatencyFigures&>{"in process",
+                                                                             s.in_process},
+                                 {"gRPC", s.grpc}}) {
+    std::printf("| %s | %.2f | %.2f | %.2f | %.3f | %.3f | %.3f | %.1f |\n", route,
+                Percentile(f.time_to_first_token_ms, 50), Percentile(f.time_to_first_token_ms, 90),
+                Percentile(f.time_to_first_token_ms, 99), Percentile(f.inter_token_ms, 50),
+                Percentile(f.inter_token_ms, 90), Percentile(f.inter_token_ms, 99),
+                f.tokens_per_second);
+  }
+}
+
+nlohmann::ordered_json LatencyJson(const LatencyFigures& f) {
+  nlohmann::ordered_json out;
+  for (const double p : {50.0, 90.0, 99.0}) {
+    out[absl::StrFormat("time_to_first_token_ms_p%g", p)] =
+        Percentile(f.time_to_first_token_ms, p);
+    out[absl::StrFormat("inter_token_ms_p%g", p)] = Percentile(f.inter_token_ms, p);
+  }
+  out["tokens_per_second"] = f.tokens_per_second;
+  return out;
+}
+
 const DecodeFigures* DecodeAt(const std::vector<DecodeFigures>& decode, int64_t context) {
   for (const DecodeFigures& d : decode) {
     if (d.context == context) return &d;
@@ -377,7 +473,8 @@ const DecodeFigures* DecodeAt(const std::vector<DecodeFigures>& decode, int64_t 
 
 std::vector<Target> TargetsFor(const ModelFacts& facts, bool random_shape,
                                const std::vector<DecodeFigures>& decode,
-                               const std::vector<PrefillFigures>& prefill, const Bf16Peak* peak) {
+                               const std::vector<PrefillFigures>& prefill, const Bf16Peak* peak,
+                               const std::optional<StreamFigures>& streams) {
   std::vector<Target> targets;
   const DecodeFigures* at_128 = DecodeAt(decode, 128);
   const DecodeFigures* at_8192 = DecodeAt(decode, 8192);
@@ -402,6 +499,10 @@ std::vector<Target> TargetsFor(const ModelFacts& facts, bool random_shape,
   if (at_128 != nullptr && at_8192 != nullptr) {
     targets.push_back({"decode at context 8192 / at context 128, tokens/s",
                        at_8192->tokens_per_second() / at_128->tokens_per_second(), 0.9});
+  }
+  if (streams.has_value()) {
+    targets.push_back({"streams through gRPC / in process, tokens/s",
+                       streams->grpc_over_in_process(), 0.97});
   }
   return targets;
 }
@@ -436,8 +537,8 @@ void PrintHeader(const ModelFacts& facts, const CudaDeviceInfo& device, const Co
 
 void PrintDecodeHeader(int steps) {
   std::printf(
-      "\ndecode, batch 1: %d timed steps after %d warm-up, each one Forward of one token "
-      "with its logits copied to the host\n",
+      "\ndecode, batch 1: %d timed steps after %d warm-up, each one greedy step (ForwardGreedy: "
+      "the token is chosen on the GPU)\n",
       steps, kWarmupSteps);
   std::printf(
       "| context | tokens/s | ms/token | GB read/token | ceiling tokens/s | of ceiling |\n");
@@ -483,6 +584,7 @@ absl::Status WriteJson(const std::string& path, const ModelFacts& facts,
                        const CudaDeviceInfo& device, const CopyBandwidth& copy,
                        const Bf16Peak* peak, const std::vector<DecodeFigures>& decode,
                        const std::vector<PrefillFigures>& prefill,
+                       const std::optional<StreamFigures>& streams,
                        const std::vector<Target>& targets) {
   using Json = nlohmann::ordered_json;
   const ModelInfo& info = facts.info;
@@ -533,6 +635,13 @@ absl::Status WriteJson(const std::string& path, const ModelFacts& facts,
          {"flops_per_second", p.flops_per_second()},
          {"of_bf16_peak",
           peak != nullptr ? Json(p.flops_per_second() / peak->flops_per_second) : Json()}});
+  }
+  if (streams.has_value()) {
+    out["streams"] = {{"requests", streams->requests},
+                      {"prompt_tokens", streams->prompt_tokens},
+                      {"output_tokens", streams->output_tokens},
+                      {"in_process", LatencyJson(streams->in_process)},
+                      {"grpc", LatencyJson(streams->grpc)}};
   }
   out["targets"] = Json::array();
   for (const Target& t : targets) {
@@ -592,11 +701,18 @@ absl::Status Run(const Options& options) {
     prefill.push_back(p);
   }
 
+  std::optional<StreamFigures> streams;
+  if (options.streams > 0) {
+    TESSERA_ASSIGN_OR_RETURN(streams, MeasureStreams(options));
+    PrintStreams(*streams);
+  }
+
   const std::vector<Target> targets =
-      TargetsFor(facts, options.shape != nullptr, decode, prefill, peak);
+      TargetsFor(facts, options.shape != nullptr, decode, prefill, peak, streams);
   PrintTargets(targets);
   if (options.json_path.empty()) return absl::OkStatus();
-  return WriteJson(options.json_path, facts, device, copy, peak, decode, prefill, targets);
+  return WriteJson(options.json_path, facts, device, copy, peak, decode, prefill, streams,
+                   targets);
 }
 
 }  // namespace
@@ -606,7 +722,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "batch-1 decode and prefill of a model on the GPU against its bandwidth and bf16 peak.\n"
       "  tessera-bench --shape NAME | --model PATH [--layers K] [--steps N]\n"
-      "                [--contexts 128,2048,8192] [--prompts 512,2048] [--json PATH]");
+      "                [--contexts 128,2048,8192] [--prompts 512,2048] [--json PATH]\n"
+      "                [--streams 20] [--stream-prompt-tokens 512] [--stream-output-tokens 128]\n"
+      "                [--stream-model-dir /tmp]");
   absl::ParseCommandLine(argc, argv);
   const absl::StatusOr<tessera::bench::Options> options = tessera::bench::ReadOptions();
   if (!options.ok()) {
