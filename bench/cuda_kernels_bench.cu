@@ -27,6 +27,7 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/gemv.h"
@@ -290,14 +291,18 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
     const double w = static_cast<double>(c.sliding_window);
     const double visible_pairs = c.sliding_window > 0 ? n * w - w * (w - 1) / 2 : n * n / 2;
     const double flops = 4.0 * visible_pairs * shape.n_heads * shape.head_dim;
-    rows.push_back({"attention prefill",
-                    WithWindow(std::to_string(n_tokens) + " tokens", c.sliding_window), flops,
-                    MedianSeconds(
-                        [&](int) {
-                          BENCH_CHECK(AttentionPrefill(q.data(), k_cache.data(), v_cache.data(),
-                                                       n_tokens, 0, shape, out.data(), nullptr));
-                        },
-                        1)});
+    const std::string label = WithWindow(std::to_string(n_tokens) + " tokens", c.sliding_window);
+    for (const auto& [name, kernel] :
+         {std::pair{"attention prefill", &AttentionPrefill},
+          std::pair{"attention prefill tc", &AttentionPrefillTensorCore}}) {
+      rows.push_back({name, label, flops,
+                      MedianSeconds(
+                          [&](int) {
+                            BENCH_CHECK(kernel(q.data(), k_cache.data(), v_cache.data(),
+                                               n_tokens, 0, shape, out.data(), nullptr));
+                          },
+                          1)});
+    }
   }
 }
 

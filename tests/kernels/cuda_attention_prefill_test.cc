@@ -1,5 +1,5 @@
-// The CUDA flash-style prefill attention against the CPU backend's causal attention, with and
-// without a sliding window.
+// The CUDA flash-style prefill attention kernels, fp32 and tensor-core, against the CPU
+// backend's causal attention, with and without a sliding window.
 #if TESSERA_HAVE_CUDA
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "tests/kernels/cuda_test_util.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -20,6 +21,7 @@ namespace {
 // fp32 q and cache in both backends; the GPU sums in tiles with a running softmax and exp2, the
 // CPU in one pass with exp, so results differ by fp32 rounding only.
 constexpr double kTolerance = 1e-5;
+constexpr double kBf16Tolerance = 2e-2;
 
 struct PrefillCase {
   int64_t n_tokens;
@@ -35,52 +37,94 @@ void PrintTo(const PrefillCase& c, std::ostream* os) {
       << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", window " << c.sliding_window;
 }
 
-class CudaAttentionPrefillTest : public testing::TestWithParam<PrefillCase> {};
+// The inputs of one case and the CPU's fp32 result.
+struct PrefillInputs {
+  cpu::AttentionShape shape;
+  std::vector<float> q, k_cache, v_cache;
+  std::vector<float> expected;
+};
 
-TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
-  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  const PrefillCase c = GetParam();
-  const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
-                                  1.0f / std::sqrt(static_cast<float>(c.head_dim)),
-                                  c.sliding_window};
+PrefillInputs MakeInputs(const PrefillCase& c) {
+  PrefillInputs in;
+  in.shape = {c.n_heads, c.n_kv_heads, c.head_dim,
+              1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.sliding_window};
   const int64_t q_size = c.n_tokens * c.n_heads * c.head_dim;
   const int64_t cache_size = (c.first_position + c.n_tokens) * c.n_kv_heads * c.head_dim;
-  const std::vector<float> q = test::RandomFloats(q_size, 26);
-  std::vector<float> k_cache = test::RandomFloats(cache_size, 27);
-  for (float& k : k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
-  std::vector<float> v_cache = test::RandomFloats(cache_size, 28);
+  in.q = test::RandomFloats(q_size, 26);
+  in.k_cache = test::RandomFloats(cache_size, 27);
+  for (float& k : in.k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
+  in.v_cache = test::RandomFloats(cache_size, 28);
   // Positions before the first query's window are seen by no query and hold NaN: a kernel that
   // reads them, even to mask them, fails.
   if (c.sliding_window > 0 && c.first_position >= c.sliding_window) {
     const int64_t hidden =
         (c.first_position - c.sliding_window + 1) * c.n_kv_heads * c.head_dim;
-    std::fill(k_cache.begin(), k_cache.begin() + hidden, NAN);
-    std::fill(v_cache.begin(), v_cache.begin() + hidden, NAN);
+    std::fill(in.k_cache.begin(), in.k_cache.begin() + hidden, NAN);
+    std::fill(in.v_cache.begin(), in.v_cache.begin() + hidden, NAN);
   }
-  std::vector<float> expected(q_size);
-  cpu::Attention(q.data(), k_cache.data(), v_cache.data(), c.n_tokens, c.first_position, shape,
-                 expected.data());
+  in.expected.resize(q_size);
+  cpu::Attention(in.q.data(), in.k_cache.data(), in.v_cache.data(), c.n_tokens, c.first_position,
+                 in.shape, in.expected.data());
+  return in;
+}
 
-  auto q_device = test::ToDevice(q);
-  auto k_device = test::ToDevice(k_cache);
-  auto v_device = test::ToDevice(v_cache);
-  auto out = test::PoisonedOutput(q_size);
-  ASSERT_EQ(cuda::AttentionPrefill(q_device.data(), k_device.data(), v_device.data(), c.n_tokens,
-                                   c.first_position, shape, out.data(), nullptr),
-            cudaSuccess);
-  EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
+using PrefillKernel = cudaError_t (*)(const float*, const float*, const float*, int64_t, int64_t,
+                                      const cpu::AttentionShape&, float*, cudaStream_t);
+
+// The kernel's output for the case, or the launch error.
+cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const PrefillInputs& in,
+                        std::vector<float>& out) {
+  auto q_device = test::ToDevice(in.q);
+  auto k_device = test::ToDevice(in.k_cache);
+  auto v_device = test::ToDevice(in.v_cache);
+  auto out_device = test::PoisonedOutput(in.q.size());
+  const cudaError_t error = kernel(q_device.data(), k_device.data(), v_device.data(), c.n_tokens,
+                                   c.first_position, in.shape, out_device.data(), nullptr);
+  if (error == cudaSuccess) out = test::ToHost(out_device);
+  return error;
+}
+
+class CudaAttentionPrefillTest : public testing::TestWithParam<PrefillCase> {};
+
+TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const PrefillInputs in = MakeInputs(GetParam());
+  std::vector<float> out;
+  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefill, GetParam(), in, out), cudaSuccess);
+  EXPECT_LT(test::RelativeError(out, in.expected), kTolerance);
+}
+
+// Q, K, V and the probabilities rounded to bf16 (relative steps of 2^-8) with fp32 accumulation:
+// the output's relative error is a few of those steps, and far above 1e-5 (so the test would
+// notice the fp32 kernel being run instead). Shapes it is not built for are refused.
+TEST_P(CudaAttentionPrefillTest, TensorCoreKernelMatchesCpuWithinBf16Rounding) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const PrefillInputs in = MakeInputs(GetParam());
+  std::vector<float> out;
+  const cudaError_t error = RunOnDevice(cuda::AttentionPrefillTensorCore, GetParam(), in, out);
+  if (!cuda::AttentionPrefillTensorCoreSupports(in.shape)) {
+    EXPECT_EQ(error, cudaErrorInvalidValue);
+    return;
+  }
+  ASSERT_EQ(error, cudaSuccess);
+  const double relative_error = test::RelativeError(out, in.expected);
+  EXPECT_LT(relative_error, kBf16Tolerance);
+  EXPECT_GT(relative_error, 1e-5);
 }
 
 // Token counts below, at and across the 64-query tile (1, 17, 64, 130, 513); an empty cache and
 // one holding 37 earlier positions (tiles that straddle the causal diagonal); GQA ratios 1, 4, 8;
-// head_dim 64, 128, 256 and the non-power-of-two 80.
+// head_dim 64, 128, 256 and the non-power-of-two 80 and 96 (Phi-3); Qwen2.5-0.5B's GQA ratio of
+// 7; a prompt of 1000 tokens.
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaAttentionPrefillTest,
     testing::Values(PrefillCase{1, 0, 8, 8, 64}, PrefillCase{1, 37, 32, 8, 128},
                     PrefillCase{17, 0, 8, 2, 80}, PrefillCase{17, 37, 4, 1, 256},
                     PrefillCase{64, 0, 8, 1, 128}, PrefillCase{64, 37, 4, 4, 80},
                     PrefillCase{130, 0, 4, 4, 128}, PrefillCase{130, 37, 8, 1, 80},
-                    PrefillCase{513, 0, 16, 2, 64}, PrefillCase{513, 37, 8, 2, 128}));
+                    PrefillCase{513, 0, 16, 2, 64}, PrefillCase{513, 37, 8, 2, 128},
+                    PrefillCase{200, 0, 32, 32, 96}, PrefillCase{65, 37, 14, 2, 64},
+                    PrefillCase{1000, 0, 8, 8, 128}));
 
 // Windows of one position; not a multiple of the 64-key tile (50, 63, 65, 100, 1000), so the
 // windows of a query tile's rows start inside a key tile; query tiles whose first rows still see
@@ -92,7 +136,8 @@ INSTANTIATE_TEST_SUITE_P(
                     PrefillCase{130, 37, 4, 1, 128, 50}, PrefillCase{77, 10, 6, 3, 80, 63},
                     PrefillCase{64, 300, 4, 4, 256, 65}, PrefillCase{513, 37, 8, 2, 64, 100},
                     PrefillCase{17, 5000, 8, 1, 128, 70}, PrefillCase{300, 5000, 32, 8, 128, 1000},
-                    PrefillCase{1, 37, 32, 8, 128, 38}, PrefillCase{200, 0, 16, 2, 128, 4096}));
+                    PrefillCase{1, 37, 32, 8, 128, 38}, PrefillCase{200, 0, 16, 2, 128, 4096},
+                    PrefillCase{300, 40, 32, 32, 96, 100}));
 
 TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();

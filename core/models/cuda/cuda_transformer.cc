@@ -3,8 +3,8 @@
 // in the file's dtype. One token (a decode step) runs its projections as GEMVs, fused where they
 // share an input, and is captured once in a CUDA graph that every later step replays: the host
 // then spends one copy and one launch per step, and the GPU runs the step's kernels back to back.
-// Several tokens (prefill) run as tensor-core GEMMs on bf16/fp16 activations; F32 weights go
-// through cuBLAS in full fp32 precision.
+// Several tokens (prefill) run as tensor-core GEMMs on bf16/fp16 activations and tensor-core
+// attention; F32 weights go through cuBLAS and the attention kernel in full fp32 precision.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -29,6 +29,7 @@
 #include "core/util/status_macros.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "kernels/cuda/bias.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/device_buffer.h"
@@ -286,6 +287,10 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
         q, view, key.max_kv_len, shape, decode_workspace_.data(), decode_workspace_.size(),
         s.attended.data(), stream_));
+  } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
+    // 16-bit weights: bf16 tensor cores, at their precision.
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
+        q, cache.keys(l), cache.values(l), n, start, shape, s.attended.data(), stream_));
   } else {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l), n, start,
                                                         shape, s.attended.data(), stream_));

@@ -1,0 +1,31 @@
+// Prefill attention on the tensor cores: the function AttentionPrefill computes (causal,
+// grouped-query, sliding window; fp32 queries and KV cache in device memory, fp32 output), with
+// Q, K, V and the softmax probabilities rounded to bf16 for warp-level matrix multiply-accumulate
+// (mma.sync m16n8k16) and the scores, softmax and output kept in fp32. It is for models whose
+// weights are bf16 or fp16 anyway: there the fp32 CUDA-core kernel's precision buys nothing and
+// its speed (a few percent of the tensor cores') is most of a long prefill. The fp32 kernel stays
+// the reference-precision one.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "kernels/cpu/ops.h"
+
+namespace tessera::cuda {
+
+using cpu::AttentionShape;
+
+// Head dims it is built for: 64, 96 and 128 (the real models' sizes); others take the fp32
+// kernel.
+bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape);
+
+// As AttentionPrefill (attention_prefill.h), within bf16 rounding of its inputs. Returns
+// cudaErrorInvalidValue when the shape is not supported or a precondition fails.
+cudaError_t AttentionPrefillTensorCore(const float* q, const float* k_cache,
+                                       const float* v_cache, int64_t n_tokens,
+                                       int64_t first_position, const AttentionShape& shape,
+                                       float* out, cudaStream_t stream);
+
+}  // namespace tessera::cuda
