@@ -23,10 +23,11 @@ namespace tessera::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-// Four blocks per SM keep enough loads in flight; the bound holds registers to 128 per thread.
-// Groups of 8 need more for their queries and outputs and settle for two.
+// Blocks per SM the registers must allow: four (128 registers a thread) for groups of 1 and 2,
+// three for groups of 4 and two for 8, which need more for their queries and outputs (fewer
+// would spill).
 template <int kGroup>
-constexpr int kBlocksPerSm = kGroup <= 4 ? 4 : 2;
+constexpr int kBlocksPerSm = kGroup <= 2 ? 4 : kGroup == 4 ? 3 : 2;
 constexpr int kMaxGroup = 8;  // query heads per kv head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMergeWarps = 8;
@@ -110,6 +111,32 @@ __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight,
   acc.w = acc.w * scale + weight * v.w;
 }
 
+// Replaces each v[j] by its sum over the warp's lanes. Rather than N separate warp sums (5
+// shuffles each), the values are halved round by round: in the round of offset o the lanes with
+// bit o set keep the upper half and their partners the lower, each adding what the other sends,
+// so after log2(N) rounds a lane holds one value's partial sum (value lane / (32 / N)); five
+// rounds in all finish the sums and N shuffles hand each total to every lane: 2N + 5 - log2(N)
+// shuffles instead of 5N.
+template <int N>
+__device__ __forceinline__ void WarpSumEach(float (&v)[N], int lane) {
+  static_assert(N >= 1 && N <= 32 && (N & (N - 1)) == 0);
+  int offset = 16;
+#pragma unroll
+  for (int n = N; n > 1; n /= 2, offset /= 2) {
+    const bool upper = (lane & offset) != 0;
+#pragma unroll
+    for (int i = 0; i < n / 2; ++i) {
+      const float send = upper ? v[i] : v[i + n / 2];
+      const float keep = upper ? v[i + n / 2] : v[i];
+      v[i] = keep + __shfl_xor_sync(0xffffffffu, send, offset);
+    }
+  }
+  float total = v[0];
+  for (; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffffu, total, offset);
+#pragma unroll
+  for (int j = 0; j < N; ++j) v[j] = __shfl_sync(0xffffffffu, total, j * (32 / N));
+}
+
 // kGroup: the group size rounded up to a power of two; kVecs: float4 per lane, head_dim <= 128
 // kVecs. Wide heads load fewer positions at a time to stay within the registers.
 template <int kGroup, int kVecs>
@@ -183,13 +210,17 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     for (int g = 0; g < kGroup; ++g) {
       if (g >= group) continue;
       float score[kInFlight];
+#pragma unroll
+      for (int j = 0; j < kInFlight; ++j) {
+        score[j] = 0.0f;
+#pragma unroll
+        for (int v = 0; v < kVecs; ++v) score[j] += Dot4(q_lane[g][v], k_lane[j][v]);
+      }
+      WarpSumEach(score, lane);
       float tile_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < kInFlight; ++j) {
-        float partial = 0.0f;
-#pragma unroll
-        for (int v = 0; v < kVecs; ++v) partial += Dot4(q_lane[g][v], k_lane[j][v]);
-        score[j] = p0 + j < chunk_len ? WarpSum(partial) : -INFINITY;
+        if (p0 + j >= chunk_len) score[j] = -INFINITY;
         tile_max = fmaxf(tile_max, score[j]);
       }
       // Finite: position p0 is in the chunk.

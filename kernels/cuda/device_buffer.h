@@ -10,75 +10,70 @@
 
 namespace tessera::cuda {
 
-template <typename T>
-class DeviceBuffer {
+// Device memory (cudaMalloc) and page-locked host memory (cudaMallocHost).
+struct DeviceAllocator {
+  static cudaError_t Allocate(void** p, size_t bytes) { return cudaMalloc(p, bytes); }
+  static void Free(void* p) { cudaFree(p); }
+};
+struct PinnedHostAllocator {
+  static cudaError_t Allocate(void** p, size_t bytes) { return cudaMallocHost(p, bytes); }
+  static void Free(void* p) { cudaFreeHost(p); }
+};
+
+// `size` elements of T from Allocator, owned.
+template <typename T, typename Allocator>
+class CudaAllocation {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+  CudaAllocation() = default;
+  CudaAllocation(const CudaAllocation&) = delete;
+  CudaAllocation& operator=(const CudaAllocation&) = delete;
+  CudaAllocation(CudaAllocation&& other) noexcept : data_(other.data_), size_(other.size_) {
     other.data_ = nullptr;
     other.size_ = 0;
   }
-  ~DeviceBuffer() { cudaFree(data_); }
+  ~CudaAllocation() { Allocator::Free(data_); }
 
   // Replaces the contents with `size` uninitialized elements.
   cudaError_t Allocate(size_t size) {
-    cudaFree(data_);
+    Allocator::Free(data_);
     data_ = nullptr;
     size_ = 0;
-    const cudaError_t error = cudaMalloc(&data_, size * sizeof(T));
-    if (error == cudaSuccess) size_ = size;
+    void* data = nullptr;
+    const cudaError_t error = Allocator::Allocate(&data, size * sizeof(T));
+    if (error == cudaSuccess) {
+      data_ = static_cast<T*>(data);
+      size_ = size;
+    }
     return error;
   }
 
+  T* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t bytes() const { return size_ * sizeof(T); }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+template <typename T>
+class DeviceBuffer : public CudaAllocation<T, DeviceAllocator> {
+ public:
   // Allocates and copies `host` to the device (synchronously).
   cudaError_t Upload(const std::vector<T>& host) {
-    const cudaError_t error = Allocate(host.size());
+    const cudaError_t error = this->Allocate(host.size());
     if (error != cudaSuccess) return error;
-    return cudaMemcpy(data_, host.data(), bytes(), cudaMemcpyHostToDevice);
+    return cudaMemcpy(this->data(), host.data(), this->bytes(), cudaMemcpyHostToDevice);
   }
 
   // Copies the whole buffer back to the host (synchronously).
   cudaError_t Download(std::vector<T>& host) const {
-    host.resize(size_);
-    return cudaMemcpy(host.data(), data_, bytes(), cudaMemcpyDeviceToHost);
+    host.resize(this->size());
+    return cudaMemcpy(host.data(), this->data(), this->bytes(), cudaMemcpyDeviceToHost);
   }
-
-  T* data() const { return data_; }
-  size_t size() const { return size_; }
-  size_t bytes() const { return size_ * sizeof(T); }
-
- private:
-  T* data_ = nullptr;
-  size_t size_ = 0;
 };
 
 template <typename T>
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() { cudaFreeHost(data_); }
-
-  // Replaces the contents with `size` uninitialized elements.
-  cudaError_t Allocate(size_t size) {
-    cudaFreeHost(data_);
-    data_ = nullptr;
-    size_ = 0;
-    const cudaError_t error = cudaMallocHost(&data_, size * sizeof(T));
-    if (error == cudaSuccess) size_ = size;
-    return error;
-  }
-
-  T* data() const { return data_; }
-  size_t size() const { return size_; }
-  size_t bytes() const { return size_ * sizeof(T); }
-
- private:
-  T* data_ = nullptr;
-  size_t size_ = 0;
-};
+using PinnedBuffer = CudaAllocation<T, PinnedHostAllocator>;
 
 }  // namespace tessera::cuda

@@ -42,6 +42,22 @@ struct BetterOf {
   }
 };
 
+// The block-wide reductions both kernels make, over kThreads threads. Each call is collective;
+// consecutive calls of one kind need a __syncthreads between them (cub's rule for reusing
+// storage).
+template <int kThreads>
+struct BlockReductions {
+  using FloatReduce = cub::BlockReduce<float, kThreads>;
+  using ScoredReduce = cub::BlockReduce<Scored, kThreads>;
+  typename FloatReduce::TempStorage float_storage;
+  typename ScoredReduce::TempStorage scored_storage;
+
+  // Valid in thread 0.
+  __device__ float Max(float v) { return FloatReduce(float_storage).Reduce(v, ::cuda::maximum<>()); }
+  __device__ float Sum(float v) { return FloatReduce(float_storage).Sum(v); }
+  __device__ Scored Best(const Scored& v) { return ScoredReduce(scored_storage).Reduce(v, BetterOf()); }
+};
+
 struct BlockPartial {
   float max;  // of the slice's logits
   float sum;  // of exp(logit - max)
@@ -88,10 +104,7 @@ __global__ void ApplyAdjustmentsKernel(const float* logits, const LogitAdjustmen
 __global__ void __launch_bounds__(kBlockThreads)
     SliceKernel(const float* logits, const float* adjusted, int64_t vocab, int n_top,
                 BlockPartial* partials) {
-  using FloatReduce = cub::BlockReduce<float, kBlockThreads>;
-  using ScoredReduce = cub::BlockReduce<Scored, kBlockThreads>;
-  __shared__ typename FloatReduce::TempStorage float_storage;
-  __shared__ typename ScoredReduce::TempStorage scored_storage;
+  __shared__ BlockReductions<kBlockThreads> reduce;
   __shared__ float slice_max;
   const int64_t base = blockIdx.x * kPerBlock;
   Scored held[kPerThread];
@@ -109,7 +122,7 @@ __global__ void __launch_bounds__(kBlockThreads)
       if (Better(candidate, best_adjusted)) best_adjusted = candidate;
     }
   }
-  const float block_max = FloatReduce(float_storage).Reduce(local_max, ::cuda::maximum<>());
+  const float block_max = reduce.Max(local_max);
   if (threadIdx.x == 0) slice_max = block_max;
   __syncthreads();
   float local_sum = 0.0f;
@@ -119,8 +132,8 @@ __global__ void __launch_bounds__(kBlockThreads)
       if (held[j].token != INT_MAX) local_sum += expf(held[j].value - slice_max);
     }
   }
-  const float block_sum = FloatReduce(float_storage).Sum(local_sum);
-  const Scored block_best = ScoredReduce(scored_storage).Reduce(best_adjusted, BetterOf());
+  const float block_sum = reduce.Sum(local_sum);
+  const Scored block_best = reduce.Best(best_adjusted);
   BlockPartial& partial = partials[blockIdx.x];
   if (threadIdx.x == 0) {
     partial.max = slice_max;
@@ -133,10 +146,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 __global__ void __launch_bounds__(kMergeThreads)
     MergeKernel(const float* logits, const BlockPartial* partials, int n_blocks, int n_top,
                 GreedyChoice* choice) {
-  using FloatReduce = cub::BlockReduce<float, kMergeThreads>;
-  using ScoredReduce = cub::BlockReduce<Scored, kMergeThreads>;
-  __shared__ typename FloatReduce::TempStorage float_storage;
-  __shared__ typename ScoredReduce::TempStorage scored_storage;
+  __shared__ BlockReductions<kMergeThreads> reduce;
   __shared__ float global_max;
   __shared__ Scored top[kMaxGreedyTopLogits];
   float local_max = -INFINITY;
@@ -145,15 +155,15 @@ __global__ void __launch_bounds__(kMergeThreads)
     local_max = fmaxf(local_max, partials[b].max);
     if (Better(partials[b].best_adjusted, local_best)) local_best = partials[b].best_adjusted;
   }
-  const float block_max = FloatReduce(float_storage).Reduce(local_max, ::cuda::maximum<>());
+  const float block_max = reduce.Max(local_max);
   if (threadIdx.x == 0) global_max = block_max;
   __syncthreads();
   float local_sum = 0.0f;
   for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
     if (partials[b].max > -INFINITY) local_sum += partials[b].sum * expf(partials[b].max - global_max);
   }
-  const float sum = FloatReduce(float_storage).Sum(local_sum);
-  const Scored best = ScoredReduce(scored_storage).Reduce(local_best, BetterOf());
+  const float sum = reduce.Sum(local_sum);
+  const Scored best = reduce.Best(local_best);
 
   Scored held[kMergePerThread];
 #pragma unroll

@@ -62,6 +62,7 @@ std::unique_ptr<gguf::GgufFile> WithBf16Matrices(const gguf::GgufFile& file) {
 }
 
 struct BothBackends {
+  std::unique_ptr<gguf::GgufFile> file;       // when the models were loaded by name
   std::unique_ptr<gguf::GgufFile> bf16_file;  // when the matrices were rounded
   std::unique_ptr<Model> cpu;
   std::unique_ptr<Model> gpu;
@@ -76,6 +77,16 @@ BothBackends Load(const gguf::GgufFile& file, DType matrices) {
   EXPECT_TRUE(gpu.ok()) << gpu.status();
   models.cpu = *std::move(cpu);
   models.gpu = *std::move(gpu);
+  return models;
+}
+
+// The default model (models/stories260K.gguf) on both backends; gpu is null on failure.
+BothBackends LoadDefaultModel(DType matrices) {
+  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
+  EXPECT_TRUE(file.ok()) << file.status();
+  if (!file.ok()) return {};
+  BothBackends models = Load(**file, matrices);
+  models.file = *std::move(file);
   return models;
 }
 
@@ -160,9 +171,7 @@ class CudaDefaultModelTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(CudaDefaultModelTest, AgreesWithCpuFor256GreedySteps) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
-  ASSERT_TRUE(file.ok()) << file.status();
-  const BothBackends models = Load(**file, GetParam());
+  const BothBackends models = LoadDefaultModel(GetParam());
   ASSERT_NE(models.gpu, nullptr);
   ExpectBackendsAgree(models, {1}, 255);
 }
@@ -174,9 +183,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, CudaDefaultModelTest, ::testing::Values(DType::
 // lengths advanced in turn must each give the CPU's logits, step by step.
 TEST(CudaTransformerTest, InterleavedSequencesEachMatchTheCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
-  ASSERT_TRUE(file.ok());
-  const BothBackends models = Load(**file, DType::kF32);
+  const BothBackends models = LoadDefaultModel(DType::kF32);
   ASSERT_NE(models.gpu, nullptr);
   const ModelInfo& info = models.cpu->info();
   KvCachePool cpu_pool(info.kv_shape, 512);
@@ -209,9 +216,7 @@ TEST(CudaTransformerTest, InterleavedSequencesEachMatchTheCpu) {
 // within fp32 summation error.
 TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
-  ASSERT_TRUE(file.ok());
-  const BothBackends models = Load(**file, DType::kF32);
+  const BothBackends models = LoadDefaultModel(DType::kF32);
   ASSERT_NE(models.gpu, nullptr);
   const ModelInfo& info = models.cpu->info();
   KvCachePool cpu_pool(info.kv_shape, 128);
@@ -243,9 +248,7 @@ TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
 
 TEST(CudaTransformerTest, ReportsTheDeviceAndKeepsCachesThere) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  auto file = gguf::GgufFile::Open(std::string(TESSERA_MODELS_DIR) + "/stories260K.gguf");
-  ASSERT_TRUE(file.ok());
-  const BothBackends models = Load(**file, DType::kBF16);
+  const BothBackends models = LoadDefaultModel(DType::kBF16);
   ASSERT_NE(models.gpu, nullptr);
   EXPECT_EQ(models.gpu->device(), "cuda:0");
   EXPECT_NE(&models.gpu->kv_memory(), &HostKvMemory());
