@@ -19,6 +19,7 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 constexpr int kLoadsInFlight = 8;  // 16-byte loads per lane
+constexpr int64_t kSplitRowsAtMost = 8192;
 
 // Weights in one 16-byte load.
 template <typename W>
@@ -56,12 +57,14 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
 // too. (Issuing the first loads before WaitForPrecedingKernels, since the weights do not depend on
 // earlier kernels, made the 4096-wide GEMVs slower: the compiler no longer kept a whole batch in
 // flight.)
+// With `parts` warps on a row, this warp takes batches part, part + parts, ... of its loads.
 template <typename W, int kRows>
 __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const float* x, int64_t k,
-                                         bool vectorized, int lane, float (&sums)[kRows]) {
+                                         bool vectorized, int lane, float (&sums)[kRows],
+                                         int part = 0, int parts = 1) {
   WaitForPrecedingKernels();
   if (!vectorized) {
-    for (int64_t c = lane; c < k; c += 32) {
+    for (int64_t c = lane + 32 * part; c < k; c += 32 * parts) {
 #pragma unroll
       for (int r = 0; r < kRows; ++r) sums[r] += ToFloat(rows[r][c]) * x[c];
     }
@@ -70,7 +73,7 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const fl
   constexpr int kPer = kPerLoad<W>;
   constexpr int kPerRow = kLoadsInFlight / kRows;
   const int64_t n_loads = k / kPer;
-  for (int64_t c0 = lane; c0 < n_loads; c0 += kPerRow * 32) {
+  for (int64_t c0 = lane + part * kPerRow * 32; c0 < n_loads; c0 += parts * kPerRow * 32) {
     uint4 loaded[kRows][kPerRow];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -109,9 +112,17 @@ struct FusedMatrices {
   int count;
 };
 
-template <typename W>
+// kWarpsPerRow warps share each row, each taking every kWarpsPerRow-th batch of its loads, and
+// add their sums through shared memory: a row of 4096 weights is then read in one round trip per
+// warp instead of two, which the 4096-row matrices of the decode step, one short wave of blocks,
+// need.
+template <typename W, int kWarpsPerRow>
 __global__ void GemvFusedKernel(FusedMatrices fused, const float* x, int64_t k, bool vectorized) {
-  int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  constexpr int kRowsPerBlock = kWarpsPerBlock / kWarpsPerRow;
+  __shared__ float part_sums[kWarpsPerBlock];
+  const int warp = threadIdx.x / 32;
+  const int part = warp % kWarpsPerRow;
+  int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + warp / kWarpsPerRow;
   const int lane = threadIdx.x % 32;
   // Unrolled, so every index into the parameters is a constant: indexing them at run time would
   // copy the whole struct to local memory in every thread.
@@ -128,11 +139,20 @@ __global__ void GemvFusedKernel(FusedMatrices fused, const float* x, int64_t k, 
       }
     }
   }
-  if (!found) return;
-  const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
-  float sums[1] = {0.0f};
-  LaneDots<W, 1>(rows, x, k, vectorized, lane, sums);
-  const float sum = WarpSum(sums[0]);
+  if (kWarpsPerRow == 1 && !found) return;  // with more, every warp must reach the barrier
+  float sum = 0.0f;
+  if (found) {
+    const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
+    float sums[1] = {0.0f};
+    LaneDots<W, 1>(rows, x, k, vectorized, lane, sums, part, kWarpsPerRow);
+    sum = WarpSum(sums[0]);
+  }
+  if constexpr (kWarpsPerRow > 1) {
+    if (lane == 0) part_sums[warp] = sum;
+    __syncthreads();
+    if (!found || part != 0) return;
+    for (int p = 1; p < kWarpsPerRow; ++p) sum += part_sums[warp + p];
+  }
   if (lane == 0) {
     matrix.y[row] =
         matrix.bias == nullptr ? sum : sum + ReadAsFloat(matrix.bias, matrix.bias_dtype, row);
@@ -174,10 +194,21 @@ cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const
     vectorized = vectorized && Aligned16(matrices[m].w);
   }
   if (total_rows == 0) return cudaSuccess;
-  const unsigned blocks = BlocksFor(total_rows, kWarpsPerBlock);
+  // Two warps a row where a row is two to four batches of loads and the rows are few enough
+  // that one warp each would leave the GPU a single short wave. (Longer rows, like the 8B
+  // shape's down projection, measured slower split.)
+  const int64_t batch_values = kLoadsInFlight * 32 * (16 / ElementBytes(w_dtype));
+  const bool split_rows = vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
+                          total_rows <= kSplitRowsAtMost;
   return DispatchDType(w_dtype, [&](auto tag) {
     using W = typename decltype(tag)::type;
-    GemvFusedKernel<W><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(fused, x, k, vectorized);
+    if (split_rows) {
+      GemvFusedKernel<W, 2><<<BlocksFor(total_rows, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0,
+                              stream>>>(fused, x, k, vectorized);
+    } else {
+      GemvFusedKernel<W, 1><<<BlocksFor(total_rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
+                              stream>>>(fused, x, k, vectorized);
+    }
     return cudaGetLastError();
   });
 }

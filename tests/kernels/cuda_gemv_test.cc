@@ -60,7 +60,8 @@ TEST_P(CudaGemvTest, MatchesCpu) {
 // files keep biases in F32 beside 16-bit matrices) or none.
 TEST_P(CudaGemvTest, FusedMatricesMatchCpuWithTheirBiases) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  for (const int64_t k : {int64_t{64}, int64_t{1001}}) {
+  // 4096: rows long enough that two warps share each.
+  for (const int64_t k : {int64_t{64}, int64_t{1001}, int64_t{4096}}) {
     const int64_t rows[] = {96, 32, 13};
     const DType bias_dtypes[] = {DType::kF32, GetParam(), DType::kBF16};
     std::vector<std::unique_ptr<test::StoredWeight>> weights, biases;
