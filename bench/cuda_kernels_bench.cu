@@ -196,9 +196,10 @@ void BenchFusedGemv(std::vector<Row>& rows) {
   rows.push_back({"gemv fused q+k+v", "(4096+1024+1024)x4096", static_cast<double>(qkv_bytes),
                   MedianSeconds(
                       [&](int i) {
-                        const GemvMatrix matrices[] = {{q[i].data(), kHidden, y.data()},
-                                                       {k[i].data(), kKv, y.data() + kHidden},
-                                                       {v[i].data(), kKv, y.data() + kHidden + kKv}};
+                        const GemvMatrix matrices[] = {
+                            {q[i].data(), kHidden, y.data()},
+                            {k[i].data(), kKv, y.data() + kHidden},
+                            {v[i].data(), kKv, y.data() + kHidden + kKv}};
                         BENCH_CHECK(GemvFused(matrices, DType::kBF16, x.data(), kHidden, nullptr));
                       },
                       qkv_copies)});

@@ -119,10 +119,12 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * D;
   const int64_t first_token = tile * kQueryTile;
   const int64_t first_query = first_position + first_token;  // the tile's first position
-  const int64_t last_query =
-      first_position + (first_token + kQueryTile < n_tokens ? first_token + kQueryTile : n_tokens) - 1;
+  const int64_t tile_end =
+      first_token + kQueryTile < n_tokens ? first_token + kQueryTile : n_tokens;
+  const int64_t last_query = first_position + tile_end - 1;
   const int64_t cache_end = first_position + n_tokens;
-  const int64_t first_key = window > 0 && first_query - window + 1 > 0 ? first_query - window + 1 : 0;
+  const int64_t first_key =
+      window > 0 && first_query - window + 1 > 0 ? first_query - window + 1 : 0;
 
   // The warp's 16 query rows as A fragments, D / 16 of them.
   uint32_t q_frag[D / 16][4];

@@ -53,9 +53,13 @@ struct BlockReductions {
   typename ScoredReduce::TempStorage scored_storage;
 
   // Valid in thread 0.
-  __device__ float Max(float v) { return FloatReduce(float_storage).Reduce(v, ::cuda::maximum<>()); }
+  __device__ float Max(float v) {
+    return FloatReduce(float_storage).Reduce(v, ::cuda::maximum<>());
+  }
   __device__ float Sum(float v) { return FloatReduce(float_storage).Sum(v); }
-  __device__ Scored Best(const Scored& v) { return ScoredReduce(scored_storage).Reduce(v, BetterOf()); }
+  __device__ Scored Best(const Scored& v) {
+    return ScoredReduce(scored_storage).Reduce(v, BetterOf());
+  }
 };
 
 struct BlockPartial {
@@ -160,7 +164,8 @@ __global__ void __launch_bounds__(kMergeThreads)
   __syncthreads();
   float local_sum = 0.0f;
   for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
-    if (partials[b].max > -INFINITY) local_sum += partials[b].sum * expf(partials[b].max - global_max);
+    if (partials[b].max > -INFINITY)
+      local_sum += partials[b].sum * expf(partials[b].max - global_max);
   }
   const float sum = reduce.Sum(local_sum);
   const Scored best = reduce.Best(local_best);

@@ -59,7 +59,8 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
       for (int64_t t = 0; t < n_tokens; ++t) {
         std::copy_n(rotated_k.begin() + t * kv_dim, kv_dim,
                     expected_keys.begin() + positions[t] * kv_dim);
-        std::copy_n(v.begin() + t * kv_dim, kv_dim, expected_values.begin() + positions[t] * kv_dim);
+        std::copy_n(v.begin() + t * kv_dim, kv_dim,
+                    expected_values.begin() + positions[t] * kv_dim);
       }
 
       auto q_device = test::ToDevice(q);

@@ -121,8 +121,10 @@ absl::Status OverlapKernelLaunches(cudaGraph_t graph) {
     TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(from[i], &from_type));
     TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(to[i], &to_type));
     if (from_type != cudaGraphNodeTypeKernel || to_type != cudaGraphNodeTypeKernel) continue;
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphRemoveDependencies(graph, &from[i], &to[i], &edges[i], 1));
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphAddDependencies(graph, &from[i], &to[i], &overlapping, 1));
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cudaGraphRemoveDependencies(graph, &from[i], &to[i], &edges[i], 1));
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cudaGraphAddDependencies(graph, &from[i], &to[i], &overlapping, 1));
   }
   return absl::OkStatus();
 }
@@ -264,17 +266,28 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.q, n, q));
     TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.k, n, k));
     TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.v, n, v));
-    if (layer.q_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
-    if (layer.k_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(k, layer.k_bias->data, layer.k_bias->dtype, n, kv_dim, stream_));
-    if (layer.v_bias) TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddBias(v, layer.v_bias->data, layer.v_bias->dtype, n, kv_dim, stream_));
+    if (layer.q_bias) {
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
+    }
+    if (layer.k_bias) {
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AddBias(k, layer.k_bias->data, layer.k_bias->dtype, n, kv_dim, stream_));
+    }
+    if (layer.v_bias) {
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AddBias(v, layer.v_bias->data, layer.v_bias->dtype, n, kv_dim, stream_));
+    }
   }
   if (layer.q_norm) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(q, layer.q_norm->data, layer.q_norm->dtype, c.norm_eps,
-                                               n * c.num_heads, c.head_dim, q, stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(q, layer.q_norm->data, layer.q_norm->dtype,
+                                               c.norm_eps, n * c.num_heads, c.head_dim, q,
+                                               stream_));
   }
   if (layer.k_norm) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(k, layer.k_norm->data, layer.k_norm->dtype, c.norm_eps,
-                                               n * c.num_kv_heads, c.head_dim, k, stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(k, layer.k_norm->data, layer.k_norm->dtype,
+                                               c.norm_eps, n * c.num_kv_heads, c.head_dim, k,
+                                               stream_));
   }
   const RopeConfig& rope = c.rope;
   const cuda::KvCacheView* view = s.inputs.views() + l;
@@ -324,7 +337,8 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
                                                      info_.vocab_size, hidden, s.inputs.ids(), n, x,
                                                      stream_));
   const Tensor& first_norm = layers_.front().attn_norm;
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
+  TESSERA_RETURN_IF_CUDA_ERROR(
+      cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     // x += attention(norm); norm = rms_norm(x)
     TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, start, cache, key));
@@ -333,9 +347,10 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
                                                   eps, n, hidden, norm, stream_));
     // x += feed_forward(norm); norm = the next layer's (or the final) rms_norm(x)
     TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n));
-    const Tensor& next_norm = l + 1 < static_cast<int>(layers_.size()) ? layers_[l + 1].attn_norm : output_norm_;
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data, next_norm.dtype,
-                                                  eps, n, hidden, norm, stream_));
+    const Tensor& next_norm =
+        l + 1 < static_cast<int>(layers_.size()) ? layers_[l + 1].attn_norm : output_norm_;
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data,
+                                                  next_norm.dtype, eps, n, hidden, norm, stream_));
   }
   // Logits of the last token only: that is all sampling needs.
   return Linear(s, norm + (n - 1) * hidden, output_, 1, logits_.data());
