@@ -5,33 +5,42 @@
 //              Llama-3-8B's projection shapes with bf16 weights;
 //   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
 //              head_dim 128, fp32 cache); with a sliding window, the window's bytes only.
+// And the token choice over Qwen2's vocabulary, greedy and each kind of draw, with flat and with
+// peaked logits, each as the server makes it (chosen and brought back), against the path without
+// it: the logits copied back and chosen on the host (cpu::ChooseToken).
 // And the rate of the compute-bound prefill attention (same heads, causal, fp32), in TFLOP/s
 // against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak; with a sliding
 // window, of the work inside the window.
 // Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
 // figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
 //
-//   tessera_cuda_kernels_bench [--json=PATH]
+//   tessera_cuda_kernels_bench [--json=PATH] [--only=gemv|attention|token]
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "kernels/cuda/convert.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/matmul.h"
+#include "kernels/cuda/token_choice.h"
 
 namespace tessera::cuda {
 namespace {
@@ -269,6 +278,80 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
   }
 }
 
+__global__ void CubeKernel(float* x, int64_t n, float scale) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = scale * x[i] * x[i] * x[i];
+}
+
+struct ChoiceRow {
+  std::string kind;
+  double device_seconds;
+  double host_seconds;  // the logits copied back and chosen by cpu::ChooseToken
+};
+
+// Median seconds of `choose` on the host clock.
+double HostMedianSeconds(const std::function<void()>& choose) {
+  std::vector<double> seconds;
+  for (int i = -1; i < 9; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    choose();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (i >= 0) seconds.push_back(elapsed.count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
+}
+
+void BenchTokenChoice(std::vector<ChoiceRow>& rows) {
+  const std::vector<std::pair<std::string, std::optional<TokenDraw>>> kinds = {
+      {"greedy", std::nullopt},
+      {"draw, id order", TokenDraw{.temperature = 0.8f, .u = 0.6}},
+      {"draw, top-k 50", TokenDraw{.temperature = 0.8f, .top_k = 50, .u = 0.6}},
+      {"draw, top-p 0.9", TokenDraw{.temperature = 0.8f, .top_p = 0.9f, .u = 0.6}},
+      {"draw, k 50 p 0.9 min-p", TokenDraw{.temperature = 0.8f, .top_k = 50, .top_p = 0.9f,
+                                           .min_p = 0.05f, .u = 0.6}}};
+  const int64_t vocab = 151936;
+  PinnedBuffer<float> host_logits;
+  BENCH_CHECK(host_logits.Allocate(vocab));
+  for (const bool peaked : {false, true}) {
+    // Flat: uniform in [-1, 1), the slowest case for top-p, whose prefix then spans most of the
+    // vocabulary. Peaked: 12 x^3, a few tokens far above the rest, as a model's usually are.
+    DeviceBuffer<float> logits = RandomFloats(vocab, 9);
+    if (peaked) CubeKernel<<<BlocksFor(vocab, 256), 256>>>(logits.data(), vocab, 12.0f);
+    DeviceBuffer<char> workspace;
+    BENCH_CHECK(workspace.Allocate(TokenChoiceWorkspaceBytes(vocab)));
+    DeviceBuffer<TokenChoice> choice;
+    BENCH_CHECK(choice.Allocate(1));
+    PinnedBuffer<TokenChoice> host_choice;
+    BENCH_CHECK(host_choice.Allocate(1));
+    for (const auto& [kind, draw] : kinds) {
+      const TokenDraw* draw_or_null = draw ? &*draw : nullptr;
+      // Each choice as the server makes it: chosen, brought back, waited for.
+      const double device_seconds = HostMedianSeconds([&] {
+        BENCH_CHECK(ChooseToken(logits.data(), vocab, nullptr, 0, draw_or_null, 0,
+                                workspace.data(), workspace.bytes(), choice.data(), nullptr));
+        BENCH_CHECK(cudaMemcpy(host_choice.data(), choice.data(), sizeof(TokenChoice),
+                               cudaMemcpyDeviceToHost));
+      });
+      const double host_seconds = HostMedianSeconds([&] {
+        BENCH_CHECK(cudaMemcpy(host_logits.data(), logits.data(), vocab * sizeof(float),
+                               cudaMemcpyDeviceToHost));
+        cpu::ChooseToken(host_logits.data(), vocab, nullptr, 0, draw_or_null, 0);
+      });
+      rows.push_back({kind + (peaked ? ", peaked" : ", flat"), device_seconds, host_seconds});
+    }
+  }
+}
+
+void ReportTokenChoice(const std::vector<ChoiceRow>& rows) {
+  std::printf("\n%-32s %12s %12s %9s\n", "token choice, vocab 151936", "device (us)",
+              "host (us)", "host/dev");
+  for (const ChoiceRow& r : rows) {
+    std::printf("%-32s %12.1f %12.1f %8.1fx\n", r.kind.c_str(), r.device_seconds * 1e6,
+                r.host_seconds * 1e6, r.host_seconds / r.device_seconds);
+  }
+}
+
 struct ComputeRow {
   std::string name;
   std::string shape;
@@ -354,25 +437,36 @@ void Report(const std::vector<Row>& rows, double copy_bandwidth, const char* jso
 int main(int argc, char** argv) {
   using namespace tessera::cuda;
   const char* json_path = nullptr;
+  std::string only;  // empty: every group
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--json=", 7) == 0) {
       json_path = argv[i] + 7;
+    } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
+      only = argv[i] + 7;
     } else {
-      std::fprintf(stderr, "usage: %s [--json=PATH]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json=PATH] [--only=gemv|attention|token]\n", argv[0]);
       return 2;
     }
   }
+  const auto runs = [&](const char* group) { return only.empty() || only == group; };
   cublasHandle_t handle = nullptr;
   BENCH_CHECK(cublasCreate(&handle));
   std::vector<Row> rows;
   const double copy_bandwidth = CopyBandwidth(rows);
-  BenchGemv(rows, handle);
-  BenchFusedGemv(rows);
-  BenchAttentionDecode(rows);
+  if (runs("gemv")) {
+    BenchGemv(rows, handle);
+    BenchFusedGemv(rows);
+  }
+  if (runs("attention")) BenchAttentionDecode(rows);
   std::vector<ComputeRow> compute_rows;
-  BenchAttentionPrefill(compute_rows);
+  if (runs("attention")) BenchAttentionPrefill(compute_rows);
   Report(rows, copy_bandwidth, json_path);
   ReportCompute(compute_rows);
+  if (runs("token")) {
+    std::vector<ChoiceRow> choice_rows;
+    BenchTokenChoice(choice_rows);
+    ReportTokenChoice(choice_rows);
+  }
   cublasDestroy(handle);
   return 0;
 }

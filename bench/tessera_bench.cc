@@ -308,7 +308,7 @@ struct DecodeFigures {
 };
 
 // A cache of `context` random tokens (one prefill, not timed), then kWarmupSteps and `steps`
-// timed decode steps, each one greedy step as a server takes it (ForwardGreedy: the token is
+// timed decode steps, each one greedy step as a server takes it (ForwardAndChoose: the token is
 // chosen on the device and only it comes back).
 absl::StatusOr<DecodeFigures> MeasureDecode(const LoadedModel& loaded, int64_t context, int steps,
                                             double bandwidth, std::mt19937& rng) {
@@ -318,14 +318,17 @@ absl::StatusOr<DecodeFigures> MeasureDecode(const LoadedModel& loaded, int64_t c
   KvCachePool pool(info.kv_shape, capacity, model.kv_memory());
   TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool.Allocate(capacity));
   TESSERA_RETURN_IF_ERROR(
-      model.ForwardGreedy(RandomTokens(context, info.vocab_size, rng), *cache, {}, 0).status());
+      model.ForwardAndChoose(RandomTokens(context, info.vocab_size, rng), *cache, {}, nullptr, 0)
+          .status());
   const std::vector<int32_t> tokens = RandomTokens(kWarmupSteps + steps, info.vocab_size, rng);
   for (int i = 0; i < kWarmupSteps; ++i) {
-    TESSERA_RETURN_IF_ERROR(model.ForwardGreedy({&tokens[i], 1}, *cache, {}, 0).status());
+    TESSERA_RETURN_IF_ERROR(
+        model.ForwardAndChoose({&tokens[i], 1}, *cache, {}, nullptr, 0).status());
   }
   const Clock::time_point start = Clock::now();
   for (int i = kWarmupSteps; i < kWarmupSteps + steps; ++i) {
-    TESSERA_RETURN_IF_ERROR(model.ForwardGreedy({&tokens[i], 1}, *cache, {}, 0).status());
+    TESSERA_RETURN_IF_ERROR(
+        model.ForwardAndChoose({&tokens[i], 1}, *cache, {}, nullptr, 0).status());
   }
   DecodeFigures figures{.context = context, .steps = steps};
   figures.seconds_per_token = SecondsSince(start) / steps;
@@ -537,7 +540,7 @@ void PrintHeader(const ModelFacts& facts, const CudaDeviceInfo& device, const Co
 
 void PrintDecodeHeader(int steps) {
   std::printf(
-      "\ndecode, batch 1: %d timed steps after %d warm-up, each one greedy step (ForwardGreedy: "
+      "\ndecode, batch 1: %d timed steps after %d warm-up, each one greedy step (ForwardAndChoose: "
       "the token is chosen on the GPU)\n",
       steps, kWarmupSteps);
   std::printf(

@@ -4,33 +4,12 @@
 #include <cmath>
 #include <utility>
 
+#include "kernels/cpu/ops.h"
+
 namespace tessera {
 namespace {
 
 using TokenCounts = absl::flat_hash_map<int32_t, int32_t>;
-
-// A token still in the running for the draw.
-struct Candidate {
-  int32_t token;
-  float logit;      // after bias, penalties and temperature
-  double prob = 0;  // filled by Softmax
-};
-
-// Higher logit first, ties to the lower id: a strict total order, so which tokens survive a cut
-// and the order of the draw do not depend on the sort algorithm.
-bool MoreLikely(const Candidate& a, const Candidate& b) {
-  if (a.logit != b.logit) return a.logit > b.logit;
-  return a.token < b.token;
-}
-
-const Candidate& MostLikely(const std::vector<Candidate>& candidates) {
-  return *std::min_element(candidates.begin(), candidates.end(), MoreLikely);
-}
-
-void Count(int32_t token, int32_t vocab_size, TokenCounts& counts) {
-  // An id outside the vocabulary has no logit to penalize.
-  if (token >= 0 && token < vocab_size) ++counts[token];
-}
 
 uint64_t RandomSeed() {
   std::random_device device;
@@ -41,97 +20,9 @@ uint64_t RandomSeed() {
 // std::uniform_real_distribution, whose algorithm is left to the library).
 double UniformFromBits(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
-// log(sum(exp(logits))): subtracting it from a logit gives that token's log-probability.
-double LogSumExp(std::span<const float> logits) {
-  const double max_logit = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float logit : logits) sum += std::exp(logit - max_logit);
-  return max_logit + std::log(sum);
-}
-
-std::vector<Candidate> ToCandidates(std::span<const float> logits, float temperature) {
-  std::vector<Candidate> candidates;  // [vocab_size], in id order
-  candidates.reserve(logits.size());
-  for (int32_t token = 0; token < static_cast<int32_t>(logits.size()); ++token) {
-    candidates.push_back({token, logits[token] / temperature});
-  }
-  return candidates;
-}
-
-// Keeps the k most likely candidates (exactly k on ties), sorted most likely first.
-void KeepMostLikely(int32_t k, std::vector<Candidate>& candidates) {
-  const auto kept = candidates.begin() + std::min<size_t>(k, candidates.size());
-  std::partial_sort(candidates.begin(), kept, candidates.end(), MoreLikely);
-  candidates.erase(kept, candidates.end());
-}
-
-void Softmax(std::vector<Candidate>& candidates) {
-  const double max_logit = MostLikely(candidates).logit;
-  double sum = 0;
-  for (Candidate& candidate : candidates) {
-    candidate.prob = std::exp(candidate.logit - max_logit);
-    sum += candidate.prob;
-  }
-  for (Candidate& candidate : candidates) candidate.prob /= sum;
-}
-
-// Keeps the shortest most-likely-first prefix holding at least `top_p` of the mass. That prefix
-// is usually far shorter than the vocabulary, so only a growing head of it is sorted.
-void KeepTopP(float top_p, std::vector<Candidate>& candidates) {
-  double mass = 0;
-  size_t kept = 0;
-  for (size_t sorted = std::min<size_t>(256, candidates.size());;
-       sorted = std::min(4 * sorted, candidates.size())) {
-    // [kept, sorted) becomes the next most likely candidates, most likely first.
-    std::nth_element(candidates.begin() + kept, candidates.begin() + sorted, candidates.end(),
-                     MoreLikely);
-    std::sort(candidates.begin() + kept, candidates.begin() + sorted, MoreLikely);
-    while (kept < sorted && mass < top_p) mass += candidates[kept++].prob;
-    if (mass >= top_p || sorted == candidates.size()) break;
-  }
-  candidates.resize(kept);
-}
-
-// Drops candidates less likely than min_p times the most likely one. The ratio of two
-// probabilities does not depend on which others were cut, so this keeps the same tokens
-// whether it looks at the full tempered distribution or at what top-k and top-p left.
-void KeepMinP(float min_p, std::vector<Candidate>& candidates) {
-  const double max_prob = MostLikely(candidates).prob;
-  std::erase_if(candidates, [&](const Candidate& c) { return c.prob < min_p * max_prob; });
-}
-
-// Walks the candidates in their order until the cumulative probability passes u * total.
-int32_t InverseCdf(const std::vector<Candidate>& candidates, double u) {
-  double total = 0;
-  for (const Candidate& candidate : candidates) total += candidate.prob;
-  const double target = u * total;
-  double mass = 0;
-  int32_t chosen = candidates.front().token;
-  for (const Candidate& candidate : candidates) {
-    if (candidate.prob <= 0) continue;
-    // Rounding can leave u * total == total; the last token with mass then wins.
-    chosen = candidate.token;
-    mass += candidate.prob;
-    if (mass > target) break;
-  }
-  return chosen;
-}
-
-// Lowest id among the largest logits.
-int32_t Argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-// Applies the adjustments in place. Returns the raw logits of the tokens it changed, so that the
-// chosen token's logprob can still be read from the model's own distribution.
-absl::flat_hash_map<int32_t, float> ApplyAdjustments(
-    std::span<const LogitAdjustment> adjustments, std::span<float> logits) {
-  absl::flat_hash_map<int32_t, float> raw_logits;
-  for (const LogitAdjustment& adjustment : adjustments) {
-    raw_logits.emplace(adjustment.token, logits[adjustment.token]);
-    logits[adjustment.token] = AdjustedLogit(logits[adjustment.token], adjustment);
-  }
-  return raw_logits;
+void Count(int32_t token, int32_t vocab_size, TokenCounts& counts) {
+  // An id outside the vocabulary has no logit to penalize.
+  if (token >= 0 && token < vocab_size) ++counts[token];
 }
 
 }  // namespace
@@ -172,34 +63,36 @@ std::vector<LogitAdjustment> Sampler::Adjustments() const {
   return adjustments;
 }
 
-SampledToken Sampler::Sample(std::span<float> logits) {
-  SampledToken sampled;
-  const double log_normalizer = LogSumExp(logits);
-  if (params_.top_logprobs > 0) {
-    std::vector<Candidate> top = ToCandidates(logits, 1.0f);
-    KeepMostLikely(params_.top_logprobs, top);
-    for (const Candidate& candidate : top) {
-      sampled.top.push_back(
-          {candidate.token, static_cast<float>(candidate.logit - log_normalizer)});
-    }
+Sampler::ChoiceInputs Sampler::NextChoiceInputs() {
+  ChoiceInputs inputs{.adjustments = Adjustments(), .n_top = params_.top_logprobs};
+  if (params_.temperature > 0) {
+    inputs.draw = TokenDraw{.temperature = params_.temperature,
+                            .top_k = params_.top_k,
+                            .top_p = params_.top_p,
+                            .min_p = params_.min_p,
+                            .u = UniformFromBits(rng_())};
   }
+  return inputs;
+}
 
-  const absl::flat_hash_map<int32_t, float> raw_logits = ApplyAdjustments(Adjustments(), logits);
-  if (params_.temperature == 0) {
-    sampled.token = Argmax(logits);
-  } else {
-    std::vector<Candidate> candidates = ToCandidates(logits, params_.temperature);
-    if (params_.top_k > 0) KeepMostLikely(params_.top_k, candidates);
-    Softmax(candidates);
-    if (params_.top_p < 1) KeepTopP(params_.top_p, candidates);
-    if (params_.min_p > 0) KeepMinP(params_.min_p, candidates);
-    sampled.token = InverseCdf(candidates, UniformFromBits(rng_()));
+SampledToken Sampler::ToSampledToken(const TokenChoice& choice) {
+  SampledToken sampled{.token = choice.token,
+                       .logprob = choice.token_logit - choice.log_normalizer};
+  for (int r = 0; r < choice.n_top; ++r) {
+    sampled.top.push_back({choice.top_tokens[r], choice.top_logits[r] - choice.log_normalizer});
   }
-
-  const auto raw = raw_logits.find(sampled.token);
-  const float raw_logit = raw != raw_logits.end() ? raw->second : logits[sampled.token];
-  sampled.logprob = static_cast<float>(raw_logit - log_normalizer);
   return sampled;
+}
+
+SampledToken Sampler::Sample(std::span<float> logits) {
+  const ChoiceInputs inputs = NextChoiceInputs();
+  const TokenChoice choice = cpu::ChooseToken(
+      logits.data(), static_cast<int64_t>(logits.size()), inputs.adjustments.data(),
+      static_cast<int64_t>(inputs.adjustments.size()), inputs.draw_or_null(), inputs.n_top);
+  for (const LogitAdjustment& adjustment : inputs.adjustments) {
+    logits[adjustment.token] = AdjustedLogit(logits[adjustment.token], adjustment);
+  }
+  return ToSampledToken(choice);
 }
 
 }  // namespace tessera

@@ -1,20 +1,23 @@
-// Sampler: turns one step's logits into a token, applying the SamplingParams in a fixed order:
-// logit bias, repetition/presence/frequency penalties, then greedy argmax when temperature is 0,
-// otherwise temperature, top-k, top-p, min-p and a draw from a seeded generator.
-// Top-p keeps the shortest most-likely-first prefix of the top-k survivors holding at least top_p
-// of their renormalized mass. Min-p compares probabilities to the most likely token's; that ratio
-// is the same before and after top-k/top-p, so it keeps what it would keep on the full tempered
-// distribution (as in vLLM). Ties between equal logits go to the lower token id.
+// Sampler: a sequence's SamplingParams and the state they need across steps (token counts for
+// the penalties, the seeded generator), turned each step into the inputs of the token choice
+// (kernels/token_choice.h), which applies them in a fixed order: logit bias,
+// repetition/presence/frequency penalties, then greedy argmax when temperature is 0, otherwise
+// temperature, top-k, top-p, min-p and a draw. Top-p keeps the shortest most-likely-first
+// prefix of the top-k survivors holding at least top_p of their renormalized mass. Min-p
+// compares probabilities to the most likely token's; that ratio is the same before and after
+// top-k/top-p, so it keeps what it would keep on the full tempered distribution (as in vLLM).
+// Ties between equal logits go to the lower token id.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/engine/sampling_params.h"
-#include "kernels/greedy_choice.h"
+#include "kernels/token_choice.h"
 
 namespace tessera {
 
@@ -37,24 +40,34 @@ class Sampler {
   // ValidateSamplingParams for `vocab_size`; token ids outside the vocabulary are not counted.
   Sampler(SamplingParams params, int32_t vocab_size, std::span<const int32_t> prompt);
 
-  // Chooses the next token. `logits` holds vocab_size values; on return it holds them after the
-  // logit bias and penalties (before temperature). The draw is the same on every platform: u in
-  // [0, 1) is the top 53 bits of one mt19937_64 output, and the token is the first whose
-  // cumulative probability exceeds u, walking the kept tokens most likely first when top-k or
-  // top-p is on and in id order otherwise.
+  // What the next step's choice needs, for whichever device chooses (Model::ForwardAndChoose):
+  // the logit bias and penalties as adjustments and, unless greedy, a draw whose u is the top 53
+  // bits of the seeded mt19937_64's next output (the same on every platform). Call once a step.
+  struct ChoiceInputs {
+    std::vector<LogitAdjustment> adjustments;  // one entry per token touched, in token order
+    std::optional<TokenDraw> draw;             // none: greedy
+    int n_top = 0;                             // params.top_logprobs
+
+    const TokenDraw* draw_or_null() const { return draw ? &*draw : nullptr; }
+  };
+  ChoiceInputs NextChoiceInputs();
+
+  // The choice as the engine reports it.
+  static SampledToken ToSampledToken(const TokenChoice& choice);
+
+  // Chooses the next token on the host (cpu::ChooseToken with NextChoiceInputs). `logits` holds
+  // vocab_size values; on return it holds them after the logit bias and penalties.
   SampledToken Sample(std::span<float> logits);
 
   // Records a token that joined the output (sampled, or appended by the caller).
   void Accept(int32_t token);
 
-  // What the logit bias and penalties do to the next step's logits, one entry per token they
-  // touch (biases for one token add up), in token order: Sample applies these, and a greedy
-  // choice made on the model's device (Model::ForwardGreedy) applies them there.
-  std::vector<LogitAdjustment> Adjustments() const;
-
   const SamplingParams& params() const { return params_; }
 
  private:
+  // What the logit bias and penalties do to the next step's logits (biases for one token add up).
+  std::vector<LogitAdjustment> Adjustments() const;
+
   SamplingParams params_;
   int32_t vocab_size_;
   std::mt19937_64 rng_;

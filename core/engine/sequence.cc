@@ -39,8 +39,7 @@ Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCri
       sampler_(sampling_, tokenizer.vocab_size(), prompt),
       text_stream_(output_starts_text && tokenizer.strips_leading_space()),
       tokens_(std::move(prompt)),
-      prompt_tokens_(static_cast<int32_t>(tokens_.size())),
-      logits_(tokenizer.vocab_size()) {}
+      prompt_tokens_(static_cast<int32_t>(tokens_.size())) {}
 
 absl::Status Sequence::Append(std::span<const int32_t> tokens) {
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -64,22 +63,12 @@ absl::Status Sequence::Append(std::span<const int32_t> tokens) {
 
 absl::StatusOr<SampledToken> Sequence::ForwardAndSample(const Model& model,
                                                         std::span<const int32_t> unseen) {
-  const SamplingParams& params = sampler_.params();
-  if (params.temperature == 0) {
-    // Greedy: the model's device chooses, and only the choice comes back.
-    TESSERA_ASSIGN_OR_RETURN(const GreedyChoice choice,
-                             model.ForwardGreedy(unseen, *cache_, sampler_.Adjustments(),
-                                                 params.top_logprobs));
-    SampledToken sampled{.token = choice.token,
-                         .logprob = choice.token_logit - choice.log_normalizer};
-    for (int r = 0; r < choice.n_top; ++r) {
-      sampled.top.push_back(
-          {choice.top_tokens[r], choice.top_logits[r] - choice.log_normalizer});
-    }
-    return sampled;
-  }
-  TESSERA_RETURN_IF_ERROR(model.Forward(unseen, *cache_, logits_));
-  return sampler_.Sample(logits_);
+  // The model's device chooses, and only the choice comes back.
+  const Sampler::ChoiceInputs inputs = sampler_.NextChoiceInputs();
+  TESSERA_ASSIGN_OR_RETURN(const TokenChoice choice,
+                           model.ForwardAndChoose(unseen, *cache_, inputs.adjustments,
+                                                  inputs.draw_or_null(), inputs.n_top));
+  return Sampler::ToSampledToken(choice);
 }
 
 absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {

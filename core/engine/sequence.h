@@ -73,8 +73,7 @@ class Sequence {
   std::vector<int32_t> tokens_;  // everything in the context, fed or not
   int32_t prompt_tokens_;
   int32_t completion_tokens_ = 0;
-  std::string held_text_;        // complete characters that may begin a stop string
-  std::vector<float> logits_;    // [vocab] when sampling on the host
+  std::string held_text_;  // complete characters that may begin a stop string
   FinishReason finish_reason_ = FinishReason::kNone;
   std::atomic<bool> cancelled_{false};
 };

@@ -7,14 +7,13 @@
 
 namespace tessera {
 
-absl::StatusOr<GreedyChoice> Model::ForwardGreedy(std::span<const int32_t> tokens,
-                                                  KvCache& cache,
-                                                  std::span<const LogitAdjustment> adjustments,
-                                                  int n_top) const {
+absl::StatusOr<TokenChoice> Model::ForwardAndChoose(std::span<const int32_t> tokens, KvCache& cache,
+                                                    std::span<const LogitAdjustment> adjustments,
+                                                    const TokenDraw* draw, int n_top) const {
   std::vector<float> logits(info().vocab_size);  // [vocab]
   TESSERA_RETURN_IF_ERROR(Forward(tokens, cache, logits));
-  return cpu::ChooseGreedy(logits.data(), info().vocab_size, adjustments.data(),
-                           static_cast<int64_t>(adjustments.size()), n_top);
+  return cpu::ChooseToken(logits.data(), info().vocab_size, adjustments.data(),
+                          static_cast<int64_t>(adjustments.size()), draw, n_top);
 }
 
 }  // namespace tessera

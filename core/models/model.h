@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "core/engine/kv_cache.h"
 #include "core/format/gguf.h"
-#include "kernels/greedy_choice.h"
 #include "kernels/tensor.h"
+#include "kernels/token_choice.h"
 
 namespace tessera {
 
@@ -42,12 +42,13 @@ class Model {
   virtual absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                                std::span<float> logits) const = 0;
 
-  // Forward, then greedy decoding's choice over the last token's logits after `adjustments`
-  // (cpu::ChooseGreedy), with the n_top largest unadjusted logits. A model on a GPU chooses there
-  // and sends back only the choice; this default computes the logits and chooses on the host.
-  virtual absl::StatusOr<GreedyChoice> ForwardGreedy(
+  // Forward, then the choice of the next token over the last token's logits after `adjustments`
+  // (cpu::ChooseToken): greedy when `draw` is null, else that draw; with the n_top largest
+  // unadjusted logits. A model on a GPU chooses there and sends back only the choice; this
+  // default computes the logits and chooses on the host.
+  virtual absl::StatusOr<TokenChoice> ForwardAndChoose(
       std::span<const int32_t> tokens, KvCache& cache,
-      std::span<const LogitAdjustment> adjustments, int n_top) const;
+      std::span<const LogitAdjustment> adjustments, const TokenDraw* draw, int n_top) const;
 
   // Where its KV caches must live: the memory of the device it computes on.
   virtual KvMemory& kv_memory() const { return HostKvMemory(); }

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "kernels/greedy_choice.h"
 #include "kernels/tensor.h"
+#include "kernels/token_choice.h"
 
 namespace tessera::cpu {
 
@@ -68,9 +68,10 @@ struct AttentionShape {
 void Attention(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
                int64_t first_position, const AttentionShape& shape, float* out);
 
-// The greedy choice over `logits` ([vocab]) after `adjustments` (distinct tokens, each in
-// [0, vocab)), with the n_top (at most kMaxGreedyTopLogits) largest unadjusted logits.
-GreedyChoice ChooseGreedy(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
-                          int64_t n_adjustments, int n_top);
+// The choice of the next token over `logits` ([vocab]) after `adjustments` (distinct tokens,
+// each in [0, vocab)): greedy when `draw` is null, else the draw it describes (probabilities in
+// double), with the n_top (at most kMaxChoiceTopLogits) largest unadjusted logits.
+TokenChoice ChooseToken(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
+                        int64_t n_adjustments, const TokenDraw* draw, int n_top);
 
 }  // namespace tessera::cpu

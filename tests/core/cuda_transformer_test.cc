@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/engine/kv_cache.h"
+#include "core/engine/sampler.h"
 #include "core/format/gguf.h"
 #include "core/format/gguf_builder.h"
 #include "core/models/cuda_backend.h"
@@ -214,7 +215,7 @@ TEST(CudaTransformerTest, InterleavedSequencesEachMatchTheCpu) {
 // Greedy decoding chosen on the GPU against the CPU model's greedy choice, step by step, with a
 // logit bias and penalties on the tokens generated so far: same tokens, and log-probabilities
 // within fp32 summation error.
-TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
+TEST(CudaTransformerTest, TokenChoiceOnTheGpuMatchesTheCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
   const BothBackends models = LoadDefaultModel(DType::kF32);
   ASSERT_NE(models.gpu, nullptr);
@@ -227,8 +228,8 @@ TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
   std::vector<int32_t> input = {1, 403, 407};
   std::vector<LogitAdjustment> adjustments = {{.token = 13, .bias = 1.5f}};
   for (int step = 0; step < 64; ++step) {
-    const auto cpu = models.cpu->ForwardGreedy(input, **cpu_cache, adjustments, 5);
-    const auto gpu = models.gpu->ForwardGreedy(input, **gpu_cache, adjustments, 5);
+    const auto cpu = models.cpu->ForwardAndChoose(input, **cpu_cache, adjustments, nullptr, 5);
+    const auto gpu = models.gpu->ForwardAndChoose(input, **gpu_cache, adjustments, nullptr, 5);
     ASSERT_TRUE(cpu.ok() && gpu.ok()) << "step " << step;
     ASSERT_EQ(gpu->token, cpu->token) << "step " << step;
     EXPECT_NEAR(gpu->token_logit - gpu->log_normalizer, cpu->token_logit - cpu->log_normalizer,
@@ -243,6 +244,47 @@ TEST(CudaTransformerTest, GreedyChoiceOnTheGpuMatchesTheCpu) {
     adjustments.erase(std::unique(adjustments.begin(), adjustments.end(),
                                   [](const auto& a, const auto& b) { return a.token == b.token; }),
                       adjustments.end());
+  }
+}
+
+// Seeded sampling drawn on the GPU against the same draws on the CPU model, for each of the
+// draw's walks (id order; most likely first after top-k and top-p) with a penalty: the same
+// tokens for 64 steps. The draws' u are the same; the logits differ by fp32 rounding, which moves
+// a token only when a u falls within about 1e-6 of a cumulative boundary.
+TEST(CudaTransformerTest, SeededDrawsOnTheGpuMatchTheCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const BothBackends models = LoadDefaultModel(DType::kF32);
+  ASSERT_NE(models.gpu, nullptr);
+  const ModelInfo& info = models.cpu->info();
+  const std::vector<int32_t> prompt = {1, 403, 407};
+  for (const SamplingParams& params :
+       {SamplingParams{.temperature = 0.9f, .min_p = 0.02f, .seed = 7},
+        SamplingParams{.temperature = 1.2f, .top_k = 50, .top_p = 0.9f,
+                       .frequency_penalty = 0.5f, .seed = 8, .top_logprobs = 2}}) {
+    SCOPED_TRACE(testing::Message() << "top_k " << params.top_k);
+    KvCachePool cpu_pool(info.kv_shape, 128);
+    KvCachePool gpu_pool(info.kv_shape, 128, models.gpu->kv_memory());
+    auto cpu_cache = cpu_pool.Allocate(128);
+    auto gpu_cache = gpu_pool.Allocate(128);
+    ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
+    Sampler cpu_sampler(params, info.vocab_size, prompt);
+    Sampler gpu_sampler(params, info.vocab_size, prompt);
+    std::vector<int32_t> input = prompt;
+    for (int step = 0; step < 64; ++step) {
+      const Sampler::ChoiceInputs cpu_inputs = cpu_sampler.NextChoiceInputs();
+      const Sampler::ChoiceInputs gpu_inputs = gpu_sampler.NextChoiceInputs();
+      const auto cpu = models.cpu->ForwardAndChoose(input, **cpu_cache, cpu_inputs.adjustments,
+                                                    cpu_inputs.draw_or_null(), cpu_inputs.n_top);
+      const auto gpu = models.gpu->ForwardAndChoose(input, **gpu_cache, gpu_inputs.adjustments,
+                                                    gpu_inputs.draw_or_null(), gpu_inputs.n_top);
+      ASSERT_TRUE(cpu.ok() && gpu.ok()) << "step " << step;
+      ASSERT_EQ(gpu->token, cpu->token) << "step " << step;
+      EXPECT_NEAR(gpu->token_logit - gpu->log_normalizer,
+                  cpu->token_logit - cpu->log_normalizer, 1e-4);
+      cpu_sampler.Accept(cpu->token);
+      gpu_sampler.Accept(gpu->token);
+      input = {cpu->token};
+    }
   }
 }
 

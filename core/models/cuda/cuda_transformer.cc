@@ -35,11 +35,11 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemv.h"
-#include "kernels/cuda/greedy_choice.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/swiglu.h"
+#include "kernels/cuda/token_choice.h"
 
 namespace tessera {
 namespace {
@@ -149,9 +149,9 @@ class CudaTransformer : public Model {
 
   absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                        std::span<float> logits) const override;
-  absl::StatusOr<GreedyChoice> ForwardGreedy(std::span<const int32_t> tokens, KvCache& cache,
-                                             std::span<const LogitAdjustment> adjustments,
-                                             int n_top) const override;
+  absl::StatusOr<TokenChoice> ForwardAndChoose(std::span<const int32_t> tokens, KvCache& cache,
+                                               std::span<const LogitAdjustment> adjustments,
+                                               const TokenDraw* draw, int n_top) const override;
 
  private:
   CudaTransformer(const Transformer& host, int device)
@@ -194,12 +194,13 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<float> inv_freq_, long_inv_freq_;  // [rotary_dim / 2]
   cuda::DeviceBuffer<float> logits_;                    // [vocab]
   cuda::PinnedBuffer<float> host_logits_;               // [vocab], for a fast copy back
-  // Greedy choice on the device: the step's logit adjustments go up, one GreedyChoice comes back.
+  // The token choice on the device: the step's logit adjustments go up, one TokenChoice comes
+  // back.
   mutable cuda::PinnedBuffer<LogitAdjustment> host_adjustments_;
   mutable cuda::DeviceBuffer<LogitAdjustment> adjustments_;
-  cuda::DeviceBuffer<uint8_t> greedy_workspace_;
-  cuda::DeviceBuffer<GreedyChoice> choice_;
-  cuda::PinnedBuffer<GreedyChoice> host_choice_;
+  cuda::DeviceBuffer<uint8_t> choice_workspace_;
+  cuda::DeviceBuffer<TokenChoice> choice_;
+  cuda::PinnedBuffer<TokenChoice> host_choice_;
   cuda::DeviceBuffer<uint8_t> decode_workspace_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -433,9 +434,9 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<GreedyChoice> CudaTransformer::ForwardGreedy(
+absl::StatusOr<TokenChoice> CudaTransformer::ForwardAndChoose(
     std::span<const int32_t> tokens, KvCache& cache,
-    std::span<const LogitAdjustment> adjustments, int n_top) const {
+    std::span<const LogitAdjustment> adjustments, const TokenDraw* draw, int n_top) const {
   TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, static_cast<int64_t>(tokens.size()), cache,
                                                 info_.vocab_size));
   if (adjustments.size() > host_adjustments_.size()) {
@@ -450,12 +451,12 @@ absl::StatusOr<GreedyChoice> CudaTransformer::ForwardGreedy(
                                                    adjustments.size_bytes(),
                                                    cudaMemcpyHostToDevice, stream_));
     }
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseGreedy(
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseToken(
         logits_.data(), info_.vocab_size, adjustments_.data(),
-        static_cast<int64_t>(adjustments.size()), n_top, greedy_workspace_.data(),
-        greedy_workspace_.bytes(), choice_.data(), stream_));
+        static_cast<int64_t>(adjustments.size()), draw, n_top, choice_workspace_.data(),
+        choice_workspace_.bytes(), choice_.data(), stream_));
     TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choice_.data(), choice_.data(),
-                                                 sizeof(GreedyChoice), cudaMemcpyDeviceToHost,
+                                                 sizeof(TokenChoice), cudaMemcpyDeviceToHost,
                                                  stream_));
     return absl::OkStatus();
   }));
@@ -525,7 +526,7 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(
-      model->greedy_workspace_.Allocate(cuda::GreedyChoiceWorkspaceBytes(model->info_.vocab_size)));
+      model->choice_workspace_.Allocate(cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size)));
   TESSERA_RETURN_IF_CUDA_ERROR(model->choice_.Allocate(1));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_choice_.Allocate(1));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));

@@ -1,11 +1,12 @@
-// Two kernels. The first copies nothing it need not: the adjusted logits are the logits with a
-// few tokens rewritten, so they are a device-to-device copy plus one thread per adjustment. Then
-// one block per 2048 logits finds its slice's maximum and sum of exponentials (for the
-// log-normalizer), its best adjusted logit, and its n_top largest logits: n_top rounds of a block
-// argmax over what each thread still holds in registers. The second kernel, one block, combines
-// the blocks' sums, picks the best of their best, and runs the same rounds over their top lists.
-// Order is by value, then by the lower token id, as in the CPU reference.
-#include "kernels/cuda/greedy_choice.h"
+// The greedy pass, two kernels. The first copies nothing it need not: the adjusted logits are the
+// logits with a few tokens rewritten, so they are a device-to-device copy plus one thread per
+// adjustment. Then one block per 2048 logits finds its slice's maximum and sum of exponentials
+// (for the log-normalizer), its best adjusted logit, and its n_top largest logits: n_top rounds
+// of a block argmax over what each thread still holds in registers. The second kernel, one
+// block, combines the blocks' sums, picks the best of their best, and runs the same rounds over
+// their top lists. Order is by value, then by the lower token id, as in the CPU reference. A
+// draw then runs on the adjusted logits (token_draw.cu).
+#include "kernels/cuda/token_choice.h"
 
 #include <climits>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <cuda/functional>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/token_draw.h"
 
 namespace tessera::cuda {
 namespace {
@@ -23,7 +25,7 @@ constexpr int kPerThread = 8;
 constexpr int64_t kPerBlock = kBlockThreads * kPerThread;  // logits per first-pass block
 constexpr int kMergeThreads = 1024;
 constexpr int kMaxBlocks = 512;
-constexpr int kMergePerThread = kMaxBlocks * kMaxGreedyTopLogits / kMergeThreads;
+constexpr int kMergePerThread = kMaxBlocks * kMaxChoiceTopLogits / kMergeThreads;
 
 struct Scored {
   float value;
@@ -66,7 +68,7 @@ struct BlockPartial {
   float max;  // of the slice's logits
   float sum;  // of exp(logit - max)
   Scored best_adjusted;
-  Scored top[kMaxGreedyTopLogits];
+  Scored top[kMaxChoiceTopLogits];
 };
 
 // The n largest of the candidates the block's threads hold, best first, written to out[0, n) by
@@ -149,10 +151,10 @@ __global__ void __launch_bounds__(kBlockThreads)
 
 __global__ void __launch_bounds__(kMergeThreads)
     MergeKernel(const float* logits, const BlockPartial* partials, int n_blocks, int n_top,
-                GreedyChoice* choice) {
+                TokenChoice* choice) {
   __shared__ BlockReductions<kMergeThreads> reduce;
   __shared__ float global_max;
-  __shared__ Scored top[kMaxGreedyTopLogits];
+  __shared__ Scored top[kMaxChoiceTopLogits];
   float local_max = -INFINITY;
   Scored local_best = kNothing;
   for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
@@ -193,18 +195,22 @@ int64_t BlocksForVocab(int64_t vocab) { return (vocab + kPerBlock - 1) / kPerBlo
 
 size_t AdjustedBytes(int64_t vocab) { return (vocab * sizeof(float) + 255) / 256 * 256; }
 
-}  // namespace
-
-size_t GreedyChoiceWorkspaceBytes(int64_t vocab) {
-  return AdjustedBytes(vocab) + BlocksForVocab(vocab) * sizeof(BlockPartial);
+size_t PartialsBytes(int64_t vocab) {
+  return (BlocksForVocab(vocab) * sizeof(BlockPartial) + 255) / 256 * 256;
 }
 
-cudaError_t ChooseGreedy(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
-                         int64_t n_adjustments, int n_top, void* workspace,
-                         size_t workspace_bytes, GreedyChoice* choice, cudaStream_t stream) {
+}  // namespace
+
+size_t TokenChoiceWorkspaceBytes(int64_t vocab) {
+  return AdjustedBytes(vocab) + PartialsBytes(vocab) + TokenDrawWorkspaceBytes(vocab);
+}
+
+cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
+                        int64_t n_adjustments, const TokenDraw* draw, int n_top, void* workspace,
+                        size_t workspace_bytes, TokenChoice* choice, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(vocab >= 1 && BlocksForVocab(vocab) <= kMaxBlocks);
-  TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxGreedyTopLogits && n_adjustments >= 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= GreedyChoiceWorkspaceBytes(vocab));
+  TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxChoiceTopLogits && n_adjustments >= 0);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= TokenChoiceWorkspaceBytes(vocab));
   n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
   float* adjusted = static_cast<float*>(workspace);  // [vocab]
   auto* partials = reinterpret_cast<BlockPartial*>(static_cast<char*>(workspace) +
@@ -218,7 +224,11 @@ cudaError_t ChooseGreedy(const float* logits, int64_t vocab, const LogitAdjustme
   }
   SliceKernel<<<n_blocks, kBlockThreads, 0, stream>>>(logits, adjusted, vocab, n_top, partials);
   MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, partials, n_blocks, n_top, choice);
-  return cudaGetLastError();
+  if (draw == nullptr) return cudaGetLastError();
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  const size_t greedy_bytes = AdjustedBytes(vocab) + PartialsBytes(vocab);
+  return DrawToken(logits, adjusted, vocab, *draw, static_cast<char*>(workspace) + greedy_bytes,
+                   workspace_bytes - greedy_bytes, choice, stream);
 }
 
 }  // namespace tessera::cuda
