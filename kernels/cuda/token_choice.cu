@@ -1,6 +1,6 @@
-// The greedy pass, two kernels. The first copies nothing it need not: the adjusted logits are the
-// logits with a few tokens rewritten, so they are a device-to-device copy plus one thread per
-// adjustment. Then one block per 2048 logits finds its slice's maximum and sum of exponentials
+// The greedy pass, two kernels. The adjusted logits are the logits with a few tokens rewritten:
+// the logits themselves when there are no adjustments, else a device-to-device copy plus one
+// thread per adjustment. Then one block per 2048 logits finds its slice's maximum and sum of exponentials
 // (for the log-normalizer), its best adjusted logit, and its n_top largest logits: n_top rounds
 // of a block argmax over what each thread still holds in registers. The second kernel, one
 // block, combines the blocks' sums, picks the best of their best, and runs the same rounds over
@@ -212,15 +212,18 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
   TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxChoiceTopLogits && n_adjustments >= 0);
   TESSERA_CUDA_CHECK_ARG(workspace_bytes >= TokenChoiceWorkspaceBytes(vocab));
   n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
-  float* adjusted = static_cast<float*>(workspace);  // [vocab]
   auto* partials = reinterpret_cast<BlockPartial*>(static_cast<char*>(workspace) +
                                                    AdjustedBytes(vocab));  // [blocks]
   const int n_blocks = static_cast<int>(BlocksForVocab(vocab));
-  TESSERA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(adjusted, logits, vocab * sizeof(float),
-                                               cudaMemcpyDeviceToDevice, stream));
+  // Without adjustments (the usual request) the logits are the adjusted logits.
+  const float* adjusted = logits;
   if (n_adjustments > 0) {
+    float* rewritten = static_cast<float*>(workspace);  // [vocab]
+    TESSERA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(rewritten, logits, vocab * sizeof(float),
+                                                 cudaMemcpyDeviceToDevice, stream));
     ApplyAdjustmentsKernel<<<BlocksFor(n_adjustments, 256), 256, 0, stream>>>(
-        logits, adjustments, n_adjustments, adjusted);
+        logits, adjustments, n_adjustments, rewritten);
+    adjusted = rewritten;
   }
   SliceKernel<<<n_blocks, kBlockThreads, 0, stream>>>(logits, adjusted, vocab, n_top, partials);
   MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, partials, n_blocks, n_top, choice);
