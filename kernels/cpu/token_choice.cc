@@ -124,6 +124,7 @@ TokenChoice ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
 
   choice.n_top = static_cast<int32_t>(
       std::clamp<int64_t>(std::min<int64_t>(n_top, vocab), 0, kMaxChoiceTopLogits));
+  if (choice.n_top == 0) return choice;  // the usual request: no id list to sort
   std::vector<int32_t> ids(vocab);
   std::iota(ids.begin(), ids.end(), 0);
   std::partial_sort(ids.begin(), ids.begin() + choice.n_top, ids.end(),

@@ -2,6 +2,8 @@
 // or throw; these macros keep the checks to one line each.
 #pragma once
 
+#include <cstddef>
+
 #include <cuda_runtime.h>
 
 // Returns the error of a CUDA runtime call from the enclosing function.
@@ -27,5 +29,9 @@ namespace tessera::cuda {
 constexpr unsigned BlocksFor(long long n, int per_block) {
   return static_cast<unsigned>((n + per_block - 1) / per_block);
 }
+
+// `bytes` rounded up to 256, so that the next region carved from a workspace is aligned for any
+// type (as cudaMalloc's allocations are).
+constexpr size_t WorkspaceAligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace tessera::cuda

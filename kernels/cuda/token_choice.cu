@@ -1,11 +1,11 @@
 // The greedy pass, two kernels. The adjusted logits are the logits with a few tokens rewritten:
 // the logits themselves when there are no adjustments, else a device-to-device copy plus one
-// thread per adjustment. Then one block per 2048 logits finds its slice's maximum and sum of exponentials
-// (for the log-normalizer), its best adjusted logit, and its n_top largest logits: n_top rounds
-// of a block argmax over what each thread still holds in registers. The second kernel, one
-// block, combines the blocks' sums, picks the best of their best, and runs the same rounds over
-// their top lists. Order is by value, then by the lower token id, as in the CPU reference. A
-// draw then runs on the adjusted logits (token_draw.cu).
+// thread per adjustment. Then one block per 2048 logits finds its slice's maximum and sum of
+// exponentials (for the log-normalizer), its best adjusted logit, and its n_top largest logits:
+// n_top rounds of a block argmax over what each thread still holds in registers. The second
+// kernel, one block, combines the blocks' sums, picks the best of their best, and runs the same
+// rounds over their top lists. Order is by value, then by the lower token id, as in the CPU
+// reference. A draw then runs on the adjusted logits (token_draw.cu).
 #include "kernels/cuda/token_choice.h"
 
 #include <climits>
@@ -193,16 +193,17 @@ __global__ void __launch_bounds__(kMergeThreads)
 
 int64_t BlocksForVocab(int64_t vocab) { return (vocab + kPerBlock - 1) / kPerBlock; }
 
-size_t AdjustedBytes(int64_t vocab) { return (vocab * sizeof(float) + 255) / 256 * 256; }
+size_t AdjustedBytes(int64_t vocab) { return WorkspaceAligned(vocab * sizeof(float)); }
 
-size_t PartialsBytes(int64_t vocab) {
-  return (BlocksForVocab(vocab) * sizeof(BlockPartial) + 255) / 256 * 256;
+// The greedy pass's part of the workspace: the adjusted logits, then the blocks' partials.
+size_t GreedyBytes(int64_t vocab) {
+  return AdjustedBytes(vocab) + WorkspaceAligned(BlocksForVocab(vocab) * sizeof(BlockPartial));
 }
 
 }  // namespace
 
 size_t TokenChoiceWorkspaceBytes(int64_t vocab) {
-  return AdjustedBytes(vocab) + PartialsBytes(vocab) + TokenDrawWorkspaceBytes(vocab);
+  return GreedyBytes(vocab) + TokenDrawWorkspaceBytes(vocab);
 }
 
 cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
@@ -229,7 +230,7 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
   MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, partials, n_blocks, n_top, choice);
   if (draw == nullptr) return cudaGetLastError();
   TESSERA_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  const size_t greedy_bytes = AdjustedBytes(vocab) + PartialsBytes(vocab);
+  const size_t greedy_bytes = GreedyBytes(vocab);
   return DrawToken(logits, adjusted, vocab, *draw, static_cast<char*>(workspace) + greedy_bytes,
                    workspace_bytes - greedy_bytes, choice, stream);
 }

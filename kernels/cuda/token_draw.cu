@@ -5,10 +5,11 @@
 // In id order (no top-k, no top-p) the weights are read straight from the adjusted logits. Most
 // likely first, the tokens that can matter are gathered before sorting: a histogram of how far
 // each tempered logit lies below the largest (eighths of a unit, 32 units) shows how far down
-// top-k's count or top-p's mass reaches; the tokens up to one bucket beyond are compacted as
-// 64-bit keys (the logit's bits ordered as unsigned, then the inverted id, so that a descending
-// radix sort puts equal logits lower id first, as the CPU does) and only they are sorted. Their
-// number comes back to the host to size the sort: one wait on the stream.
+// top-k's count or top-p's mass reaches (one bucket beyond for the mass, whose float sums may
+// round either way); the tokens up to there are compacted as 64-bit keys (the logit's bits
+// ordered as unsigned, then the inverted id, so that a descending radix sort puts equal logits
+// lower id first, as the CPU does) and only they are sorted. Their number comes back to the host
+// to size the sort: one wait on the stream.
 #include "kernels/cuda/token_draw.h"
 
 #include <cub/block/block_reduce.cuh>
@@ -308,8 +309,6 @@ __global__ void __launch_bounds__(kSliceThreads)
 
 int SlicesFor(int64_t n) { return static_cast<int>((n + kSlice - 1) / kSlice); }
 
-size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 size_t SortBytes(int64_t vocab) {
   size_t bytes = 0;
   cub::DeviceRadixSort::SortKeysDescending(nullptr, bytes, static_cast<const uint64_t*>(nullptr),
@@ -336,7 +335,7 @@ struct DrawWorkspace {
     total_bytes = 0;
     const auto carve = [&](size_t bytes) {
       char* start = base == nullptr ? nullptr : static_cast<char*>(base) + total_bytes;
-      total_bytes += Aligned(bytes);
+      total_bytes += WorkspaceAligned(bytes);
       return start;
     };
     sums = reinterpret_cast<float*>(carve(kMaxSlices * sizeof(float)));
@@ -388,8 +387,8 @@ cudaError_t DrawToken(const float* logits, const float* adjusted, int64_t vocab,
                       const TokenDraw& draw, void* workspace, size_t workspace_bytes,
                       TokenChoice* choice, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(vocab >= 1 && SlicesFor(vocab) <= kMaxSlices && draw.temperature > 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= TokenDrawWorkspaceBytes(vocab));
   const DrawWorkspace w(workspace, vocab);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= w.total_bytes);
   const IdOrderKeys id_order = {adjusted, draw.temperature, choice};
   if (!draw.walks_most_likely_first()) {
     return DrawAlong(id_order, vocab, draw, nullptr, 0, logits, w, choice, stream);
