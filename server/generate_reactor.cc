@@ -9,9 +9,9 @@
 
 namespace tessera::server {
 
-GenerateReactor* GenerateReactor::Start(const pb::GenerateRequest& request,
-                                        ModelRegistry& models, RequestRegistry& requests) {
-  auto* reactor = new GenerateReactor(WantsLogprobs(request.sampling()));
+GenerateReactor* GenerateReactor::Start(const pb::GenerateRequest& request, ModelRegistry& models,
+                                        RequestRegistry& requests, SerialExecutor& writes) {
+  auto* reactor = new GenerateReactor(WantsLogprobs(request.sampling()), writes);
   const absl::Status started = reactor->Begin(request, models, requests);
   if (!started.ok()) {
     reactor->registration_.Reset();
@@ -45,6 +45,7 @@ absl::Status GenerateReactor::Begin(const pb::GenerateRequest& request, ModelReg
 
 void GenerateReactor::OnStep(StepOutput output) {
   const Tokenizer& tokenizer = model_->engine().tokenizer();
+  bool write_in_flight = false;
   {
     absl::MutexLock lock(&mutex_);
     for (const SampledToken& token : output.tokens) {
@@ -57,8 +58,10 @@ void GenerateReactor::OnStep(StepOutput output) {
     }
     has_pending_ = true;
     ++unwritten_steps_;
+    write_in_flight = write_in_flight_;
   }
-  Advance();
+  // A write in flight takes the pending steps along when it completes (OnWriteDone).
+  if (!write_in_flight) writes_.Post([this] { Advance(); });
 }
 
 bool GenerateReactor::ReadyForMore() {
@@ -75,8 +78,11 @@ void GenerateReactor::OnRunDone(absl::Status status) {
     absl::MutexLock lock(&mutex_);
     run_status_ = std::move(status);
   }
-  Advance();
-  if (MarkDone(engine_done_)) delete this;
+  // After any Advance this thread posted, so the last steps are written before the call ends.
+  writes_.Post([this] {
+    Advance();
+    if (MarkDone(engine_done_)) delete this;
+  });
 }
 
 void GenerateReactor::OnWriteDone(bool ok) {

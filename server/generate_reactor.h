@@ -2,7 +2,8 @@
 // reactor gathers them into the next response and keeps at most one write in flight. While too
 // many steps wait unwritten, it tells the engine it is not ready for more (flow control) and wakes
 // it once the stream drains. It deletes itself when both gRPC (OnDone) and the engine (OnRunDone)
-// are finished with it.
+// are finished with it. The engine's thread never starts a write itself: it posts that to a
+// SerialExecutor, so the write overlaps the next step.
 #pragma once
 
 #include <memory>
@@ -17,6 +18,7 @@
 #include "grpcpp/support/server_callback.h"
 #include "server/model_registry.h"
 #include "server/request_registry.h"
+#include "server/serial_executor.h"
 #include "tessera/inference/v1/inference.pb.h"
 
 namespace tessera::server {
@@ -27,7 +29,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<inference::v1::Gen
   // Starts the generation, or a reactor that finishes the call at once with the error that
   // prevented it.
   static GenerateReactor* Start(const inference::v1::GenerateRequest& request,
-                                ModelRegistry& models, RequestRegistry& requests);
+                                ModelRegistry& models, RequestRegistry& requests,
+                                SerialExecutor& writes);
 
   // gRPC side.
   void OnWriteDone(bool ok) override;
@@ -43,7 +46,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<inference::v1::Gen
   // Steps the engine may run ahead of the stream before it waits for the client.
   static constexpr int kMaxUnwrittenSteps = 16;
 
-  explicit GenerateReactor(bool with_logprobs) : with_logprobs_(with_logprobs) {}
+  GenerateReactor(bool with_logprobs, SerialExecutor& writes)
+      : with_logprobs_(with_logprobs), writes_(writes) {}
   absl::Status Begin(const inference::v1::GenerateRequest& request, ModelRegistry& models,
                      RequestRegistry& requests);
   // Starts the next write, or finishes the call once the run is over and everything is
@@ -59,6 +63,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<inference::v1::Gen
   std::shared_ptr<Sequence> sequence_;
   RequestRegistry::Registration registration_;
   const bool with_logprobs_;
+  SerialExecutor& writes_;  // runs the engine side's Advance, in order
 
   absl::Mutex mutex_;
   inference::v1::GenerateResponse pending_ ABSL_GUARDED_BY(mutex_);  // not yet written

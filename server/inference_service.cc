@@ -261,7 +261,7 @@ grpc::ServerUnaryReactor* InferenceService::ReleaseSession(
 
 grpc::ServerWriteReactor<pb::GenerateResponse>* InferenceService::Generate(
     grpc::CallbackServerContext* context, const pb::GenerateRequest* request) {
-  return GenerateReactor::Start(*request, models_, requests_);
+  return GenerateReactor::Start(*request, models_, requests_, stream_writes_);
 }
 
 grpc::ServerUnaryReactor* InferenceService::Cancel(grpc::CallbackServerContext* context,

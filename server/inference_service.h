@@ -7,6 +7,7 @@
 #include "server/background_work.h"
 #include "server/model_registry.h"
 #include "server/request_registry.h"
+#include "server/serial_executor.h"
 #include "server/session_table.h"
 #include "tessera/inference/v1/inference.grpc.pb.h"
 
@@ -70,6 +71,8 @@ class InferenceService final : public inference::v1::InferenceService::CallbackS
   ModelRegistry& models_;
   SessionTable& sessions_;
   RequestRegistry& requests_;
+  // Starts the writes of Generate streams for the engines' threads.
+  SerialExecutor stream_writes_;
   // Last, so it is destroyed first: its tasks use everything above.
   BackgroundWork background_;
 };
