@@ -4,7 +4,7 @@
 //   GEMV:      weight bytes read per second, Tessera's kernel and cuBLAS (a GEMM with m = 1), at
 //              Llama-3-8B's projection shapes with bf16 weights;
 //   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
-//              head_dim 128, fp32 cache); with a sliding window, the window's bytes only.
+//              head_dim 128, fp32 and bf16 caches); with a sliding window, the window's bytes only.
 // And the token choice over Qwen2's vocabulary, greedy and each kind of draw, with flat and with
 // peaked logits, each as the server makes it (chosen and brought back), against the path without
 // it: the logits copied back and chosen on the host (cpu::ChooseToken).
@@ -238,43 +238,53 @@ std::string WithWindow(const std::string& shape, int64_t sliding_window) {
 }
 
 // The last case reads a long context through a sliding window: it should cost what the window
-// costs, and its bytes count only the window's positions.
+// costs, and its bytes count only the window's positions. Each case with an fp32 and a bf16 cache.
 void BenchAttentionDecode(std::vector<Row>& rows) {
-  for (const AttentionCase c : {AttentionCase{128, 0}, AttentionCase{2048, 0},
-                                AttentionCase{8192, 0}, AttentionCase{8192, 1024}}) {
-    const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
-    const int64_t context = c.length;
-    const int64_t visible = c.sliding_window > 0 ? std::min(context, c.sliding_window) : context;
-    const size_t cache_floats = static_cast<size_t>(context) * shape.n_kv_heads * shape.head_dim;
-    const double kv_bytes = 2.0 * visible * shape.n_kv_heads * shape.head_dim * sizeof(float);
-    const int n_copies = CopiesToRotate(static_cast<size_t>(kv_bytes));
-    std::vector<DeviceBuffer<float>> k_caches, v_caches;
-    for (int i = 0; i < n_copies; ++i) {
-      k_caches.push_back(RandomFloats(cache_floats, 200 + i));
-      v_caches.push_back(RandomFloats(cache_floats, 300 + i));
+  for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
+    for (const AttentionCase c : {AttentionCase{128, 0}, AttentionCase{2048, 0},
+                                  AttentionCase{8192, 0}, AttentionCase{8192, 1024}}) {
+      const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
+      const int64_t context = c.length;
+      const int64_t visible = c.sliding_window > 0 ? std::min(context, c.sliding_window) : context;
+      const size_t cache_values = static_cast<size_t>(context) * shape.n_kv_heads * shape.head_dim;
+      const size_t value_bytes = cache_dtype == DType::kF32 ? 4 : 2;
+      const double kv_bytes = 2.0 * visible * shape.n_kv_heads * shape.head_dim * value_bytes;
+      const int n_copies = CopiesToRotate(static_cast<size_t>(kv_bytes));
+      std::vector<DeviceBuffer<float>> f32_caches;
+      std::vector<DeviceBuffer<__nv_bfloat16>> bf16_caches;
+      std::vector<KvCacheView> host_views;
+      for (int i = 0; i < n_copies; ++i) {
+        if (cache_dtype == DType::kF32) {
+          f32_caches.push_back(RandomFloats(cache_values, 200 + i));
+          f32_caches.push_back(RandomFloats(cache_values, 300 + i));
+          host_views.push_back({f32_caches[2 * i].data(), f32_caches[2 * i + 1].data(), context});
+        } else {
+          bf16_caches.push_back(RandomBf16(cache_values, 200 + i));
+          bf16_caches.push_back(RandomBf16(cache_values, 300 + i));
+          host_views.push_back({bf16_caches[2 * i].data(), bf16_caches[2 * i + 1].data(), context});
+        }
+      }
+      DeviceBuffer<float> q = RandomFloats(shape.n_heads * shape.head_dim, 4);
+      DeviceBuffer<float> out;
+      BENCH_CHECK(out.Allocate(shape.n_heads * shape.head_dim));
+      DeviceBuffer<KvCacheView> views;
+      BENCH_CHECK(views.Upload(host_views));
+      // Launched for the longest context the model allows, as the captured decode step is.
+      constexpr int64_t kMaxContext = 8192;
+      DeviceBuffer<char> workspace;
+      BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, kMaxContext)));
+      const std::string kind =
+          cache_dtype == DType::kF32 ? "attention decode" : "attention decode, bf16 cache";
+      rows.push_back({kind, WithWindow("context " + std::to_string(context), c.sliding_window),
+                      kv_bytes,
+                      MedianSeconds(
+                          [&](int i) {
+                            BENCH_CHECK(AttentionDecode(q.data(), views.data() + i, cache_dtype,
+                                                        kMaxContext, shape, workspace.data(),
+                                                        workspace.bytes(), out.data(), nullptr));
+                          },
+                          n_copies)});
     }
-    DeviceBuffer<float> q = RandomFloats(shape.n_heads * shape.head_dim, 4);
-    DeviceBuffer<float> out;
-    BENCH_CHECK(out.Allocate(shape.n_heads * shape.head_dim));
-    std::vector<KvCacheView> host_views;
-    for (int i = 0; i < n_copies; ++i) {
-      host_views.push_back({k_caches[i].data(), v_caches[i].data(), context});
-    }
-    DeviceBuffer<KvCacheView> views;
-    BENCH_CHECK(views.Upload(host_views));
-    // Launched for the longest context the model allows, as the captured decode step is.
-    constexpr int64_t kMaxContext = 8192;
-    DeviceBuffer<char> workspace;
-    BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, kMaxContext)));
-    rows.push_back({"attention decode",
-                    WithWindow("context " + std::to_string(context), c.sliding_window), kv_bytes,
-                    MedianSeconds(
-                        [&](int i) {
-                          BENCH_CHECK(AttentionDecode(q.data(), views.data() + i, kMaxContext,
-                                                      shape, workspace.data(), workspace.bytes(),
-                                                      out.data(), nullptr));
-                        },
-                        n_copies)});
   }
 }
 

@@ -1,11 +1,13 @@
 // First pass, one block of kWarps warps per (kv head, chunk of positions): every query
 // head of the kv head's group is handled by the same block, so each K and V row is read from
-// memory once for the whole group. Each warp keeps its own running (online) softmax over the
-// positions it takes, kInFlight at a time: it issues the K and V loads of all of them (16-byte
-// loads, lane holding 4 consecutive dims) before the first use, so many bytes are in flight per
-// SM; then per position the group's dot products are reduced across the warp and folded into the
-// running max, sum and output held in registers. The queries sit in registers too, sized by the
-// group and head_dim at compile time. At the end the block's warps merge through shared memory.
+// memory once for the whole group. A position is covered by a sub-warp of 8, 16 or 32 lanes, each
+// lane holding the 4 (fp32) or 8 (16-bit cache) consecutive dims of one 16-byte load. Each
+// sub-warp keeps its own running (online) softmax over the positions it takes, kInFlight at a
+// time: it issues the K and V loads of all of them before the first use, so many bytes are in
+// flight per SM; then per position the group's dot products are reduced across the sub-warp and
+// folded into the running max, sum and output held in registers. The queries sit in registers
+// too, sized by the group and head_dim at compile time. At the end the sub-warps merge through
+// shuffles and the block's warps through shared memory.
 // Second pass, one block per query head: the block finds the global max and sum over the chunks,
 // each warp rescales a share of the chunks' partial results to the global max, and the warps'
 // sums are added and normalized by the global sum.
@@ -17,6 +19,7 @@
 
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
@@ -26,8 +29,9 @@ constexpr int kWarps = 4;
 // Blocks per SM the registers must allow: four (128 registers a thread) for groups of 1 and 2,
 // three for groups of 4 and two for 8, which need more for their queries and outputs (fewer
 // would spill).
+constexpr int BlocksPerSm(int group) { return group <= 2 ? 4 : group <= 4 ? 3 : 2; }
 template <int kGroup>
-constexpr int kBlocksPerSm = kGroup <= 2 ? 4 : kGroup == 4 ? 3 : 2;
+constexpr int kBlocksPerSm = BlocksPerSm(kGroup);
 constexpr int kMaxGroup = 8;  // query heads per kv head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMergeWarps = 8;
@@ -47,38 +51,48 @@ Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_spli
           base + n_partials * shape.head_dim + n_partials};
 }
 
-// About four blocks per SM of an H100 in one wave: enough loads in flight to saturate memory,
-// and long enough chunks that a block's setup and merge are a small part of its time.
-constexpr int64_t kTargetBlocks = 512;
-
 // Cache positions the query sees: the last sliding_window of kv_len, or all of them.
 __host__ __device__ int64_t VisibleLength(const AttentionShape& shape, int64_t kv_len) {
   return shape.sliding_window > 0 && shape.sliding_window < kv_len ? shape.sliding_window
                                                                    : kv_len;
 }
 
-__host__ __device__ int64_t MaxSplits(const AttentionShape& shape) {
-  const int64_t splits = kTargetBlocks / shape.n_kv_heads;
-  return splits > 1 ? splits : 1;
-}
-
-// Cache positions one block reads: a multiple of kKvChunk, as few as give kTargetBlocks blocks.
-__host__ __device__ int64_t ChunkFor(const AttentionShape& shape, int64_t visible_len) {
-  const int64_t max_splits = MaxSplits(shape);
+// Cache positions one block reads: a multiple of kKvChunk, as few as keep the splits within
+// max_splits.
+__host__ __device__ int64_t ChunkFor(int64_t visible_len, int64_t max_splits) {
   const int64_t granules = (visible_len + kKvChunk - 1) / kKvChunk;
   return kKvChunk * ((granules + max_splits - 1) / max_splits);
 }
 
-__host__ __device__ int64_t SplitsFor(const AttentionShape& shape, int64_t visible_len) {
-  const int64_t chunk = ChunkFor(shape, visible_len);
+__host__ __device__ int64_t SplitsFor(int64_t visible_len, int64_t max_splits) {
+  const int64_t chunk = ChunkFor(visible_len, max_splits);
   return (visible_len + chunk - 1) / chunk;
 }
 
+// The most splits of a kv head: as many blocks as the GPU runs at once, one wave (a second,
+// partial wave would leave most SMs idle while it runs), with long enough chunks that a block's
+// setup and merge are a small part of its time.
+int64_t MaxSplits(const AttentionShape& shape) {
+  int device = 0;
+  int sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    sms = 132;  // an H100's; the launch reports the error itself
+  }
+  const int64_t wave = int64_t{sms} * BlocksPerSm(shape.n_heads / shape.n_kv_heads);
+  return std::max<int64_t>(1, wave / shape.n_kv_heads);
+}
+
+struct Splits {
+  int64_t most;      // MaxSplits: what the chunk length is computed from
+  int64_t launched;  // LaunchSplits: the grid's splits, and the partials' stride
+};
+
 // Splits a launch provides for: enough for every length up to max_kv_len (SplitsFor is not
 // monotonic: where the chunk doubles, the splits halve).
-int64_t LaunchSplits(const AttentionShape& shape, int64_t max_kv_len) {
+int64_t LaunchSplits(const AttentionShape& shape, int64_t max_kv_len, int64_t max_splits) {
   const int64_t granules = (VisibleLength(shape, max_kv_len) + kKvChunk - 1) / kKvChunk;
-  return std::min(granules, MaxSplits(shape));
+  return std::min(granules, max_splits);
 }
 
 // Every thread gets the block's maximum (the max counterpart of BlockSum).
@@ -100,10 +114,6 @@ __device__ __forceinline__ float BlockMax(float value) {
   return value;
 }
 
-__device__ __forceinline__ float Dot4(float4 a, float4 b) {
-  return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-}
-
 __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight, float4 v) {
   acc.x = acc.x * scale + weight * v.x;
   acc.y = acc.y * scale + weight * v.y;
@@ -111,16 +121,43 @@ __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight,
   acc.w = acc.w * scale + weight * v.w;
 }
 
-// Replaces each v[j] by its sum over the warp's lanes. Rather than N separate warp sums (5
-// shuffles each), the values are halved round by round: in the round of offset o the lanes with
-// bit o set keep the upper half and their partners the lower, each adding what the other sends,
-// so after log2(N) rounds a lane holds one value's partial sum (value lane / (32 / N)); five
-// rounds in all finish the sums and N shuffles hand each total to every lane: 2N + 5 - log2(N)
-// shuffles instead of 5N.
-template <int N>
-__device__ __forceinline__ void WarpSumEach(float (&v)[N], int lane) {
-  static_assert(N >= 1 && N <= 32 && (N & (N - 1)) == 0);
-  int offset = 16;
+// Cache values in one 16-byte load.
+template <typename T>
+constexpr int kPerLoad = 16 / sizeof(T);
+
+__device__ __forceinline__ float2 Widen2(uint32_t packed, __half) {
+  return __half22float2(*reinterpret_cast<const __half2*>(&packed));
+}
+__device__ __forceinline__ float2 Widen2(uint32_t packed, __nv_bfloat16) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
+}
+
+// The kPerLoad<T> cache values of one 16-byte load, as floats.
+template <typename T>
+__device__ __forceinline__ void Widen(uint4 raw, float (&out)[kPerLoad<T>]) {
+  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    if constexpr (sizeof(T) == 4) {
+      out[i] = __uint_as_float(words[i]);
+    } else {
+      const float2 pair = Widen2(words[i], T{});
+      out[2 * i] = pair.x;
+      out[2 * i + 1] = pair.y;
+    }
+  }
+}
+
+// Replaces each v[j] by its sum over the kLanes lanes of this lane's sub-warp (lanes
+// [kLanes * s, kLanes * (s + 1))). Rather than N separate sums, the values are halved round by
+// round: in the round of offset o the lanes with bit o set keep the upper half and their partners
+// the lower, each adding what the other sends, so after log2(N) rounds a lane holds one value's
+// partial sum (value (lane % kLanes) / (kLanes / N)); the remaining rounds finish the sums and N
+// shuffles hand each total to every lane of the sub-warp.
+template <int N, int kLanes>
+__device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
+  static_assert(N >= 1 && N <= kLanes && (N & (N - 1)) == 0);
+  int offset = kLanes / 2;
 #pragma unroll
   for (int n = N; n > 1; n /= 2, offset /= 2) {
     const bool upper = (lane & offset) != 0;
@@ -133,17 +170,26 @@ __device__ __forceinline__ void WarpSumEach(float (&v)[N], int lane) {
   }
   float total = v[0];
   for (; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffffu, total, offset);
+  const int base = lane / kLanes * kLanes;
 #pragma unroll
-  for (int j = 0; j < N; ++j) v[j] = __shfl_sync(0xffffffffu, total, j * (32 / N));
+  for (int j = 0; j < N; ++j) v[j] = __shfl_sync(0xffffffffu, total, base + j * (kLanes / N));
 }
 
-// kGroup: the group size rounded up to a power of two; kVecs: float4 per lane, head_dim <= 128
-// kVecs. Wide heads load fewer positions at a time to stay within the registers.
-template <int kGroup, int kVecs>
+// T: the cache's element type. kGroup: the group size rounded up to a power of two. A sub-warp
+// of kLanes lanes covers one cache position, each lane kVecs 16-byte loads of it (kPerLoad<T>
+// consecutive dims each), so one load instruction of the warp reads 32 / kLanes positions: a
+// 16-bit cache or a short head keeps every lane busy. Each sub-warp keeps its own online softmax
+// over its positions; the sub-warps of a warp merge through shuffles at the end, then the warps
+// through shared memory.
+template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, AttentionShape shape,
-                               float scale_log2, Partials partials) {
-  constexpr int kInFlight = 8 / kVecs;  // cache positions a warp loads before using them
+                               int64_t max_splits, float scale_log2, Partials partials) {
+  constexpr int kPer = kPerLoad<T>;
+  constexpr int kSubWarps = 32 / kLanes;
+  // Positions a sub-warp loads before using them; large groups hold more scores, so fewer.
+  constexpr int kInFlight = (kGroup >= 8 ? 4 : 8) / kVecs;
+  constexpr int kWarpPositions = kSubWarps * kInFlight;
   __shared__ float warp_max[kWarps][kGroup];
   __shared__ float warp_sum[kWarps][kGroup];
   extern __shared__ float4 warp_out_vecs[];
@@ -153,7 +199,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   // The launch covers the longest context it may see; blocks past this one's chunks have none.
   const int64_t kv_len = cache->length;
   const int64_t visible_len = VisibleLength(shape, kv_len);
-  const int64_t chunk = ChunkFor(shape, visible_len);
+  const int64_t chunk = ChunkFor(visible_len, max_splits);
   const int64_t split = blockIdx.y;
   if (split * chunk >= visible_len) return;
   const int kv_head = blockIdx.x;
@@ -166,90 +212,155 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   const int64_t chunk_len = kv_len - first < chunk ? kv_len - first : chunk;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
+  const int sub_warp = lane / kLanes;
+  const int sub_lane = lane % kLanes;
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
-  const float* k_head = cache->keys + first * kv_row + kv_head * head_dim;
-  const float* v_head = cache->values + first * kv_row + kv_head * head_dim;
+  const T* k_head = static_cast<const T*>(cache->keys) + first * kv_row + kv_head * head_dim;
+  const T* v_head = static_cast<const T*>(cache->values) + first * kv_row + kv_head * head_dim;
+  // The first dim of this lane's load v of a position.
+  const auto dim = [&](int v) { return kPer * sub_lane + kLanes * kPer * v; };
 
-  // The group's queries, pre-scaled: lane holds dims [4 lane + 128 v, +4).
-  float4 q_lane[kGroup][kVecs] = {};
+  // The group's queries, pre-scaled, the dims this lane loads.
+  float q_lane[kGroup][kVecs][kPer] = {};
 #pragma unroll
   for (int g = 0; g < kGroup; ++g) {
 #pragma unroll
     for (int v = 0; v < kVecs; ++v) {
-      const int d = 4 * lane + 128 * v;
-      if (g < group && d < head_dim) {
-        const float4 value =
-            *reinterpret_cast<const float4*>(q + (kv_head * group + g) * head_dim + d);
-        q_lane[g][v] = {value.x * scale_log2, value.y * scale_log2, value.z * scale_log2,
-                        value.w * scale_log2};
+      if (g < group && dim(v) < head_dim) {
+        const float4* from =
+            reinterpret_cast<const float4*>(q + (kv_head * group + g) * head_dim + dim(v));
+#pragma unroll
+        for (int i = 0; i < kPer / 4; ++i) {
+          const float4 value = from[i];
+          q_lane[g][v][4 * i] = value.x * scale_log2;
+          q_lane[g][v][4 * i + 1] = value.y * scale_log2;
+          q_lane[g][v][4 * i + 2] = value.z * scale_log2;
+          q_lane[g][v][4 * i + 3] = value.w * scale_log2;
+        }
       }
     }
   }
 
   float run_max[kGroup];
   float run_sum[kGroup] = {};
-  float4 out_lane[kGroup][kVecs] = {};
+  float out_lane[kGroup][kVecs][kPer] = {};
 #pragma unroll
   for (int g = 0; g < kGroup; ++g) run_max[g] = -INFINITY;
 
-  for (int64_t p0 = warp * kInFlight; p0 < chunk_len; p0 += kWarps * kInFlight) {
-    float4 k_lane[kInFlight][kVecs] = {};
-    float4 v_lane[kInFlight][kVecs] = {};
+  for (int64_t p0 = warp * kWarpPositions; p0 < chunk_len; p0 += kWarps * kWarpPositions) {
+    uint4 k_raw[kInFlight][kVecs];
+    uint4 v_raw[kInFlight][kVecs];
+#pragma unroll
+    for (int j = 0; j < kInFlight; ++j) {
+      const int64_t p = p0 + j * kSubWarps + sub_warp;
+#pragma unroll
+      for (int v = 0; v < kVecs; ++v) {
+        const bool loads = p < chunk_len && dim(v) < head_dim;
+        k_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(k_head + p * kv_row + dim(v))
+                            : make_uint4(0, 0, 0, 0);
+        v_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(v_head + p * kv_row + dim(v))
+                            : make_uint4(0, 0, 0, 0);
+      }
+    }
+    // Each key and value is widened once and used by every query head of the group.
+    float score[kGroup][kInFlight] = {};
 #pragma unroll
     for (int j = 0; j < kInFlight; ++j) {
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) {
-        const int d = 4 * lane + 128 * v;
-        if (p0 + j < chunk_len && d < head_dim) {
-          k_lane[j][v] = *reinterpret_cast<const float4*>(k_head + (p0 + j) * kv_row + d);
-          v_lane[j][v] = *reinterpret_cast<const float4*>(v_head + (p0 + j) * kv_row + d);
+        float keys[kPer];
+        Widen<T>(k_raw[j][v], keys);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+#pragma unroll
+          for (int i = 0; i < kPer; ++i) score[g][j] += q_lane[g][v][i] * keys[i];
         }
       }
     }
+    // Scores become the weights 2^(score - max), and the output so far is rescaled to the new max.
 #pragma unroll
     for (int g = 0; g < kGroup; ++g) {
-      if (g >= group) continue;
-      float score[kInFlight];
-#pragma unroll
-      for (int j = 0; j < kInFlight; ++j) {
-        score[j] = 0.0f;
-#pragma unroll
-        for (int v = 0; v < kVecs; ++v) score[j] += Dot4(q_lane[g][v], k_lane[j][v]);
-      }
-      WarpSumEach(score, lane);
+      SubWarpSumEach<kInFlight, kLanes>(score[g], lane);
       float tile_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < kInFlight; ++j) {
-        if (p0 + j >= chunk_len) score[j] = -INFINITY;
-        tile_max = fmaxf(tile_max, score[j]);
+        if (p0 + j * kSubWarps + sub_warp >= chunk_len) score[g][j] = -INFINITY;
+        tile_max = fmaxf(tile_max, score[g][j]);
       }
-      // Finite: position p0 is in the chunk.
       const float new_max = fmaxf(run_max[g], tile_max);
-      float rescale = exp2f(run_max[g] - new_max);
+      // -inf: this sub-warp has had no position yet; its weights are 0 and nothing changes.
+      const float rescale = new_max == -INFINITY ? 1.0f : exp2f(run_max[g] - new_max);
       run_max[g] = new_max;
+      run_sum[g] *= rescale;
 #pragma unroll
       for (int j = 0; j < kInFlight; ++j) {
-        const float weight = exp2f(score[j] - new_max);
-        run_sum[g] = run_sum[g] * rescale + weight;
+        score[g][j] = new_max == -INFINITY ? 0.0f : exp2f(score[g][j] - new_max);
+        run_sum[g] += score[g][j];
+      }
 #pragma unroll
-        for (int v = 0; v < kVecs; ++v) ScaleAdd(out_lane[g][v], rescale, weight, v_lane[j][v]);
-        rescale = 1.0f;
+      for (int v = 0; v < kVecs; ++v) {
+#pragma unroll
+        for (int i = 0; i < kPer; ++i) out_lane[g][v][i] *= rescale;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kInFlight; ++j) {
+#pragma unroll
+      for (int v = 0; v < kVecs; ++v) {
+        float values[kPer];
+        Widen<T>(v_raw[j][v], values);
+#pragma unroll
+        for (int g = 0; g < kGroup; ++g) {
+#pragma unroll
+          for (int i = 0; i < kPer; ++i) out_lane[g][v][i] += score[g][j] * values[i];
+        }
+      }
+    }
+  }
+
+  // Merge the sub-warps into the first: a sub-warp that took no position has max -inf and
+  // weight 0.
+#pragma unroll
+  for (int offset = kLanes; offset < 32; offset *= 2) {
+#pragma unroll
+    for (int g = 0; g < kGroup; ++g) {
+      const float other_max = __shfl_xor_sync(0xffffffffu, run_max[g], offset);
+      const float other_sum = __shfl_xor_sync(0xffffffffu, run_sum[g], offset);
+      const float merged_max = fmaxf(run_max[g], other_max);
+      const float mine = merged_max == -INFINITY ? 0.0f : exp2f(run_max[g] - merged_max);
+      const float theirs = merged_max == -INFINITY ? 0.0f : exp2f(other_max - merged_max);
+      run_max[g] = merged_max;
+      run_sum[g] = run_sum[g] * mine + other_sum * theirs;
+#pragma unroll
+      for (int v = 0; v < kVecs; ++v) {
+#pragma unroll
+        for (int i = 0; i < kPer; ++i) {
+          const float other = __shfl_xor_sync(0xffffffffu, out_lane[g][v][i], offset);
+          out_lane[g][v][i] = out_lane[g][v][i] * mine + other * theirs;
+        }
       }
     }
   }
 
   // Merge the warps: a warp that took no position has max -inf and weight 0.
+  if (sub_warp == 0) {
 #pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-    if (lane == 0) {
-      warp_max[warp][g] = run_max[g];
-      warp_sum[warp][g] = run_sum[g];
-    }
+    for (int g = 0; g < kGroup; ++g) {
+      if (lane == 0) {
+        warp_max[warp][g] = run_max[g];
+        warp_sum[warp][g] = run_sum[g];
+      }
 #pragma unroll
-    for (int v = 0; v < kVecs; ++v) {
-      const int d = 4 * lane + 128 * v;
-      if (d < head_dim) {
-        *reinterpret_cast<float4*>(warp_out + (warp * kGroup + g) * head_dim + d) = out_lane[g][v];
+      for (int v = 0; v < kVecs; ++v) {
+        if (dim(v) < head_dim) {
+          float4* to =
+              reinterpret_cast<float4*>(warp_out + (warp * kGroup + g) * head_dim + dim(v));
+#pragma unroll
+          for (int i = 0; i < kPer / 4; ++i) {
+            to[i] = {out_lane[g][v][4 * i], out_lane[g][v][4 * i + 1], out_lane[g][v][4 * i + 2],
+                     out_lane[g][v][4 * i + 3]};
+          }
+        }
       }
     }
   }
@@ -281,12 +392,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
 // Dynamic shared memory: per-warp sums [kMergeWarps, head_dim].
 __global__ void __launch_bounds__(kMergeWarps * 32)
     AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, AttentionShape shape,
-                               int64_t launch_splits, float* out) {
+                               int64_t max_splits, int64_t launch_splits, float* out) {
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head_dim = shape.head_dim;
   WaitForPrecedingKernels();
-  const int64_t n_splits = SplitsFor(shape, VisibleLength(shape, cache->length));
+  const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
   const int head = blockIdx.x;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
@@ -331,53 +442,86 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
   }
 }
 
-template <int kGroup, int kVecs>
+template <typename T, int kGroup, int kLanes, int kVecs>
 cudaError_t LaunchChunks(const float* q, const KvCacheView* cache, const AttentionShape& shape,
-                         int64_t launch_splits, const Partials& partials, cudaStream_t stream) {
+                         const Splits& splits, const Partials& partials, cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
-  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(launch_splits));
-  AttentionDecodeChunkKernel<kGroup, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, cache, shape, shape.scale * kLog2E, partials);
+  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched));
+  AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
+      q, cache, shape, splits.most, shape.scale * kLog2E, partials);
   return cudaGetLastError();
 }
 
-template <int kVecs>
+// The fewest lanes a position whose loads cover head_dim: 8 (16-bit heads up to 64), 16, or
+// 32 with one or (fp32 heads over 128) two loads each.
+template <typename T, int kGroup>
+cudaError_t LaunchChunksForHeadDim(const float* q, const KvCacheView* cache,
+                                   const AttentionShape& shape, const Splits& splits,
+                                   const Partials& partials, cudaStream_t stream) {
+  constexpr int kPer = kPerLoad<T>;
+  const int head_dim = shape.head_dim;
+  if constexpr (kPer == 8) {
+    if (head_dim <= 8 * kPer) {
+      return LaunchChunks<T, kGroup, 8, 1>(q, cache, shape, splits, partials, stream);
+    }
+  }
+  if (head_dim <= 16 * kPer) {
+    return LaunchChunks<T, kGroup, 16, 1>(q, cache, shape, splits, partials, stream);
+  }
+  if constexpr (kPer == 4) {
+    if (head_dim > 32 * kPer) {
+      return LaunchChunks<T, kGroup, 32, 2>(q, cache, shape, splits, partials, stream);
+    }
+  }
+  return LaunchChunks<T, kGroup, 32, 1>(q, cache, shape, splits, partials, stream);
+}
+
+template <typename T>
 cudaError_t LaunchChunksForGroup(const float* q, const KvCacheView* cache,
-                                 const AttentionShape& shape, int64_t launch_splits,
+                                 const AttentionShape& shape, const Splits& splits,
                                  const Partials& partials, cudaStream_t stream) {
   const int group = shape.n_heads / shape.n_kv_heads;
-  if (group == 1) return LaunchChunks<1, kVecs>(q, cache, shape, launch_splits, partials, stream);
-  if (group == 2) return LaunchChunks<2, kVecs>(q, cache, shape, launch_splits, partials, stream);
-  if (group <= 4) return LaunchChunks<4, kVecs>(q, cache, shape, launch_splits, partials, stream);
-  return LaunchChunks<8, kVecs>(q, cache, shape, launch_splits, partials, stream);
+  if (group == 1) {
+    return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, partials, stream);
+  }
+  if (group == 2) {
+    return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, partials, stream);
+  }
+  if (group <= 4) {
+    return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, partials, stream);
+  }
+  return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, partials, stream);
 }
 
 }  // namespace
 
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len) {
-  const int64_t n_partials = shape.n_heads * LaunchSplits(shape, max_kv_len);
+  const int64_t n_partials = shape.n_heads * LaunchSplits(shape, max_kv_len, MaxSplits(shape));
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
 
-cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, int64_t max_kv_len,
-                            const AttentionShape& shape, void* workspace, size_t workspace_bytes,
-                            float* out, cudaStream_t stream) {
+cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cache_dtype,
+                            int64_t max_kv_len, const AttentionShape& shape, void* workspace,
+                            size_t workspace_bytes, float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(max_kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads / shape.n_kv_heads <= kMaxGroup);
-  TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
+  // Whole 16-byte loads: 4 fp32 or 8 16-bit values.
+  const int values_per_load = cache_dtype == DType::kF32 ? 4 : 8;
+  TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % values_per_load == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, max_kv_len));
-  const int64_t launch_splits = LaunchSplits(shape, max_kv_len);  // at most kTargetBlocks
-  const Partials partials = PartialsIn(workspace, shape, launch_splits);
-  TESSERA_CUDA_RETURN_IF_ERROR(
-      shape.head_dim <= 128
-          ? LaunchChunksForGroup<1>(q, cache, shape, launch_splits, partials, stream)
-          : LaunchChunksForGroup<2>(q, cache, shape, launch_splits, partials, stream));
+  const int64_t max_splits = MaxSplits(shape);
+  const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
+  const Partials partials = PartialsIn(workspace, shape, splits.launched);
+  TESSERA_CUDA_RETURN_IF_ERROR(DispatchDType(cache_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return LaunchChunksForGroup<T>(q, cache, shape, splits, partials, stream);
+  }));
   AttentionDecodeMergeKernel<<<shape.n_heads, kMergeWarps * 32,
                                kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
-      partials, cache, shape, launch_splits, out);
+      partials, cache, shape, splits.most, splits.launched, out);
   return cudaGetLastError();
 }
 

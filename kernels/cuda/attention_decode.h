@@ -1,7 +1,7 @@
 // Decode attention on the GPU: the one new query token of a sequence against its whole KV cache,
-// with grouped-query attention (kernels/cpu/attention.cc with n_tokens = 1). The KV cache is fp32
-// here, the same layout as the CPU backend's, so results match it to fp32 rounding; a bf16 cache
-// would halve the bytes read and is the next step.
+// with grouped-query attention (kernels/cpu/attention.cc with n_tokens = 1). The KV cache has the
+// CPU backend's layout in fp32, bf16 or fp16 (a 16-bit cache halves the bytes read); scores and
+// sums are fp32, so with an fp32 cache results match the CPU's to fp32 rounding.
 //
 // Long contexts are split over the KV length ("flash-decoding"): one block per (kv head, chunk of
 // positions) computes an unnormalized partial result with its own max and sum, and a second pass
@@ -21,6 +21,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/kv_cache_view.h"
+#include "kernels/tensor.h"
 
 namespace tessera::cuda {
 
@@ -36,13 +37,14 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
 // out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
 // positions p in [0, kv_len), or [max(0, kv_len - sliding_window), kv_len) when a window is set;
 // group = n_heads / n_kv_heads; kv_len = cache->length when the kernels run.
-//   q, out: [n_heads, head_dim]; cache: one view in device memory, keys and values
-//   [>= kv_len, n_kv_heads, head_dim]; all fp32, 16-byte aligned device memory.
-// Preconditions: 1 <= kv_len <= max_kv_len; head_dim a multiple of 4, at most 256;
+//   q, out: [n_heads, head_dim] fp32; cache: one view in device memory, keys and values
+//   [>= kv_len, n_kv_heads, head_dim] in cache_dtype; all 16-byte aligned device memory.
+// Preconditions: 1 <= kv_len <= max_kv_len; head_dim at most 256, a multiple of 4 (fp32 cache)
+// or 8 (16-bit cache);
 // n_heads / n_kv_heads an integer of at most 8; sliding_window >= 0; workspace of
 // AttentionDecodeWorkspaceBytes(shape, max_kv_len) bytes or more.
-cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, int64_t max_kv_len,
-                            const AttentionShape& shape, void* workspace, size_t workspace_bytes,
-                            float* out, cudaStream_t stream);
+cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cache_dtype,
+                            int64_t max_kv_len, const AttentionShape& shape, void* workspace,
+                            size_t workspace_bytes, float* out, cudaStream_t stream);
 
 }  // namespace tessera::cuda

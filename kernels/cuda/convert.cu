@@ -11,11 +11,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ void FromFloat(float v, __half* out) { *out = __float2half_rn(v); }
-__device__ __forceinline__ void FromFloat(float v, __nv_bfloat16* out) {
-  *out = __float2bfloat16_rn(v);
-}
-
 template <typename T>
 __global__ void ConvertFromFloatKernel(const float* x, int64_t n, T* out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;

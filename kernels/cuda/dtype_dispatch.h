@@ -34,4 +34,11 @@ __device__ __forceinline__ float ToFloat(float v) { return v; }
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// Narrows an fp32 value to the stored type, rounding to nearest even like cpu/half.h.
+__device__ __forceinline__ void FromFloat(float v, float* out) { *out = v; }
+__device__ __forceinline__ void FromFloat(float v, __half* out) { *out = __float2half_rn(v); }
+__device__ __forceinline__ void FromFloat(float v, __nv_bfloat16* out) {
+  *out = __float2bfloat16_rn(v);
+}
+
 }  // namespace tessera::cuda

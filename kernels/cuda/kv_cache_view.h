@@ -7,9 +7,11 @@
 
 namespace tessera::cuda {
 
+// The cache's element type (fp32, bf16 or fp16) is the same for every step of a model; kernels
+// take it as a launch argument.
 struct KvCacheView {
-  float* keys = nullptr;    // [capacity, n_kv_heads, head_dim] fp32
-  float* values = nullptr;  // same
+  void* keys = nullptr;     // [capacity, n_kv_heads, head_dim]
+  void* values = nullptr;   // same
   int64_t length = 0;       // positions that hold keys and values
 };
 

@@ -2,10 +2,11 @@
 // precision, because angles reach thousands of radians at long positions and the fast intrinsic
 // loses accuracy there) and applied to that pair in every head; each thread owns whole pairs, so q
 // rotates in place without a race. The keys' rotated pairs, their unrotated tail and the values
-// go straight to the cache row of the token's position.
+// go straight to the cache row of the token's position, rounded to the cache's type.
 #include "kernels/cuda/rope.h"
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {
@@ -21,6 +22,7 @@ struct RopePairs {
   __device__ int second(int pair) const { return adjacent ? 2 * pair + 1 : pair + n_pairs; }
 };
 
+template <typename T>
 __global__ void __launch_bounds__(kThreads)
     RopeAndStoreKvKernel(float* q, const float* k, const float* v, const int32_t* positions,
                          int n_heads, int n_kv_heads, int head_dim, RopePairs pairs,
@@ -52,22 +54,22 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t kv_dim = static_cast<int64_t>(n_kv_heads) * head_dim;
   const float* token_k = k + token * kv_dim;  // [n_kv_heads, head_dim]
   const float* token_v = v + token * kv_dim;
-  float* k_row = cache->keys + position * kv_dim;
-  float* v_row = cache->values + position * kv_dim;
+  T* k_row = static_cast<T*>(cache->keys) + position * kv_dim;
+  T* v_row = static_cast<T*>(cache->values) + position * kv_dim;
   for (int i = threadIdx.x; i < n_kv_heads * n_pairs; i += blockDim.x) {
     const int64_t head = (i / n_pairs) * head_dim;
     const int p = i % n_pairs;
     const float a = token_k[head + pairs.first(p)];
     const float b = token_k[head + pairs.second(p)];
-    k_row[head + pairs.first(p)] = a * cos_angle[p] - b * sin_angle[p];
-    k_row[head + pairs.second(p)] = a * sin_angle[p] + b * cos_angle[p];
+    FromFloat(a * cos_angle[p] - b * sin_angle[p], k_row + head + pairs.first(p));
+    FromFloat(a * sin_angle[p] + b * cos_angle[p], k_row + head + pairs.second(p));
   }
   const int tail = head_dim - 2 * n_pairs;  // dims past rotary_dim
   for (int i = threadIdx.x; i < n_kv_heads * tail; i += blockDim.x) {
     const int64_t d = (i / tail) * head_dim + 2 * n_pairs + i % tail;
-    k_row[d] = token_k[d];
+    FromFloat(token_k[d], k_row + d);
   }
-  for (int64_t i = threadIdx.x; i < kv_dim; i += blockDim.x) v_row[i] = token_v[i];
+  for (int64_t i = threadIdx.x; i < kv_dim; i += blockDim.x) FromFloat(token_v[i], v_row + i);
 }
 
 }  // namespace
@@ -75,15 +77,18 @@ __global__ void __launch_bounds__(kThreads)
 cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
                            int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
                            int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
-                           const KvCacheView* cache, cudaStream_t stream) {
+                           const KvCacheView* cache, DType cache_dtype, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 0 && n_heads > 0 && n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim &&
                          rotary_dim / 2 <= kMaxPairs);
   if (n_tokens == 0) return cudaSuccess;
   const RopePairs pairs{rotary_dim / 2, style == RopeStyle::kAdjacentPairs};
-  RopeAndStoreKvKernel<<<static_cast<unsigned>(n_tokens), kThreads, 0, stream>>>(
-      q, k, v, positions, n_heads, n_kv_heads, head_dim, pairs, inv_freq, scale, cache);
-  return cudaGetLastError();
+  return DispatchDType(cache_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    RopeAndStoreKvKernel<T><<<static_cast<unsigned>(n_tokens), kThreads, 0, stream>>>(
+        q, k, v, positions, n_heads, n_kv_heads, head_dim, pairs, inv_freq, scale, cache);
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace tessera::cuda

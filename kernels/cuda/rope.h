@@ -3,12 +3,13 @@
 // cache, so neither they nor the values make a separate pass. Activations are fp32.
 #pragma once
 
-#include <cstdint>
-
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/kv_cache_view.h"
+#include "kernels/tensor.h"
 
 namespace tessera::cuda {
 
@@ -17,7 +18,8 @@ using cpu::RopeStyle;
 // Rotates the first `rotary_dim` dims of every head of q in place, and writes k rotated the same
 // way and v unchanged into cache->keys and cache->values at row positions[t] for token t. Pair i of
 // the token at position p turns by angle p * inv_freq[i] and is scaled by `scale` (see cpu::Rope);
-// dims past rotary_dim are not rotated. All pointers are device memory.
+// dims past rotary_dim are not rotated; the cache holds cache_dtype (fp32, or k and v rounded to
+// bf16 or fp16). All pointers are device memory.
 //   q: [n_tokens, n_heads, head_dim]; k, v: [n_tokens, n_kv_heads, head_dim];
 //   positions: [n_tokens]; inv_freq: [rotary_dim / 2]; cache: one view whose rows
 //   [n_kv_heads, head_dim] at the positions exist.
@@ -25,6 +27,6 @@ using cpu::RopeStyle;
 cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
                            int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
                            int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
-                           const KvCacheView* cache, cudaStream_t stream);
+                           const KvCacheView* cache, DType cache_dtype, cudaStream_t stream);
 
 }  // namespace tessera::cuda

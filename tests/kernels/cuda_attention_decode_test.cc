@@ -2,12 +2,13 @@
 // with and without a sliding window.
 #if TESSERA_HAVE_CUDA
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ostream>
+#include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_decode.h"
@@ -17,7 +18,8 @@
 namespace tessera {
 namespace {
 
-// fp32 q and cache in both backends; summation orders and expf differ.
+// fp32 q and arithmetic in both backends, the CPU's on the cache values the GPU reads (rounded to
+// the cache's type first); summation orders and expf differ.
 constexpr double kTolerance = 1e-5;
 
 struct DecodeCase {
@@ -26,11 +28,13 @@ struct DecodeCase {
   int head_dim;
   int64_t kv_len;
   int64_t sliding_window = 0;
+  DType cache_dtype = DType::kF32;
 };
 
 void PrintTo(const DecodeCase& c, std::ostream* os) {
   *os << c.n_heads << "q/" << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", kv_len "
-      << c.kv_len << ", window " << c.sliding_window;
+      << c.kv_len << ", window " << c.sliding_window << ", " << DTypeName(c.cache_dtype)
+      << " cache";
 }
 
 class CudaAttentionDecodeTest : public testing::TestWithParam<DecodeCase> {};
@@ -45,7 +49,8 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
   const std::vector<float> q = test::RandomFloats(c.n_heads * c.head_dim, 16);
   std::vector<float> k_cache = test::RandomFloats(cache_size, 17);
   for (float& k : k_cache) k *= 4;  // peaked softmax: chunks with very different maxima
-  std::vector<float> v_cache = test::RandomFloats(cache_size, 18);
+  k_cache = test::RoundedTo(std::move(k_cache), c.cache_dtype);
+  std::vector<float> v_cache = test::RoundedTo(test::RandomFloats(cache_size, 18), c.cache_dtype);
   // Positions before the window hold NaN: a kernel that reads them, even to mask them, fails.
   if (c.sliding_window > 0 && c.kv_len > c.sliding_window) {
     const int64_t hidden = (c.kv_len - c.sliding_window) * c.n_kv_heads * c.head_dim;
@@ -57,8 +62,8 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
                  expected.data());
 
   auto q_device = test::ToDevice(q);
-  auto k_device = test::ToDevice(k_cache);
-  auto v_device = test::ToDevice(v_cache);
+  test::DeviceValues k_device(k_cache, c.cache_dtype);
+  test::DeviceValues v_device(v_cache, c.cache_dtype);
   auto view =
       test::ToDevice(std::vector<cuda::KvCacheView>{{k_device.data(), v_device.data(), c.kv_len}});
   // One launch sized for exactly this context, one sized for a far longer one (as a captured
@@ -68,7 +73,7 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
     ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, max_kv_len)),
               cudaSuccess);
     auto out = test::PoisonedOutput(c.n_heads * c.head_dim);
-    ASSERT_EQ(cuda::AttentionDecode(q_device.data(), view.data(), max_kv_len, shape,
+    ASSERT_EQ(cuda::AttentionDecode(q_device.data(), view.data(), c.cache_dtype, max_kv_len, shape,
                                     workspace.data(), workspace.bytes(), out.data(), nullptr),
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance)
@@ -97,14 +102,28 @@ INSTANTIATE_TEST_SUITE_P(
                     DecodeCase{32, 8, 128, 2051, 2051}, DecodeCase{8, 1, 256, 257, 4096},
                     DecodeCase{12, 4, 64, 777, 250}));
 
+// 16-bit caches, where a position takes 8 (head_dim 64), 16 (80, 128) or 32 (256) lanes: GQA
+// ratios 1 to 8 (7 rounded up), one position, a partial last sweep, several sweeps, a window.
+INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
+                         testing::Values(DecodeCase{8, 8, 64, 1, 0, DType::kBF16},
+                                         DecodeCase{14, 2, 64, 300, 0, DType::kBF16},
+                                         DecodeCase{32, 8, 128, 5000, 0, DType::kBF16},
+                                         DecodeCase{32, 4, 128, cuda::kKvChunk + 1, 0, DType::kF16},
+                                         DecodeCase{16, 2, 80, 1000, 0, DType::kBF16},
+                                         DecodeCase{8, 1, 256, 257, 0, DType::kF16},
+                                         DecodeCase{6, 2, 128, 20000, 4099, DType::kBF16},
+                                         DecodeCase{12, 4, 64, 777, 250, DType::kF16}));
+
 TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes) {
-    return cuda::AttentionDecode(nullptr, nullptr, 10, shape, nullptr, workspace_bytes, nullptr,
-                                 nullptr);
+  const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes,
+                         DType cache_dtype = DType::kF32) {
+    return cuda::AttentionDecode(nullptr, nullptr, cache_dtype, 10, shape, nullptr, workspace_bytes,
+                                 nullptr, nullptr);
   };
   EXPECT_EQ(launch({16, 1, 64, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // group 16
   EXPECT_EQ(launch({8, 8, 66, 1.0f}, 1 << 20), cudaErrorInvalidValue);   // head_dim % 4
+  EXPECT_EQ(launch({8, 8, 68, 1.0f}, 1 << 20, DType::kBF16), cudaErrorInvalidValue);  // % 8
   EXPECT_EQ(launch({8, 8, 512, 1.0f}, 1 << 20), cudaErrorInvalidValue);  // head_dim > 256
   EXPECT_EQ(launch({8, 8, 64, 1.0f}, 0), cudaErrorInvalidValue);         // no workspace
   EXPECT_EQ(launch({8, 8, 64, 1.0f, -1}, 1 << 20), cudaErrorInvalidValue);  // negative window

@@ -1,12 +1,14 @@
 // The CUDA rotary embedding with its KV store against the CPU backend's Rope, for both pairings,
 // partial rotation and LongRoPE's scale: q rotated in place, k rotated and v copied into the
-// cache rows of the tokens' positions, and no other cache row touched.
+// cache rows of the tokens' positions (fp32, or rounded to a 16-bit cache), and no other cache
+// row touched.
 #if TESSERA_HAVE_CUDA
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/rope.h"
@@ -18,6 +20,9 @@ namespace {
 
 // fp32; sincosf and std::cos/sin of the same fp32 angle differ by an ulp or two.
 constexpr double kTolerance = 1e-5;
+// Keys stored in a 16-bit cache: an ulp of difference before rounding may move an element to the
+// neighbouring 16-bit value, rarely; truncating instead of rounding would err about 2e-3.
+constexpr double kSixteenBitTolerance = 1e-3;
 
 struct RopeCase {
   int n_heads;
@@ -25,6 +30,31 @@ struct RopeCase {
   int head_dim;
   int rotary_dim;
 };
+
+bool IsOneOf(int64_t row, const std::vector<int32_t>& rows) {
+  return std::find(rows.begin(), rows.end(), row) != rows.end();
+}
+
+// The rows of a [*, width] array at `rows`, in that order.
+std::vector<float> RowsAt(const std::vector<float>& array, const std::vector<int32_t>& rows,
+                          int64_t width) {
+  std::vector<float> picked;
+  for (int32_t row : rows) {
+    picked.insert(picked.end(), array.begin() + row * width, array.begin() + (row + 1) * width);
+  }
+  return picked;
+}
+
+// Every other row.
+std::vector<float> WithoutRowsAt(const std::vector<float>& array, const std::vector<int32_t>& rows,
+                                 int64_t width) {
+  std::vector<float> rest;
+  for (int64_t row = 0; row * width < static_cast<int64_t>(array.size()); ++row) {
+    if (IsOneOf(row, rows)) continue;
+    rest.insert(rest.end(), array.begin() + row * width, array.begin() + (row + 1) * width);
+  }
+  return rest;
+}
 
 class CudaRopeTest : public testing::TestWithParam<cpu::RopeStyle> {};
 
@@ -63,24 +93,34 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
                     expected_values.begin() + positions[t] * kv_dim);
       }
 
-      auto q_device = test::ToDevice(q);
-      auto k_device = test::ToDevice(k);
-      auto v_device = test::ToDevice(v);
-      auto keys = test::ToDevice(std::vector<float>(capacity * kv_dim, kUntouched));
-      auto values = test::ToDevice(std::vector<float>(capacity * kv_dim, kUntouched));
-      auto view = test::ToDevice(std::vector<cuda::KvCacheView>{{keys.data(), values.data(), 0}});
-      auto positions_device = test::ToDevice(positions);
-      auto inv_freq_device = test::ToDevice(inv_freq);
-      ASSERT_EQ(cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
-                                     positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
-                                     c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
-                                     scale, view.data(), nullptr),
-                cudaSuccess);
-      SCOPED_TRACE(testing::Message() << "head_dim=" << c.head_dim
-                                      << " rotary_dim=" << c.rotary_dim << " scale=" << scale);
-      EXPECT_LT(test::RelativeError(test::ToHost(q_device), expected_q), kTolerance);
-      EXPECT_LT(test::RelativeError(test::ToHost(keys), expected_keys), kTolerance);
-      EXPECT_EQ(test::ToHost(values), expected_values);
+      for (const DType cache_dtype : test::kAllDTypes) {
+        auto q_device = test::ToDevice(q);
+        auto k_device = test::ToDevice(k);
+        auto v_device = test::ToDevice(v);
+        test::DeviceValues keys(std::vector<float>(capacity * kv_dim, kUntouched), cache_dtype);
+        test::DeviceValues values(std::vector<float>(capacity * kv_dim, kUntouched), cache_dtype);
+        auto view = test::ToDevice(std::vector<cuda::KvCacheView>{{keys.data(), values.data(), 0}});
+        auto positions_device = test::ToDevice(positions);
+        auto inv_freq_device = test::ToDevice(inv_freq);
+        ASSERT_EQ(cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
+                                       positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
+                                       c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
+                                       scale, view.data(), cache_dtype, nullptr),
+                  cudaSuccess);
+        SCOPED_TRACE(testing::Message()
+                     << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim
+                     << " scale=" << scale << " cache " << DTypeName(cache_dtype));
+        EXPECT_LT(test::RelativeError(test::ToHost(q_device), expected_q), kTolerance);
+        // The stored rows on their own, so that the untouched rows do not dilute their error.
+        const std::vector<float> stored_keys = keys.ToHostFloats();
+        const std::vector<float> rounded_keys = test::RoundedTo(expected_keys, cache_dtype);
+        EXPECT_LT(test::RelativeError(RowsAt(stored_keys, positions, kv_dim),
+                                      RowsAt(rounded_keys, positions, kv_dim)),
+                  cache_dtype == DType::kF32 ? kTolerance : kSixteenBitTolerance);
+        EXPECT_EQ(WithoutRowsAt(stored_keys, positions, kv_dim),
+                  WithoutRowsAt(rounded_keys, positions, kv_dim));
+        EXPECT_EQ(values.ToHostFloats(), test::RoundedTo(expected_values, cache_dtype));
+      }
     }
   }
 }
@@ -88,7 +128,7 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
 TEST(CudaRopePreconditionTest, RejectsOddRotaryDim) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   EXPECT_EQ(cuda::RopeAndStoreKv(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 64, 63, nullptr,
-                                 cpu::RopeStyle::kHalves, 1.0f, nullptr, nullptr),
+                                 cpu::RopeStyle::kHalves, 1.0f, nullptr, DType::kF32, nullptr),
             cudaErrorInvalidValue);
 }
 

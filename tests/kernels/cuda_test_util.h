@@ -4,14 +4,17 @@
 
 #if TESSERA_HAVE_CUDA
 
-#include <cmath>
-#include <cstddef>
-#include <vector>
-
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/half.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/tensor.h"
 
 namespace tessera::test {
 
@@ -46,6 +49,47 @@ std::vector<T> ToHost(const cuda::DeviceBuffer<T>& buffer) {
   std::vector<T> host;
   EXPECT_EQ(buffer.Download(host), cudaSuccess);
   return host;
+}
+
+// Values stored on the device in an fp32, fp16 or bf16 array, as a KV cache holds them.
+class DeviceValues {
+ public:
+  DeviceValues(const std::vector<float>& values, DType dtype) : dtype_(dtype) {
+    if (dtype == DType::kF32) {
+      EXPECT_EQ(f32_.Upload(values), cudaSuccess);
+      return;
+    }
+    std::vector<uint16_t> stored;
+    for (float v : values) {
+      stored.push_back(dtype == DType::kF16 ? cpu::FloatToHalf(v) : cpu::FloatToBFloat16(v));
+    }
+    EXPECT_EQ(f16_.Upload(stored), cudaSuccess);
+  }
+  void* data() { return dtype_ == DType::kF32 ? static_cast<void*>(f32_.data()) : f16_.data(); }
+  // The stored values widened back to fp32.
+  std::vector<float> ToHostFloats() const {
+    if (dtype_ == DType::kF32) return ToHost(f32_);
+    const std::vector<uint16_t> stored = ToHost(f16_);
+    std::vector<float> values;
+    for (uint16_t v : stored) {
+      values.push_back(dtype_ == DType::kF16 ? cpu::HalfToFloat(v) : cpu::BFloat16ToFloat(v));
+    }
+    return values;
+  }
+
+ private:
+  DType dtype_;
+  cuda::DeviceBuffer<float> f32_;
+  cuda::DeviceBuffer<uint16_t> f16_;
+};
+
+// `values` rounded to `dtype` and widened back: what a kernel reads from a cache of that type.
+inline std::vector<float> RoundedTo(std::vector<float> values, DType dtype) {
+  for (float& v : values) {
+    if (dtype == DType::kF16) v = cpu::HalfToFloat(cpu::FloatToHalf(v));
+    if (dtype == DType::kBF16) v = cpu::BFloat16ToFloat(cpu::FloatToBFloat16(v));
+  }
+  return values;
 }
 
 // ||actual - expected|| / ||expected|| in double precision; infinity if any value is NaN, so an

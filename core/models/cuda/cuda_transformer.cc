@@ -292,15 +292,16 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   }
   const RopeConfig& rope = c.rope;
   const cuda::KvCacheView* view = s.inputs.views() + l;
+  constexpr DType kCacheDType = DType::kF32;  // KvCache holds fp32, as the prefill kernels read
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
       q, k, v, s.inputs.positions(), n, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
       key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
-      view, stream_));
+      view, kCacheDType, stream_));
   const cpu::AttentionShape shape = KernelShape(c);
   if (n == 1) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
-        q, view, key.max_kv_len, shape, decode_workspace_.data(), decode_workspace_.size(),
-        s.attended.data(), stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cuda::AttentionDecode(q, view, kCacheDType, key.max_kv_len, shape, decode_workspace_.data(),
+                              decode_workspace_.size(), s.attended.data(), stream_));
   } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
     // 16-bit weights: bf16 tensor cores, at their precision.
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
