@@ -393,7 +393,8 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
                       MedianSeconds(
                           [&](int) {
                             BENCH_CHECK(kernel(q.data(), k_cache.data(), v_cache.data(),
-                                               n_tokens, 0, shape, out.data(), nullptr));
+                                               DType::kF32, n_tokens, 0, shape, out.data(),
+                                               nullptr));
                           },
                           1)});
     }

@@ -41,8 +41,11 @@ void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int la
 
   std::vector<float> q(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
   // New keys and values go straight into the cache rows for their positions.
-  float* k = cache.keys(layer) + start * kv_dim;    // [n_tokens, num_kv_heads, head_dim]
-  float* v = cache.values(layer) + start * kv_dim;  // [n_tokens, num_kv_heads, head_dim]
+  // The CPU's caches are fp32 (KvCacheShape::dtype).
+  float* keys = static_cast<float*>(cache.keys(layer));
+  float* values = static_cast<float*>(cache.values(layer));
+  float* k = keys + start * kv_dim;    // [n_tokens, num_kv_heads, head_dim]
+  float* v = values + start * kv_dim;  // [n_tokens, num_kv_heads, head_dim]
   cpu::Matmul(x, weights_.q, n_tokens, q.data());
   cpu::Matmul(x, weights_.k, n_tokens, k);
   cpu::Matmul(x, weights_.v, n_tokens, v);
@@ -68,8 +71,7 @@ void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int la
 
   const cpu::AttentionShape shape = KernelShape(config_);
   std::vector<float> attended(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
-  cpu::Attention(q.data(), cache.keys(layer), cache.values(layer), n_tokens, start, shape,
-                 attended.data());
+  cpu::Attention(q.data(), keys, values, n_tokens, start, shape, attended.data());
   cpu::Matmul(attended.data(), weights_.o, n_tokens, out);
 }
 

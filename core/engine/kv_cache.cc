@@ -9,8 +9,8 @@ namespace {
 
 class HostMemory : public KvMemory {
  public:
-  absl::StatusOr<float*> Allocate(size_t n) override { return new float[n]; }
-  void Free(float* data) override { delete[] data; }
+  absl::StatusOr<void*> Allocate(size_t bytes) override { return ::operator new(bytes); }
+  void Free(void* data) override { ::operator delete(data); }
 };
 
 }  // namespace
@@ -20,9 +20,12 @@ KvMemory& HostKvMemory() {
   return *memory;
 }
 
-KvCache::KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, float* keys,
-                 float* values)
-    : pool_(pool), shape_(shape), capacity_(capacity), keys_(keys), values_(values) {}
+KvCache::KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, void* keys, void* values)
+    : pool_(pool),
+      shape_(shape),
+      capacity_(capacity),
+      keys_(static_cast<std::byte*>(keys)),
+      values_(static_cast<std::byte*>(values)) {}
 
 KvCache::~KvCache() {
   pool_->memory_.Free(keys_);
@@ -46,10 +49,10 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens) {
     }
     used_tokens_ += tokens;
   }
-  const size_t floats = static_cast<size_t>(tokens * shape_.num_layers *
-                                            shape_.values_per_token_per_layer());
-  absl::StatusOr<float*> keys = memory_.Allocate(floats);
-  absl::StatusOr<float*> values = keys.ok() ? memory_.Allocate(floats) : keys;
+  // Keys and values take half of bytes_per_token each.
+  const size_t bytes = static_cast<size_t>(tokens * shape_.bytes_per_token() / 2);
+  absl::StatusOr<void*> keys = memory_.Allocate(bytes);
+  absl::StatusOr<void*> values = keys.ok() ? memory_.Allocate(bytes) : keys;
   if (!values.ok()) {
     if (keys.ok()) memory_.Free(*keys);
     Release(tokens);

@@ -1,9 +1,11 @@
-// KV cache: the keys and values of every token a sequence has seen, per layer, in fp32, in the
-// memory of the model's device (KvMemory). Capacity is reserved from the model's KvCachePool up
+// KV cache: the keys and values of every token a sequence has seen, per layer, in the model's
+// cache dtype (fp32 on the CPU; on a GPU the 16-bit dtype of the weights), in the memory of the
+// model's device (KvMemory). Capacity is reserved from the model's KvCachePool up
 // front, so a sequence that starts can always finish, and a full pool is a clear
 // RESOURCE_EXHAUSTED at admission.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -12,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "kernels/tensor.h"
 
 namespace tessera {
 
@@ -19,11 +22,12 @@ struct KvCacheShape {
   int32_t num_layers = 0;
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
+  DType dtype = DType::kF32;  // of every key and value
 
   int64_t values_per_token_per_layer() const { return int64_t{num_kv_heads} * head_dim; }
   // Keys and values of all layers for one token.
   int64_t bytes_per_token() const {
-    return 2 * num_layers * values_per_token_per_layer() * int64_t{sizeof(float)};
+    return 2 * num_layers * values_per_token_per_layer() * static_cast<int64_t>(DTypeSize(dtype));
   }
 };
 
@@ -32,9 +36,10 @@ struct KvCacheShape {
 class KvMemory {
  public:
   virtual ~KvMemory() = default;
-  // `n` floats, uninitialized. RESOURCE_EXHAUSTED when the device has too little free memory.
-  virtual absl::StatusOr<float*> Allocate(size_t n) = 0;
-  virtual void Free(float* data) = 0;
+  // `bytes` bytes, uninitialized, aligned for any element type. RESOURCE_EXHAUSTED when the
+  // device has too little free memory.
+  virtual absl::StatusOr<void*> Allocate(size_t bytes) = 0;
+  virtual void Free(void* data) = 0;
 };
 
 // Plain host memory.
@@ -59,21 +64,25 @@ class KvCache {
   // Forgets every position, keeping the memory, so the tokens can be encoded afresh.
   void Clear() { tokens_.clear(); }
 
-  // [capacity, num_kv_heads, head_dim] for one layer, in the pool's KvMemory.
-  float* keys(int layer) { return keys_ + layer * layer_stride(); }
-  float* values(int layer) { return values_ + layer * layer_stride(); }
+  // [capacity, num_kv_heads, head_dim] for one layer in the shape's dtype, in the pool's
+  // KvMemory.
+  void* keys(int layer) { return keys_ + layer * layer_bytes(); }
+  void* values(int layer) { return values_ + layer * layer_bytes(); }
 
  private:
   friend class KvCachePool;
-  KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, float* keys, float* values);
-  int64_t layer_stride() const { return capacity_ * shape_.values_per_token_per_layer(); }
+  KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, void* keys, void* values);
+  int64_t layer_bytes() const {
+    return capacity_ * shape_.values_per_token_per_layer() *
+           static_cast<int64_t>(DTypeSize(shape_.dtype));
+  }
 
   KvCachePool* pool_;
   KvCacheShape shape_;
   int64_t capacity_;
   std::vector<int32_t> tokens_;  // [length]
-  float* keys_;    // [num_layers, capacity, num_kv_heads, head_dim]
-  float* values_;  // same
+  std::byte* keys_;              // [num_layers, capacity, num_kv_heads, head_dim]
+  std::byte* values_;            // same
 };
 
 // Hands out KV caches while their total capacity stays within a budget of tokens. Caches must

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,19 @@ std::vector<CudaDeviceInfo> CudaDevices();
 // Called as bytes reach the device.
 using UploadProgress = std::function<void(int64_t bytes_uploaded, int64_t bytes_total)>;
 
+// The KV cache's dtype on a GPU unless asked otherwise: the weights' when they are 16-bit (half
+// the bytes decode attention reads, at the precision the weights already have; head_dim a
+// multiple of 8), else fp32.
+DType DefaultCudaKvCacheDType(const ModelInfo& info);
+
 // A copy of `model` (a Transformer; other models are UNIMPLEMENTED) on CUDA device `device`,
-// its weights in the dtypes the file stores. `model` may be destroyed afterwards.
+// its weights in the dtypes the file stores, its KV caches in `kv_cache_dtype`
+// (DefaultCudaKvCacheDType when not given; info().kv_shape says which). `model` may be destroyed
+// afterwards.
 // Errors: RESOURCE_EXHAUSTED (OUT_OF_MEMORY) naming the bytes needed and free;
 // INVALID_ARGUMENT (UNSUPPORTED_DEVICE) without such a device; INTERNAL for a CUDA error.
-absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model& model, int device,
-                                                    const UploadProgress& progress);
+absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(
+    const Model& model, int device, const UploadProgress& progress,
+    std::optional<DType> kv_cache_dtype = std::nullopt);
 
 }  // namespace tessera

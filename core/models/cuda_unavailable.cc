@@ -8,7 +8,10 @@ int CudaDeviceCount() { return 0; }
 
 std::vector<CudaDeviceInfo> CudaDevices() { return {}; }
 
-absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model&, int, const UploadProgress&) {
+DType DefaultCudaKvCacheDType(const ModelInfo&) { return DType::kF32; }
+
+absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model&, int, const UploadProgress&,
+                                                    std::optional<DType>) {
   return WithReason(absl::InvalidArgumentError("this build of Tessera has no CUDA backend"),
                     reason::kUnsupportedDevice);
 }

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dtype_dispatch.h"
 
 namespace tessera::cuda {
 namespace {
@@ -71,15 +72,15 @@ __device__ __forceinline__ int64_t FirstVisible(int64_t position, int64_t slidin
 
 // Copies rows [0, n_valid) of a head's [rows, head_dim] slice into shared memory with row stride
 // `tile_stride`; rows [n_valid, n_rows) become zeros, so that padded keys add nothing.
-__device__ __forceinline__ void LoadRows(const float* src, int64_t src_stride, int n_valid,
-                                         int n_rows, int head_dim, float* tile, int tile_stride) {
+template <typename T>
+__device__ __forceinline__ void LoadRows(const T* src, int64_t src_stride, int n_valid, int n_rows,
+                                         int head_dim, float* tile, int tile_stride) {
   const int vecs = head_dim / 4;
   for (int i = threadIdx.x; i < n_rows * vecs; i += kThreads) {
     const int row = i / vecs;
     const int d = 4 * (i % vecs);
-    const float4 value = row < n_valid
-                             ? *reinterpret_cast<const float4*>(src + row * src_stride + d)
-                             : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 value = row < n_valid ? Load4AsFloat(src + row * src_stride + d)
+                                       : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     *reinterpret_cast<float4*>(tile + row * tile_stride + d) = value;
   }
 }
@@ -93,12 +94,11 @@ size_t SharedBytes(int head_dim) {
 
 // kVecs: float4 output columns per thread, head_dim <= 64 kVecs. Two blocks fit one SM up to
 // head_dim 128.
-template <int kVecs>
+template <typename T, int kVecs>
 __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
-    AttentionPrefillKernel(const float* q, const float* k_cache, const float* v_cache,
-                           int64_t n_tokens, int64_t first_position, int64_t sliding_window,
-                           int n_heads, int n_kv_heads, int head_dim, float scale_log2,
-                           float* out) {
+    AttentionPrefillKernel(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
+                           int64_t first_position, int64_t sliding_window, int n_heads,
+                           int n_kv_heads, int head_dim, float scale_log2, float* out) {
   extern __shared__ float4 shared_vecs[];
   const int k_stride = head_dim + 4;
   float* q_tile = reinterpret_cast<float*>(shared_vecs);  // [kQueryTile, head_dim]
@@ -243,16 +243,16 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   }
 }
 
-template <int kVecs>
-cudaError_t Launch(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
+template <typename T, int kVecs>
+cudaError_t Launch(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
                    int64_t first_position, const AttentionShape& shape, float* out,
                    cudaStream_t stream) {
   const size_t shared_bytes = SharedBytes(shape.head_dim);
-  TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionPrefillKernel<kVecs>,
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionPrefillKernel<T, kVecs>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(shared_bytes)));
   const dim3 grid(BlocksFor(n_tokens, kQueryTile), shape.n_heads);
-  AttentionPrefillKernel<kVecs><<<grid, kThreads, shared_bytes, stream>>>(
+  AttentionPrefillKernel<T, kVecs><<<grid, kThreads, shared_bytes, stream>>>(
       q, k_cache, v_cache, n_tokens, first_position, shape.sliding_window, shape.n_heads,
       shape.n_kv_heads, shape.head_dim, shape.scale * kLog2E, out);
   return cudaGetLastError();
@@ -260,22 +260,27 @@ cudaError_t Launch(const float* q, const float* k_cache, const float* v_cache, i
 
 }  // namespace
 
-cudaError_t AttentionPrefill(const float* q, const float* k_cache, const float* v_cache,
-                             int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
-                             float* out, cudaStream_t stream) {
+cudaError_t AttentionPrefill(const float* q, const void* k_cache, const void* v_cache,
+                             DType cache_dtype, int64_t n_tokens, int64_t first_position,
+                             const AttentionShape& shape, float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_heads <= 65535 && shape.n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  if (shape.head_dim <= 64) {
-    return Launch<1>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
-  }
-  if (shape.head_dim <= 128) {
-    return Launch<2>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
-  }
-  return Launch<4>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
+  return DispatchDType(cache_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* keys = static_cast<const T*>(k_cache);
+    const T* values = static_cast<const T*>(v_cache);
+    if (shape.head_dim <= 64) {
+      return Launch<T, 1>(q, keys, values, n_tokens, first_position, shape, out, stream);
+    }
+    if (shape.head_dim <= 128) {
+      return Launch<T, 2>(q, keys, values, n_tokens, first_position, shape, out, stream);
+    }
+    return Launch<T, 4>(q, keys, values, n_tokens, first_position, shape, out, stream);
+  });
 }
 
 }  // namespace tessera::cuda

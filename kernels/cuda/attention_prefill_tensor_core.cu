@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dtype_dispatch.h"
 
 namespace tessera::cuda {
 namespace {
@@ -48,11 +49,12 @@ __device__ __forceinline__ uint32_t Load32(const __nv_bfloat16* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
 
-// Rows [first_row, first_row + 64) of a row-major fp32 matrix (row r at src + r * stride, D
-// values) into dst ([64][D + kPad] bf16); rows outside [valid_begin, valid_end) become zeros.
-template <int D>
-__device__ void StageRows(const float* src, int64_t stride, int64_t first_row,
-                          int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
+// Rows [first_row, first_row + 64) of a row-major matrix of fp32, bf16 or fp16 (row r at
+// src + r * stride, D values) into dst ([64][D + kPad] bf16); rows outside
+// [valid_begin, valid_end) become zeros.
+template <int D, typename T>
+__device__ void StageRows(const T* src, int64_t stride, int64_t first_row, int64_t valid_begin,
+                          int64_t valid_end, __nv_bfloat16* dst) {
   constexpr int kVecsPerRow = D / 4;
   for (int i = threadIdx.x; i < kKeyTile * kVecsPerRow; i += kThreads) {
     const int r = i / kVecsPerRow;
@@ -60,15 +62,15 @@ __device__ void StageRows(const float* src, int64_t stride, int64_t first_row,
     const int64_t row = first_row + r;
     float4 v = {0, 0, 0, 0};
     if (row >= valid_begin && row < valid_end) {
-      v = *reinterpret_cast<const float4*>(src + row * stride + d);
+      v = Load4AsFloat(src + row * stride + d);
     }
     *reinterpret_cast<uint2*>(dst + r * (D + kPad) + d) = {Pack(v.x, v.y), Pack(v.z, v.w)};
   }
 }
 
 // The same rows transposed: dst[d][r] ([D][64 + kPad] bf16).
-template <int D>
-__device__ void StageTransposed(const float* src, int64_t stride, int64_t first_row,
+template <int D, typename T>
+__device__ void StageTransposed(const T* src, int64_t stride, int64_t first_row,
                                 int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
   constexpr int kVecsPerRow = D / 4;
   for (int i = threadIdx.x; i < kKeyTile * kVecsPerRow; i += kThreads) {
@@ -77,7 +79,7 @@ __device__ void StageTransposed(const float* src, int64_t stride, int64_t first_
     const int64_t row = first_row + r;
     float4 v = {0, 0, 0, 0};
     if (row >= valid_begin && row < valid_end) {
-      v = *reinterpret_cast<const float4*>(src + row * stride + d);
+      v = Load4AsFloat(src + row * stride + d);
     }
     constexpr int kStride = kKeyTile + kPad;
     dst[(d + 0) * kStride + r] = __float2bfloat16_rn(v.x);
@@ -97,12 +99,11 @@ __device__ __forceinline__ float QuadSum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-template <int D>
+template <int D, typename T>
 __global__ void __launch_bounds__(kThreads)
-    AttentionPrefillTensorCoreKernel(const float* q, const float* k_cache, const float* v_cache,
+    AttentionPrefillTensorCoreKernel(const float* q, const T* k_cache, const T* v_cache,
                                      int64_t n_tokens, int64_t first_position, int n_heads,
-                                     int n_kv_heads, int64_t window, float scale_log2,
-                                     float* out) {
+                                     int n_kv_heads, int64_t window, float scale_log2, float* out) {
   constexpr int kRowStride = D + kPad;
   constexpr int kKeyStride = kKeyTile + kPad;
   __shared__ __align__(16) __nv_bfloat16 rows[kKeyTile * kRowStride];  // the Q tile, then K tiles
@@ -228,13 +229,13 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <int D>
-cudaError_t Launch(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
+template <int D, typename T>
+cudaError_t Launch(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
                    int64_t first_position, const AttentionShape& shape, float* out,
                    cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((n_tokens + kQueryTile - 1) / kQueryTile),
                   static_cast<unsigned>(shape.n_heads));
-  AttentionPrefillTensorCoreKernel<D><<<grid, kThreads, 0, stream>>>(
+  AttentionPrefillTensorCoreKernel<D, T><<<grid, kThreads, 0, stream>>>(
       q, k_cache, v_cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads,
       shape.sliding_window, shape.scale * kLog2E, out);
   return cudaGetLastError();
@@ -246,23 +247,28 @@ bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape) {
   return shape.head_dim == 64 || shape.head_dim == 96 || shape.head_dim == 128;
 }
 
-cudaError_t AttentionPrefillTensorCore(const float* q, const float* k_cache,
-                                       const float* v_cache, int64_t n_tokens,
-                                       int64_t first_position, const AttentionShape& shape,
-                                       float* out, cudaStream_t stream) {
+cudaError_t AttentionPrefillTensorCore(const float* q, const void* k_cache, const void* v_cache,
+                                       DType cache_dtype, int64_t n_tokens, int64_t first_position,
+                                       const AttentionShape& shape, float* out,
+                                       cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(AttentionPrefillTensorCoreSupports(shape));
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_heads <= 65535 && shape.n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  switch (shape.head_dim) {
-    case 64:
-      return Launch<64>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
-    case 96:
-      return Launch<96>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
-    default:
-      return Launch<128>(q, k_cache, v_cache, n_tokens, first_position, shape, out, stream);
-  }
+  return DispatchDType(cache_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* keys = static_cast<const T*>(k_cache);
+    const T* values = static_cast<const T*>(v_cache);
+    switch (shape.head_dim) {
+      case 64:
+        return Launch<64>(q, keys, values, n_tokens, first_position, shape, out, stream);
+      case 96:
+        return Launch<96>(q, keys, values, n_tokens, first_position, shape, out, stream);
+      default:
+        return Launch<128>(q, keys, values, n_tokens, first_position, shape, out, stream);
+    }
+  });
 }
 
 }  // namespace tessera::cuda

@@ -34,6 +34,23 @@ __device__ __forceinline__ float ToFloat(float v) { return v; }
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// Four consecutive stored elements widened to fp32; p aligned to their size (16 or 8 bytes).
+__device__ __forceinline__ float4 Load4AsFloat(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+__device__ __forceinline__ float4 Load4AsFloat(const __half* p) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+  const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+  return {low.x, low.y, high.x, high.y};
+}
+__device__ __forceinline__ float4 Load4AsFloat(const __nv_bfloat16* p) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const float2 low = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+  const float2 high = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+  return {low.x, low.y, high.x, high.y};
+}
+
 // Narrows an fp32 value to the stored type, rounding to nearest even like cpu/half.h.
 __device__ __forceinline__ void FromFloat(float v, float* out) { *out = v; }
 __device__ __forceinline__ void FromFloat(float v, __half* out) { *out = __float2half_rn(v); }

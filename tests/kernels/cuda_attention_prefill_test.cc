@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ostream>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,8 +19,9 @@
 namespace tessera {
 namespace {
 
-// fp32 q and cache in both backends; the GPU sums in tiles with a running softmax and exp2, the
-// CPU in one pass with exp, so results differ by fp32 rounding only.
+// fp32 q and arithmetic in both backends, on the same cache values (rounded to a 16-bit cache's
+// type first); the GPU sums in tiles with a running softmax and exp2, the CPU in one pass with
+// exp, so results differ by fp32 rounding only.
 constexpr double kTolerance = 1e-5;
 constexpr double kBf16Tolerance = 2e-2;
 
@@ -30,11 +32,13 @@ struct PrefillCase {
   int n_kv_heads;
   int head_dim;
   int64_t sliding_window = 0;
+  DType cache_dtype = DType::kF32;
 };
 
 void PrintTo(const PrefillCase& c, std::ostream* os) {
   *os << c.n_tokens << " tokens from position " << c.first_position << ", " << c.n_heads << "q/"
-      << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", window " << c.sliding_window;
+      << c.n_kv_heads << "kv heads, head_dim " << c.head_dim << ", window " << c.sliding_window
+      << ", " << DTypeName(c.cache_dtype) << " cache";
 }
 
 // The inputs of one case and the CPU's fp32 result.
@@ -53,7 +57,8 @@ PrefillInputs MakeInputs(const PrefillCase& c) {
   in.q = test::RandomFloats(q_size, 26);
   in.k_cache = test::RandomFloats(cache_size, 27);
   for (float& k : in.k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
-  in.v_cache = test::RandomFloats(cache_size, 28);
+  in.k_cache = test::RoundedTo(std::move(in.k_cache), c.cache_dtype);
+  in.v_cache = test::RoundedTo(test::RandomFloats(cache_size, 28), c.cache_dtype);
   // Positions before the first query's window are seen by no query and hold NaN: a kernel that
   // reads them, even to mask them, fails.
   if (c.sliding_window > 0 && c.first_position >= c.sliding_window) {
@@ -68,18 +73,19 @@ PrefillInputs MakeInputs(const PrefillCase& c) {
   return in;
 }
 
-using PrefillKernel = cudaError_t (*)(const float*, const float*, const float*, int64_t, int64_t,
-                                      const cpu::AttentionShape&, float*, cudaStream_t);
+using PrefillKernel = cudaError_t (*)(const float*, const void*, const void*, DType, int64_t,
+                                      int64_t, const cpu::AttentionShape&, float*, cudaStream_t);
 
 // The kernel's output for the case, or the launch error.
 cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const PrefillInputs& in,
                         std::vector<float>& out) {
   auto q_device = test::ToDevice(in.q);
-  auto k_device = test::ToDevice(in.k_cache);
-  auto v_device = test::ToDevice(in.v_cache);
+  test::DeviceValues k_device(in.k_cache, c.cache_dtype);
+  test::DeviceValues v_device(in.v_cache, c.cache_dtype);
   auto out_device = test::PoisonedOutput(in.q.size());
-  const cudaError_t error = kernel(q_device.data(), k_device.data(), v_device.data(), c.n_tokens,
-                                   c.first_position, in.shape, out_device.data(), nullptr);
+  const cudaError_t error =
+      kernel(q_device.data(), k_device.data(), v_device.data(), c.cache_dtype, c.n_tokens,
+             c.first_position, in.shape, out_device.data(), nullptr);
   if (error == cudaSuccess) out = test::ToHost(out_device);
   return error;
 }
@@ -139,12 +145,21 @@ INSTANTIATE_TEST_SUITE_P(
                     PrefillCase{1, 37, 32, 8, 128, 38}, PrefillCase{200, 0, 16, 2, 128, 4096},
                     PrefillCase{300, 40, 32, 32, 96, 100}));
 
+// 16-bit caches: tiles across the diagonal, GQA ratios 1 to 7, head_dim 64 to 256, a window.
+INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionPrefillTest,
+                         testing::Values(PrefillCase{130, 37, 8, 1, 80, 0, DType::kBF16},
+                                         PrefillCase{513, 37, 8, 2, 128, 0, DType::kBF16},
+                                         PrefillCase{65, 37, 14, 2, 64, 0, DType::kF16},
+                                         PrefillCase{17, 37, 4, 1, 256, 0, DType::kBF16},
+                                         PrefillCase{300, 40, 32, 32, 96, 100, DType::kF16},
+                                         PrefillCase{300, 5000, 32, 8, 128, 1000, DType::kBF16}));
+
 TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](int64_t n_tokens, int64_t first_position,
                          const cpu::AttentionShape& shape) {
-    return cuda::AttentionPrefill(nullptr, nullptr, nullptr, n_tokens, first_position, shape,
-                                  nullptr, nullptr);
+    return cuda::AttentionPrefill(nullptr, nullptr, nullptr, DType::kF32, n_tokens, first_position,
+                                  shape, nullptr, nullptr);
   };
   EXPECT_EQ(launch(0, 0, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);   // no tokens
   EXPECT_EQ(launch(4, -1, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);  // negative position

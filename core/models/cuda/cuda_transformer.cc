@@ -48,14 +48,14 @@ namespace {
 class DeviceKvMemory : public KvMemory {
  public:
   explicit DeviceKvMemory(int device) : device_(device) {}
-  absl::StatusOr<float*> Allocate(size_t n) override {
-    TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device_, static_cast<int64_t>(n * sizeof(float)),
+  absl::StatusOr<void*> Allocate(size_t bytes) override {
+    TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device_, static_cast<int64_t>(bytes),
                                                   "the sequence's KV cache would"));
-    float* data = nullptr;
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaMalloc(&data, n * sizeof(float)));
+    void* data = nullptr;
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMalloc(&data, bytes));
     return data;
   }
-  void Free(float* data) override {
+  void Free(void* data) override {
     cudaSetDevice(device_);
     cudaFree(data);
   }
@@ -130,12 +130,18 @@ absl::Status OverlapKernelLaunches(cudaGraph_t graph) {
 }
 
 const void* DataOrNull(const std::optional<Tensor>& t) { return t ? t->data : nullptr; }
+
+ModelInfo WithKvCacheDType(ModelInfo info, DType dtype) {
+  info.kv_shape.dtype = dtype;
+  return info;
+}
 DType DTypeOrF32(const std::optional<Tensor>& t) { return t ? t->dtype : DType::kF32; }
 
 class CudaTransformer : public Model {
  public:
   static absl::StatusOr<std::unique_ptr<Model>> Create(const Transformer& host, int device,
-                                                       const UploadProgress& progress);
+                                                       const UploadProgress& progress,
+                                                       DType kv_cache_dtype);
   ~CudaTransformer() override {
     cudaSetDevice(device_);
     for (const auto& [key, graph] : decode_graphs_) cudaGraphExecDestroy(graph);
@@ -154,9 +160,9 @@ class CudaTransformer : public Model {
                                                const TokenDraw* draw, int n_top) const override;
 
  private:
-  CudaTransformer(const Transformer& host, int device)
+  CudaTransformer(const Transformer& host, int device, DType kv_cache_dtype)
       : device_(device),
-        info_(host.info()),
+        info_(WithKvCacheDType(host.info(), kv_cache_dtype)),
         rms_norm_eps_(host.rms_norm_eps()),
         rope_switch_position_(host.rope_switch_position()),
         kv_memory_(device),
@@ -292,23 +298,25 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   }
   const RopeConfig& rope = c.rope;
   const cuda::KvCacheView* view = s.inputs.views() + l;
-  constexpr DType kCacheDType = DType::kF32;  // KvCache holds fp32, as the prefill kernels read
+  const DType cache_dtype = info_.kv_shape.dtype;
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
       q, k, v, s.inputs.positions(), n, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
       key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
-      view, kCacheDType, stream_));
+      view, cache_dtype, stream_));
   const cpu::AttentionShape shape = KernelShape(c);
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(
-        cuda::AttentionDecode(q, view, kCacheDType, key.max_kv_len, shape, decode_workspace_.data(),
+        cuda::AttentionDecode(q, view, cache_dtype, key.max_kv_len, shape, decode_workspace_.data(),
                               decode_workspace_.size(), s.attended.data(), stream_));
   } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
     // 16-bit weights: bf16 tensor cores, at their precision.
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
-        q, cache.keys(l), cache.values(l), n, start, shape, s.attended.data(), stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(q, cache.keys(l), cache.values(l),
+                                                                  cache_dtype, n, start, shape,
+                                                                  s.attended.data(), stream_));
   } else {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l), n, start,
-                                                        shape, s.attended.data(), stream_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l),
+                                                        cache_dtype, n, start, shape,
+                                                        s.attended.data(), stream_));
   }
   return Linear(s, s.attended.data(), layer.o, n, s.block.data());
 }
@@ -465,9 +473,10 @@ absl::StatusOr<TokenChoice> CudaTransformer::ForwardAndChoose(
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer& host, int device,
-                                                               const UploadProgress& progress) {
+                                                               const UploadProgress& progress,
+                                                               DType kv_cache_dtype) {
   const TransformerWeights& w = host.weights();
-  std::unique_ptr<CudaTransformer> model(new CudaTransformer(host, device));
+  std::unique_ptr<CudaTransformer> model(new CudaTransformer(host, device, kv_cache_dtype));
   // The weights start as the host's tensors, then are replaced in place by their device copies.
   model->token_embd_ = w.token_embd;
   model->output_norm_ = w.output_norm;
@@ -539,8 +548,15 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
 
 }  // namespace
 
+DType DefaultCudaKvCacheDType(const ModelInfo& info) {
+  // Decode attention loads a 16-bit cache eight values at a time.
+  return info.weight_dtype != DType::kF32 && info.head_dim % 8 == 0 ? info.weight_dtype
+                                                                    : DType::kF32;
+}
+
 absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model& model, int device,
-                                                    const UploadProgress& progress) {
+                                                    const UploadProgress& progress,
+                                                    std::optional<DType> kv_cache_dtype) {
   const int count = CudaDeviceCount();
   if (device < 0 || device >= count) {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
@@ -552,7 +568,8 @@ absl::StatusOr<std::unique_ptr<Model>> UploadToCuda(const Model& model, int devi
     return absl::UnimplementedError(absl::StrCat("the ", model.info().architecture,
                                                  " model has no CUDA implementation"));
   }
-  return CudaTransformer::Create(*transformer, device, progress);
+  return CudaTransformer::Create(*transformer, device, progress,
+                                 kv_cache_dtype.value_or(DefaultCudaKvCacheDType(model.info())));
 }
 
 }  // namespace tessera
