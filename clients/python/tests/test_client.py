@@ -1,0 +1,124 @@
+"""The blocking Client against a live server."""
+import time
+import unittest
+
+import grpc
+from support import (ADDRESS, MODEL, MODEL_PATH, PROMPT, SLOW_READER_OPTIONS,
+                     llama2c_greedy_continuation)
+
+from tessera import (AlreadyExistsError, Client, FinishReason, Generation, NotFoundError,
+                     TesseraError, pb)
+
+
+class ClientTest(unittest.TestCase):
+    def setUp(self):
+        self.client = self.enterContext(Client(ADDRESS))
+        self.slow_reader = self.enterContext(Client(ADDRESS, options=SLOW_READER_OPTIONS))
+
+    def wait_until_not_running(self, request_id: str) -> Generation:
+        """Generates one token under `request_id` once no generation holds it (at most 5 s)."""
+        give_up = time.monotonic() + 5
+        while True:
+            try:
+                generation = self.client.generate(MODEL, PROMPT, request_id=request_id,
+                                                  max_tokens=1)
+                list(generation)
+                return generation
+            except AlreadyExistsError as error:
+                self.assertEqual(error.reason, "DUPLICATE_REQUEST_ID")
+                if time.monotonic() > give_up:
+                    raise
+            time.sleep(0.005)
+
+    def test_list_models_sees_the_served_model(self):
+        models = self.client.list_models()
+        self.assertIn(MODEL, [model.name for model in models])
+        self.assertEqual(self.client.get_model(MODEL).architecture, "llama")
+
+    def test_load_model_streams_progress_then_unload_model_removes_it(self):
+        name = "stories-python"
+        load = self.client.load_model(name, MODEL_PATH, device="cpu")
+        stages = [progress.stage for progress in load]
+        self.assertIn(pb.LOAD_STAGE_READING_WEIGHTS, stages)
+        self.assertEqual(stages, sorted(stages))
+        self.assertEqual(load.model.name, name)
+        self.assertIn(name, [model.name for model in self.client.list_models()])
+
+        with self.assertRaises(AlreadyExistsError) as taken:
+            self.client.load_model(name, MODEL_PATH, device="cpu").wait()
+        self.assertEqual(taken.exception.reason, "MODEL_ALREADY_LOADED")
+
+        self.client.unload_model(name)
+        self.assertNotIn(name, [model.name for model in self.client.list_models()])
+
+    def test_tokenize_and_detokenize_round_trip(self):
+        text = "Once upon a time, Lily found a red ball."
+        token_ids = self.client.tokenize(MODEL, text)
+        self.assertTrue(token_ids)
+        self.assertEqual(self.client.detokenize(MODEL, token_ids), text)
+
+    def test_greedy_generation_matches_llama2c(self):
+        with self.client.generate(MODEL, PROMPT, max_tokens=40, temperature=0) as generation:
+            text = "".join(generation)
+        self.assertEqual(generation.finish_reason, FinishReason.LENGTH)
+        self.assertEqual(len(generation.token_ids), 40)
+        self.assertEqual(generation.usage.completion_tokens, 40)
+        self.assertEqual(generation.text, text)
+        self.assertGreater(len(text), len(", there was a little girl"))
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
+
+    def test_leaving_a_stream_midway_cancels_it_on_the_server(self):
+        request_id = "python-client-leaves"
+        generation = self.slow_reader.generate(MODEL, PROMPT, request_id=request_id,
+                                               ignore_eos=True)
+        for delta in generation:
+            self.assertTrue(delta)
+            break
+        self.assertIsNone(generation.finish_reason)
+        self.assertEqual(list(generation), [])
+        # The server freed the request id, and a following request still works.
+        following = self.wait_until_not_running(request_id)
+        self.assertEqual(len(following.token_ids), 1)
+
+    def test_cancel_ends_the_stream_with_cancelled(self):
+        request_id = "python-client-cancel"
+        with self.slow_reader.generate(MODEL, PROMPT, request_id=request_id,
+                                       ignore_eos=True) as generation:
+            deltas = iter(generation)
+            self.assertTrue(next(deltas))
+            self.client.cancel(request_id)
+            list(deltas)
+        self.assertEqual(generation.finish_reason, FinishReason.CANCELLED)
+        self.assertEqual(generation.request_id, request_id)
+        context_length = self.client.get_model(MODEL).context_length
+        self.assertLess(generation.usage.completion_tokens,
+                        context_length - generation.usage.prompt_tokens)
+        with self.assertRaises(NotFoundError) as finished:
+            self.client.cancel(request_id)
+        self.assertEqual(finished.exception.reason, "REQUEST_NOT_FOUND")
+
+    def test_session_decodes_the_greedy_continuation_and_is_released(self):
+        with self.client.session(MODEL, PROMPT, max_tokens=10, temperature=0) as session:
+            self.assertEqual(len(session.first.token_ids), 1)
+            text = session.first.text
+            while session.finish_reason is None:
+                text += session.decode(num_tokens=4).text
+        self.assertEqual(session.finish_reason, FinishReason.LENGTH)
+        self.assertEqual(session.usage.completion_tokens, 10)
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
+        with self.assertRaises(NotFoundError) as released:
+            session.release()
+        self.assertEqual(released.exception.reason, "SESSION_NOT_FOUND")
+
+    def test_unknown_model_raises_not_found(self):
+        with self.assertRaises(NotFoundError) as caught:
+            list(self.client.generate("no-such-model", PROMPT))
+        error = caught.exception
+        self.assertIsInstance(error, TesseraError)
+        self.assertEqual(error.code, grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(error.reason, "MODEL_NOT_FOUND")
+        self.assertIn("no-such-model", error.message)
+
+
+if __name__ == "__main__":
+    unittest.main()
