@@ -45,21 +45,32 @@ export function unary<Request, Response>(
 }
 
 /** The messages of a server stream. Leaving the loop early cancels the call. */
-export async function* streamed<Response>(
+export function streamed<Response>(
   call: ClientReadableStream<Response>,
   signal?: AbortSignal,
 ): AsyncGenerator<Response> {
+  // Listening now, not once reading starts: an abort cancels the call even if nobody reads it,
+  // and grpc-js reports a failure with an 'error' event at once, which nobody reading yet would
+  // leave unhandled (and lost to the later reader, who would see the stream merely end).
   const onAbort = () => call.cancel();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    signal?.throwIfAborted();
-    for await (const message of call) yield message as Response;
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw toTesseraError(error);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    // Tells the server to stop when the reader left early; once the call has ended it does nothing.
-    call.cancel();
+  if (signal?.aborted) call.cancel();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  let failure: unknown;
+  call.on("error", (error) => failure = error);
+
+  async function* read(): AsyncGenerator<Response> {
+    try {
+      signal?.throwIfAborted();
+      for await (const message of call) yield message as Response;
+      if (failure !== undefined) throw failure;
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw toTesseraError(error);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      // Tells the server to stop when the reader left early; after the call ended it does nothing.
+      call.cancel();
+    }
   }
+  return read();
 }

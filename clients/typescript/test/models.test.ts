@@ -1,6 +1,7 @@
 // Loading, listing and unloading models, and errors mapped to TesseraError.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { setTimeout } from "node:timers/promises";
 import { LoadStage, type LoadProgress, status, TesseraClient, TesseraError } from "../src";
 import { address, model, modelPath } from "./env";
 
@@ -36,8 +37,9 @@ test("an unknown model fails with NOT_FOUND and the server's reason", async () =
   });
 });
 
-test("a stream's error is a TesseraError too", async () => {
+test("a stream's error is a TesseraError, also when it came before reading began", async () => {
   const generation = client.generate({ model: "no-such-model", prompt: "Once" });
+  await setTimeout(100);
   await assert.rejects(generation.text(),
     (error: unknown) => error instanceof TesseraError && error.code === status.NOT_FOUND);
 });
