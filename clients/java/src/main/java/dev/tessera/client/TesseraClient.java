@@ -111,9 +111,12 @@ public final class TesseraClient implements AutoCloseable {
     return TesseraException.mapErrors(() -> stub.detokenize(request).getText());
   }
 
-  /** Starts a streamed completion; close the Generation to stop it early. */
+  /**
+   * Starts a streamed completion. Its errors arrive as TesseraException while iterating; closing
+   * the Generation stops it early.
+   */
   public Generation generate(GenerateRequest request) {
-    return TesseraException.mapErrors(() -> new Generation(stub, request));
+    return new Generation(stub, request);
   }
 
   /** Opens a session with the prompt's KV cache and its first token; close it to release. */
