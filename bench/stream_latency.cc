@@ -1,8 +1,6 @@
 #include "bench/stream_latency.h"
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <memory>
 #include <random>
 
@@ -104,13 +102,6 @@ absl::Status FewerTokens(int got, int wanted) {
 }
 
 }  // namespace
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100 * values.size()));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
 
 absl::StatusOr<LatencyFigures> MeasureInProcess(const LatencyOptions& options) {
   EngineOptions engine_options{.path = options.model_path,

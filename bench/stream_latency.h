@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/percentile.h"
 
 namespace tessera::bench {
 
@@ -28,8 +29,5 @@ struct LatencyFigures {
 
 absl::StatusOr<LatencyFigures> MeasureInProcess(const LatencyOptions& options);
 absl::StatusOr<LatencyFigures> MeasureThroughGrpc(const LatencyOptions& options);
-
-// The p-th percentile (p in [0, 100]) by nearest rank; 0 for no values.
-double Percentile(std::vector<double> values, double p);
 
 }  // namespace tessera::bench

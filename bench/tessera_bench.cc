@@ -38,6 +38,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "bench/copy_bandwidth.h"
+#include "bench/percentile.h"
 #include "bench/random_model.h"
 #include "bench/stream_latency.h"
 #include "core/engine/kv_cache.h"
