@@ -24,13 +24,16 @@
 //
 // Latencies are of the requests that succeeded, measured from sending each request: time to
 // first token, then a gap per further token (a message carrying several tokens spreads its gap
-// over them, token_timer.h). Throughput is over the measured phase, from its start to the end
-// of its last request; warm-up requests are left out.
+// over them, token_timer.h). In an open loop, an arrival that finds --max_outstanding requests
+// in flight waits for one to end and is timed from when it is sent; the report counts those
+// arrivals. Throughput is over the measured phase, from its start to the end of its last
+// request; warm-up requests are left out.
 //
 // Exit status: 0 when every request succeeded; 3 when the run finished and reported but some
-// requests failed (they are counted by status code in the errors table and the JSON); 1 when
-// the run could not start, e.g. the model is not loaded (GetModel's NOT_FOUND is printed and no
-// load is sent), or the JSON could not be written; 2 for bad flags.
+// requests failed, warm-up ones included (the measured ones are counted by status code in the
+// errors table and the JSON); 1 when the run could not start, e.g. the model is not loaded
+// (GetModel's NOT_FOUND is printed and no load is sent), or the JSON could not be written; 2 for
+// bad flags.
 #include <cstdio>
 #include <memory>
 #include <string>

@@ -43,6 +43,9 @@ absl::StatusOr<ModelFacts> ReadModelFacts(pb::InferenceService::Stub& stub,
   }
   facts.vocab_size = model_response.model().vocab_size();
   facts.context_length = model_response.model().context_length();
+  if (facts.vocab_size < 1) {
+    return absl::FailedPreconditionError(absl::StrCat("model ", model, ": an empty vocabulary"));
+  }
 
   pb::DetokenizeRequest detokenize;
   detokenize.set_model(model);
