@@ -1,5 +1,6 @@
 #include "core/blocks/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -30,48 +31,55 @@ const std::vector<float>& Attention::InverseFrequencies(int64_t start, int64_t n
   return UsesLongFrequencies(config_.rope, start, n_tokens) ? long_inv_freq_ : inv_freq_;
 }
 
-void Attention::Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer,
+void Attention::Forward(const float* x, std::span<const SequenceChunk> chunks, int layer,
                         float* out) const {
   const int64_t q_dim = int64_t{config_.num_heads} * config_.head_dim;
   const int64_t kv_dim = int64_t{config_.num_kv_heads} * config_.head_dim;
-  const int64_t start = cache.length();
+  int64_t n_tokens = 0;
+  for (const SequenceChunk& chunk : chunks) n_tokens += static_cast<int64_t>(chunk.tokens.size());
 
-  std::vector<int32_t> positions(n_tokens);
-  std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start));
-
-  std::vector<float> q(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
-  // New keys and values go straight into the cache rows for their positions.
-  // The CPU's caches are fp32 (KvCacheShape::dtype).
-  float* keys = static_cast<float*>(cache.keys(layer));
-  float* values = static_cast<float*>(cache.values(layer));
-  float* k = keys + start * kv_dim;    // [n_tokens, num_kv_heads, head_dim]
-  float* v = values + start * kv_dim;  // [n_tokens, num_kv_heads, head_dim]
+  std::vector<float> q(n_tokens * q_dim);   // [n_tokens, num_heads, head_dim]
+  std::vector<float> k(n_tokens * kv_dim);  // [n_tokens, num_kv_heads, head_dim]
+  std::vector<float> v(n_tokens * kv_dim);  // [n_tokens, num_kv_heads, head_dim]
   cpu::Matmul(x, weights_.q, n_tokens, q.data());
-  cpu::Matmul(x, weights_.k, n_tokens, k);
-  cpu::Matmul(x, weights_.v, n_tokens, v);
+  cpu::Matmul(x, weights_.k, n_tokens, k.data());
+  cpu::Matmul(x, weights_.v, n_tokens, v.data());
   if (weights_.q_bias) cpu::AddBias(q.data(), *weights_.q_bias, n_tokens);
-  if (weights_.k_bias) cpu::AddBias(k, *weights_.k_bias, n_tokens);
-  if (weights_.v_bias) cpu::AddBias(v, *weights_.v_bias, n_tokens);
-
+  if (weights_.k_bias) cpu::AddBias(k.data(), *weights_.k_bias, n_tokens);
+  if (weights_.v_bias) cpu::AddBias(v.data(), *weights_.v_bias, n_tokens);
   if (weights_.q_norm) {
     cpu::RmsNorm(q.data(), *weights_.q_norm, config_.norm_eps, n_tokens * config_.num_heads,
                  config_.head_dim, q.data());
   }
   if (weights_.k_norm) {
-    cpu::RmsNorm(k, *weights_.k_norm, config_.norm_eps, n_tokens * config_.num_kv_heads,
-                 config_.head_dim, k);
+    cpu::RmsNorm(k.data(), *weights_.k_norm, config_.norm_eps, n_tokens * config_.num_kv_heads,
+                 config_.head_dim, k.data());
   }
 
   const RopeConfig& rope = config_.rope;
-  const float* inv_freq = InverseFrequencies(start, n_tokens).data();
-  cpu::Rope(q.data(), positions.data(), n_tokens, config_.num_heads, config_.head_dim,
-            rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
-  cpu::Rope(k, positions.data(), n_tokens, config_.num_kv_heads, config_.head_dim,
-            rope.rotary_dim, inv_freq, rope.style, rope.attention_factor);
-
   const cpu::AttentionShape shape = KernelShape(config_);
   std::vector<float> attended(n_tokens * q_dim);  // [n_tokens, num_heads, head_dim]
-  cpu::Attention(q.data(), keys, values, n_tokens, start, shape, attended.data());
+  int64_t first = 0;                              // the chunk's first row
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    const int64_t start = chunk.cache->length();
+    std::vector<int32_t> positions(n);
+    std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start));
+    const float* inv_freq = InverseFrequencies(start, n).data();
+    float* chunk_q = q.data() + first * q_dim;
+    float* chunk_k = k.data() + first * kv_dim;
+    cpu::Rope(chunk_q, positions.data(), n, config_.num_heads, config_.head_dim, rope.rotary_dim,
+              inv_freq, rope.style, rope.attention_factor);
+    cpu::Rope(chunk_k, positions.data(), n, config_.num_kv_heads, config_.head_dim, rope.rotary_dim,
+              inv_freq, rope.style, rope.attention_factor);
+    // The CPU's caches are fp32 (KvCacheShape::dtype); the new rows go at the chunk's positions.
+    float* keys = static_cast<float*>(chunk.cache->keys(layer));
+    float* values = static_cast<float*>(chunk.cache->values(layer));
+    std::copy_n(chunk_k, n * kv_dim, keys + start * kv_dim);
+    std::copy_n(v.data() + first * kv_dim, n * kv_dim, values + start * kv_dim);
+    cpu::Attention(chunk_q, keys, values, n, start, shape, attended.data() + first * q_dim);
+    first += n;
+  }
   cpu::Matmul(attended.data(), weights_.o, n_tokens, out);
 }
 

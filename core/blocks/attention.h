@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/blocks/rope.h"
@@ -41,10 +42,12 @@ class Attention {
  public:
   Attention(AttentionConfig config, AttentionWeights weights);
 
-  // x: [n_tokens, hidden_size] (normalized input) at positions [cache.length(), +n_tokens).
-  // Writes the tokens' keys and values into layer `layer` of `cache` (the caller extends the
-  // cache once every layer has run) and the attention output to out: [n_tokens, hidden_size].
-  void Forward(const float* x, int64_t n_tokens, KvCache& cache, int layer, float* out) const;
+  // x: [n_tokens, hidden_size] (normalized input), the tokens of `chunks` one after another,
+  // each chunk's at positions [cache->length(), +its size). Writes each chunk's keys and values
+  // into layer `layer` of its cache (the caller extends the caches once every layer has run) and
+  // the attention output to out: [n_tokens, hidden_size]. The projections run over all the
+  // tokens at once; rotation and attention per chunk.
+  void Forward(const float* x, std::span<const SequenceChunk> chunks, int layer, float* out) const;
 
   const AttentionConfig& config() const { return config_; }
   const AttentionWeights& weights() const { return weights_; }

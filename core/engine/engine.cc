@@ -98,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
   if (options.kv_cache_capacity_tokens < 0) {
     return InvalidField("kv_cache_capacity_tokens", "must be >= 0");
   }
+  if (options.max_batch_tokens <= 0) return InvalidField("max_batch_tokens", "must be > 0");
   progress(LoadStage::kOpeningFile, 0, 0);
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<gguf::GgufFile> file, OpenModelFile(options.path));
   TESSERA_RETURN_IF_ERROR(ReadWeights(*file, progress, options.cancel_requested));
@@ -153,8 +154,7 @@ Engine::~Engine() {
   thread_.join();
   // Whatever is left ends as cancelled, so every sink hears the end of its run.
   for (Job& job : jobs_) {
-    Cancel(*job.sequence);
-    StepJob(job);
+    if (!job.done) Deliver(job, job.sequence->FinishCancelled());
   }
 }
 
@@ -270,7 +270,7 @@ bool Engine::AnyJobReady() const {
 
 void Engine::Loop() {
   for (;;) {
-    std::vector<Job*> ready;
+    std::vector<JobIterator> ready;
     {
       absl::MutexLock lock(&mutex_);
       mutex_.Await(absl::Condition(
@@ -279,19 +279,74 @@ void Engine::Loop() {
           },
           this));
       if (stopping_) return;
-      for (Job& job : jobs_) {
-        if (job.sequence->cancel_requested() || job.sink->ReadyForMore()) ready.push_back(&job);
+      for (auto job = jobs_.begin(); job != jobs_.end(); ++job) {
+        if (job->sequence->cancel_requested() || job->sink->ReadyForMore()) ready.push_back(job);
       }
     }
-    // One step of every ready sequence per round, so long generations share the model fairly.
-    for (Job* job : ready) StepJob(*job);
+    const std::vector<JobIterator> stepped = StepReadyJobs(ready);
     absl::MutexLock lock(&mutex_);
+    // Those left out of this step (the token budget ran out) come first in the next.
+    for (const JobIterator& job : stepped) jobs_.splice(jobs_.end(), jobs_, job);
     jobs_.remove_if([](const Job& job) { return job.done; });
   }
 }
 
-void Engine::StepJob(Job& job) {
-  absl::StatusOr<StepOutput> output = job.sequence->Step(*model_);
+std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
+  std::vector<JobIterator> stepped;
+  std::vector<JobIterator> running;
+  for (const JobIterator& job : ready) {
+    if (job->sequence->cancel_requested()) {
+      Deliver(*job, job->sequence->FinishCancelled());
+      stepped.push_back(job);
+    } else {
+      running.push_back(job);
+    }
+  }
+  // Decoding sequences (one unseen token) first, then prompts (and appended tokens) in chunks
+  // of the budget that is left.
+  std::stable_partition(running.begin(), running.end(), [](const JobIterator& job) {
+    return job->sequence->unseen_tokens().size() == 1;
+  });
+  std::vector<JobIterator> batch;
+  std::vector<SequenceChunk> chunks;
+  std::vector<std::optional<Sampler::ChoiceInputs>> inputs;  // none: the chunk ends mid-prompt
+  int64_t budget = options_.max_batch_tokens;
+  for (const JobIterator& job : running) {
+    if (budget == 0) break;
+    Sequence& sequence = *job->sequence;
+    const std::span<const int32_t> unseen = sequence.unseen_tokens();
+    const size_t take = std::min<size_t>(unseen.size(), budget);
+    budget -= static_cast<int64_t>(take);
+    batch.push_back(job);
+    chunks.push_back({unseen.first(take), &sequence.cache()});
+    inputs.push_back(take == unseen.size() ? std::make_optional(sequence.NextChoiceInputs())
+                                           : std::nullopt);
+  }
+  if (batch.empty()) return stepped;
+  // A chunk that ends mid-prompt chooses greedily, touching no sampler state; its choice is
+  // dropped.
+  std::vector<ChoiceSpec> choices(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!inputs[i]) continue;
+    choices[i] = {inputs[i]->adjustments, inputs[i]->draw_or_null(), inputs[i]->n_top};
+  }
+  const absl::StatusOr<std::vector<TokenChoice>> chosen =
+      model_->ForwardBatchAndChoose(chunks, choices);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Job& job = *batch[i];
+    stepped.push_back(batch[i]);
+    if (!chosen.ok()) {
+      Deliver(job, WithReason(absl::InternalError(
+                                  absl::StrCat("forward pass failed: ", chosen.status().message())),
+                              reason::kForwardPassFailed));
+    } else if (inputs[i]) {
+      Deliver(job, job.sequence->AcceptChoice((*chosen)[i]));
+    }
+  }
+  return stepped;
+}
+
+void Engine::Deliver(Job& job, absl::StatusOr<StepOutput> output) {
   const absl::Status status = output.status();
   bool over = !output.ok();
   if (output.ok()) {

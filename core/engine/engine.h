@@ -28,6 +28,8 @@ namespace tessera {
 
 class Sequence;
 
+inline constexpr int32_t kDefaultMaxBatchTokens = 512;
+
 struct EngineOptions {
   std::string path;    // GGUF model file or Hugging Face model directory
   std::string device;  // as ChooseDevice (device_choice.h) reads it; empty for the default
@@ -35,6 +37,10 @@ struct EngineOptions {
   int64_t kv_cache_capacity_tokens = 0;
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
   const std::atomic<bool>* cancel_requested = nullptr;
+  // Most tokens one step feeds the model: every decoding sequence's token first, then prompts
+  // in chunks of what is left, so a long prompt never holds the decoding streams up for longer
+  // than one step of this many tokens.
+  int32_t max_batch_tokens = kDefaultMaxBatchTokens;
 };
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
@@ -79,6 +85,9 @@ class Engine {
   const std::string& path() const { return options_.path; }
   std::string device() const { return model_->device(); }
   int64_t kv_cache_capacity_tokens() const { return kv_pool_->capacity_tokens(); }
+  // Capacity not reserved by a sequence; back to kv_cache_capacity_tokens() once every sequence
+  // has finished or been released.
+  int64_t kv_cache_free_tokens() const { return kv_pool_->free_tokens(); }
   // Whether the model file has a chat template, so prompts may be chat messages.
   bool has_chat_template() const { return chat_template_.has_value(); }
 
@@ -115,9 +124,15 @@ class Engine {
          std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template);
   // The prompt tokens of a chat: rendered with the chat template, special tokens recognised.
   absl::StatusOr<std::vector<int32_t>> TokenizeChat(std::vector<ChatMessage> messages) const;
+  using JobIterator = std::list<Job>::iterator;
   void Loop();
-  // Runs one step of `job`; sets job.done when the job is over (and its sink told).
-  void StepJob(Job& job);
+  // One step of the model over the ready jobs (iteration-level batching): cancelled sequences
+  // finish without the model; the others share one pass within options_.max_batch_tokens.
+  // Returns the jobs it stepped, which go to the back of the queue.
+  std::vector<JobIterator> StepReadyJobs(const std::vector<JobIterator>& ready);
+  // Hands a step's result to the job's sink; ends the run (job.done, OnRunDone) when the
+  // sequence finished, the run's steps are used up, or `output` is an error.
+  void Deliver(Job& job, absl::StatusOr<StepOutput> output);
   bool AnyJobReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const EngineOptions options_;

@@ -85,6 +85,13 @@ class KvCache {
   std::byte* values_;            // same
 };
 
+// One sequence's part of a batched pass: `tokens` at positions [cache->length(),
+// cache->length() + tokens.size()), their keys and values appended to `cache`.
+struct SequenceChunk {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+};
+
 // Hands out KV caches while their total capacity stays within a budget of tokens. Caches must
 // not outlive the pool.
 class KvCachePool {

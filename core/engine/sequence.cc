@@ -61,33 +61,9 @@ absl::Status Sequence::Append(std::span<const int32_t> tokens) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SampledToken> Sequence::ForwardAndSample(const Model& model,
-                                                        std::span<const int32_t> unseen) {
-  // The model's device chooses, and only the choice comes back.
-  const Sampler::ChoiceInputs inputs = sampler_.NextChoiceInputs();
-  TESSERA_ASSIGN_OR_RETURN(const TokenChoice choice,
-                           model.ForwardAndChoose(unseen, *cache_, inputs.adjustments,
-                                                  inputs.draw_or_null(), inputs.n_top));
-  return Sampler::ToSampledToken(choice);
-}
-
-absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {
+StepOutput Sequence::AcceptChoice(const TokenChoice& choice) {
   StepOutput output;
-  if (cancel_requested()) {
-    Finish(FinishReason::kCancelled, output);
-    return output;
-  }
-  // Feed whatever the model has not seen: the whole prompt at first, then the last sampled
-  // token and any appended ones.
-  const std::span<const int32_t> unseen =
-      std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(cache_->length()));
-  absl::StatusOr<SampledToken> next = ForwardAndSample(model, unseen);
-  if (!next.ok()) {
-    return WithReason(
-        absl::InternalError(absl::StrCat("forward pass failed: ", next.status().message())),
-        reason::kForwardPassFailed);
-  }
-  SampledToken sampled = *std::move(next);
+  SampledToken sampled = Sampler::ToSampledToken(choice);
   const int32_t token = sampled.token;
   sampler_.Accept(token);
   tokens_.push_back(token);
@@ -99,6 +75,12 @@ absl::StatusOr<StepOutput> Sequence::Step(const Model& model) {
   if (reason != FinishReason::kNone) Finish(reason, output, /*drop_pending_text=*/stop_string);
   output.prompt_tokens = prompt_tokens_;
   output.completion_tokens = completion_tokens_;
+  return output;
+}
+
+StepOutput Sequence::FinishCancelled() {
+  StepOutput output;
+  Finish(FinishReason::kCancelled, output);
   return output;
 }
 

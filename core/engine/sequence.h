@@ -14,7 +14,6 @@
 #include "core/engine/generation.h"
 #include "core/engine/kv_cache.h"
 #include "core/engine/sampler.h"
-#include "core/models/model.h"
 #include "core/tokenizer/text_stream.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -44,14 +43,24 @@ class Sequence {
   // the vocabulary or (CONTEXT_LENGTH_EXCEEDED) there is no room left.
   absl::Status Append(std::span<const int32_t> tokens);
 
-  // Feeds the model every token it has not yet seen, samples one, and applies the stop
-  // criteria. On a cancelled sequence, returns the final output without running the model.
-  absl::StatusOr<StepOutput> Step(const Model& model);
+  // The tokens the model has not yet seen: the whole prompt at first, then the last sampled
+  // token and any appended ones. Never empty while the sequence has not finished.
+  std::span<const int32_t> unseen_tokens() const {
+    return std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(cache_->length()));
+  }
+  // Where the model appends the keys and values of the tokens it is fed.
+  KvCache& cache() { return *cache_; }
+
+  // The inputs of the choice that follows the pass feeding the last unseen token. Call once per
+  // such pass: it advances the seeded generator.
+  Sampler::ChoiceInputs NextChoiceInputs() { return sampler_.NextChoiceInputs(); }
+  // After the pass that fed every unseen token: `choice` becomes the next token, and the stop
+  // criteria are applied.
+  StepOutput AcceptChoice(const TokenChoice& choice);
+  // The final output of a sequence whose cancellation was requested; the model does not run.
+  StepOutput FinishCancelled();
 
  private:
-  // Runs `unseen` through the model and picks the next token.
-  absl::StatusOr<SampledToken> ForwardAndSample(const Model& model,
-                                                std::span<const int32_t> unseen);
   // The finish reason `token` (just sampled) causes, if any, before looking at stop strings.
   FinishReason FinishReasonAfter(int32_t token) const;
   // Adds `token`'s text to the held text and moves what can no longer start a stop string to

@@ -16,4 +16,18 @@ absl::StatusOr<TokenChoice> Model::ForwardAndChoose(std::span<const int32_t> tok
                           static_cast<int64_t>(adjustments.size()), draw, n_top);
 }
 
+absl::StatusOr<std::vector<TokenChoice>> Model::ForwardBatchAndChoose(
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+  std::vector<TokenChoice> chosen;
+  chosen.reserve(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    TESSERA_ASSIGN_OR_RETURN(
+        TokenChoice choice,
+        ForwardAndChoose(chunks[i].tokens, *chunks[i].cache, choices[i].adjustments,
+                         choices[i].draw, choices[i].n_top));
+    chosen.push_back(choice);
+  }
+  return chosen;
+}
+
 }  // namespace tessera

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/engine/kv_cache.h"
@@ -30,6 +31,15 @@ struct ModelInfo {
   KvCacheShape kv_shape;
 };
 
+// How to choose the token after a chunk (cpu::ChooseToken): greedy when `draw` is null, else
+// that draw, over the last token's logits after `adjustments`, with the n_top largest unadjusted
+// logits.
+struct ChoiceSpec {
+  std::span<const LogitAdjustment> adjustments;
+  const TokenDraw* draw = nullptr;
+  int n_top = 0;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -49,6 +59,13 @@ class Model {
   virtual absl::StatusOr<TokenChoice> ForwardAndChoose(
       std::span<const int32_t> tokens, KvCache& cache,
       std::span<const LogitAdjustment> adjustments, const TokenDraw* draw, int n_top) const;
+
+  // Every chunk through the model in one pass, so that the weights are read once for all their
+  // tokens (a continuous-batching step: decoding sequences' single tokens beside prompt
+  // chunks), then one choice per chunk as `choices` (same size) say. Each chunk's result equals
+  // what ForwardAndChoose gives for it alone. This default runs the chunks one after another.
+  virtual absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const;
 
   // Where its KV caches must live: the memory of the device it computes on.
   virtual KvMemory& kv_memory() const { return HostKvMemory(); }

@@ -1,5 +1,6 @@
 #include "core/models/transformer.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/util/status_macros.h"
@@ -30,12 +31,49 @@ std::optional<std::vector<int32_t>> TokensToReencode(int64_t rope_switch_positio
 
 absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
                                   std::span<float> logits) const {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t dim = info_.hidden_size;
-  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, n, cache, logits.size()));
-  if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
-    return Forward(*sequence, cache, logits);
+  const SequenceChunk chunk{tokens, &cache};
+  return ForwardBatch({&chunk, 1}, logits);
+}
+
+absl::StatusOr<std::vector<TokenChoice>> Transformer::ForwardBatchAndChoose(
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+  const int64_t vocab = info_.vocab_size;
+  std::vector<float> logits(chunks.size() * vocab);  // [chunks, vocab]
+  TESSERA_RETURN_IF_ERROR(ForwardBatch(chunks, logits));
+  std::vector<TokenChoice> chosen;
+  chosen.reserve(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const ChoiceSpec& spec = choices[i];
+    chosen.push_back(cpu::ChooseToken(logits.data() + i * vocab, vocab, spec.adjustments.data(),
+                                      static_cast<int64_t>(spec.adjustments.size()), spec.draw,
+                                      spec.n_top));
   }
+  return chosen;
+}
+
+absl::Status Transformer::ForwardBatch(std::span<const SequenceChunk> chunks,
+                                       std::span<float> logits) const {
+  const int64_t dim = info_.hidden_size;
+  const int64_t vocab = info_.vocab_size;
+  if (static_cast<int64_t>(logits.size()) != static_cast<int64_t>(chunks.size()) * vocab) {
+    return absl::InternalError("Forward: logits do not hold a vocabulary per chunk");
+  }
+  // The chunks as this pass runs them: a LongRoPE sequence crossing its switch re-encodes its
+  // cached tokens first (TokensToReencode), and its chunk then holds them too.
+  std::vector<SequenceChunk> pass(chunks.begin(), chunks.end());
+  std::vector<std::vector<int32_t>> reencoded(chunks.size());
+  std::vector<int32_t> tokens;  // [n] every chunk's tokens, one chunk after another
+  for (size_t i = 0; i < pass.size(); ++i) {
+    KvCache& cache = *pass[i].cache;
+    TESSERA_RETURN_IF_ERROR(
+        CheckForwardArguments(info_, static_cast<int64_t>(pass[i].tokens.size()), cache, vocab));
+    if (auto sequence = TokensToReencode(rope_switch_position_, pass[i].tokens, cache)) {
+      reencoded[i] = *std::move(sequence);
+      pass[i].tokens = reencoded[i];
+    }
+    tokens.insert(tokens.end(), pass[i].tokens.begin(), pass[i].tokens.end());
+  }
+  const int64_t n = static_cast<int64_t>(tokens.size());
   std::vector<float> x(n * dim);      // [n, hidden] the residual stream
   std::vector<float> norm(n * dim);   // [n, hidden]
   std::vector<float> block(n * dim);  // [n, hidden] a block's output
@@ -44,18 +82,24 @@ absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cach
     const TransformerLayer& layer = weights_.layers[l];
     // x = x + attention(rms_norm(x))
     cpu::RmsNorm(x.data(), layer.attn_norm, rms_norm_eps_, n, dim, norm.data());
-    layer.attention.Forward(norm.data(), n, cache, static_cast<int>(l), block.data());
+    layer.attention.Forward(norm.data(), pass, static_cast<int>(l), block.data());
     cpu::Add(x.data(), block.data(), n * dim, x.data());
     // x = x + feed_forward(rms_norm(x))
     cpu::RmsNorm(x.data(), layer.ffn_norm, rms_norm_eps_, n, dim, norm.data());
     SwiGluFeedForward(layer.ffn, norm.data(), n, block.data());
     cpu::Add(x.data(), block.data(), n * dim, x.data());
   }
-  cache.Extend(tokens);
-  // Logits of the last token only: that is all sampling needs.
-  const float* last = x.data() + (n - 1) * dim;
-  cpu::RmsNorm(last, weights_.output_norm, rms_norm_eps_, 1, dim, norm.data());
-  cpu::Matmul(norm.data(), weights_.output, 1, logits.data());
+  // Logits of each chunk's last token only: that is all sampling needs.
+  std::vector<float> last(pass.size() * dim);  // [chunks, hidden]
+  int64_t end = 0;                             // one past the chunk's last row
+  for (size_t i = 0; i < pass.size(); ++i) {
+    pass[i].cache->Extend(pass[i].tokens);
+    end += static_cast<int64_t>(pass[i].tokens.size());
+    std::copy_n(x.data() + (end - 1) * dim, dim, last.data() + i * dim);
+  }
+  const int64_t rows = static_cast<int64_t>(pass.size());
+  cpu::RmsNorm(last.data(), weights_.output_norm, rms_norm_eps_, rows, dim, last.data());
+  cpu::Matmul(last.data(), weights_.output, rows, logits.data());
   return absl::OkStatus();
 }
 

@@ -61,12 +61,18 @@ class Transformer : public Model {
   const ModelInfo& info() const override { return info_; }
   absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                        std::span<float> logits) const override;
+  absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const override;
 
   float rms_norm_eps() const { return rms_norm_eps_; }
   int64_t rope_switch_position() const { return rope_switch_position_; }
   const TransformerWeights& weights() const { return weights_; }
 
  private:
+  // The pass itself: every chunk's tokens through each layer together, each chunk's last
+  // token's logits to logits: [chunks.size(), vocab_size].
+  absl::Status ForwardBatch(std::span<const SequenceChunk> chunks, std::span<float> logits) const;
+
   ModelInfo info_;
   float rms_norm_eps_;
   int64_t rope_switch_position_;
