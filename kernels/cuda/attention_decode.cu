@@ -125,13 +125,6 @@ __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight,
 template <typename T>
 constexpr int kPerLoad = 16 / sizeof(T);
 
-__device__ __forceinline__ float2 Widen2(uint32_t packed, __half) {
-  return __half22float2(*reinterpret_cast<const __half2*>(&packed));
-}
-__device__ __forceinline__ float2 Widen2(uint32_t packed, __nv_bfloat16) {
-  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
-}
-
 // The kPerLoad<T> cache values of one 16-byte load, as floats.
 template <typename T>
 __device__ __forceinline__ void Widen(uint4 raw, float (&out)[kPerLoad<T>]) {
@@ -141,7 +134,7 @@ __device__ __forceinline__ void Widen(uint4 raw, float (&out)[kPerLoad<T>]) {
     if constexpr (sizeof(T) == 4) {
       out[i] = __uint_as_float(words[i]);
     } else {
-      const float2 pair = Widen2(words[i], T{});
+      const float2 pair = ToFloat2(words[i], T{});
       out[2 * i] = pair.x;
       out[2 * i + 1] = pair.y;
     }

@@ -2,6 +2,8 @@
 // unsupported dtype fails the same way in every launcher. Included by .cu files only.
 #pragma once
 
+#include <cstdint>
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -34,20 +36,24 @@ __device__ __forceinline__ float ToFloat(float v) { return v; }
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// Two 16-bit elements packed in 32 bits (the lower first), widened to fp32; the tag names their
+// type.
+__device__ __forceinline__ float2 ToFloat2(uint32_t packed, __half) {
+  return __half22float2(*reinterpret_cast<const __half2*>(&packed));
+}
+__device__ __forceinline__ float2 ToFloat2(uint32_t packed, __nv_bfloat16) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
+}
+
 // Four consecutive stored elements widened to fp32; p aligned to their size (16 or 8 bytes).
 __device__ __forceinline__ float4 Load4AsFloat(const float* p) {
   return *reinterpret_cast<const float4*>(p);
 }
-__device__ __forceinline__ float4 Load4AsFloat(const __half* p) {
+template <typename T>
+__device__ __forceinline__ float4 Load4AsFloat(const T* p) {
   const uint2 raw = *reinterpret_cast<const uint2*>(p);
-  const float2 low = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-  const float2 high = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
-  return {low.x, low.y, high.x, high.y};
-}
-__device__ __forceinline__ float4 Load4AsFloat(const __nv_bfloat16* p) {
-  const uint2 raw = *reinterpret_cast<const uint2*>(p);
-  const float2 low = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
-  const float2 high = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+  const float2 low = ToFloat2(raw.x, T{});
+  const float2 high = ToFloat2(raw.y, T{});
   return {low.x, low.y, high.x, high.y};
 }
 

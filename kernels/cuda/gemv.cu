@@ -25,13 +25,6 @@ constexpr int64_t kSplitRowsAtMost = 8192;
 template <typename W>
 constexpr int kPerLoad = 16 / sizeof(W);
 
-__device__ __forceinline__ float2 ToFloat2(uint32_t packed, __half) {
-  return __half22float2(*reinterpret_cast<const __half2*>(&packed));
-}
-__device__ __forceinline__ float2 ToFloat2(uint32_t packed, __nv_bfloat16) {
-  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed));
-}
-
 // Dot product of one 16-byte load of weights with the matching x.
 template <typename W>
 __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
