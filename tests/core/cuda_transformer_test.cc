@@ -10,9 +10,9 @@
 // GPU's default for BF16 weights) every key and value is rounded to bf16 as well, from the first
 // step: 4e-2 (measured up to 2.4e-2 on the tiny models).
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +30,7 @@
 #include "core/models/model.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/half.h"
+#include "tests/core/chunked_batch_util.h"
 
 namespace tessera {
 namespace {
@@ -162,7 +163,7 @@ TEST_P(CudaTransformerFamilyTest, AgreesWithCpuOnEveryReferencePrompt) {
   const nlohmann::json reference = nlohmann::json::parse(reference_file);
   for (const nlohmann::json& prompt : reference.at("prompts")) {
     const auto tokens = prompt.at("tokens").get<std::vector<int32_t>>();
-    SCOPED_TRACE(testing::Message() << "prompt of " << tokens.size() << " tokens");
+    SCOPED_TRACE(::testing::Message() << "prompt of " << tokens.size() << " tokens");
     ExpectBackendsAgree(models, tokens, 16);
   }
 }
@@ -175,6 +176,49 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) {
       return std::get<0>(info.param) + "_" + std::string(DTypeName(std::get<1>(info.param)));
     });
+
+// A batched pass on the GPU (every chunk's rows through the projections as one GEMM, rotation and
+// attention per chunk) against the CPU's batched pass, which equals each sequence's pass alone
+// (batched_forward_test.cc): the three reference prompts in chunks of 10 beside each other's
+// decoding, both backends fed the CPU's greedy tokens. Decode rows go through the GEMMs too, on
+// bf16 activations with BF16 weights: the prompt tolerance from the first pass.
+TEST_P(CudaTransformerFamilyTest, BatchedPassAgreesWithCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const auto& [family, matrices] = GetParam();
+  auto file = OpenHfDirectory(std::string(TESSERA_TEST_DATA_DIR) + "/hf_tiny/" + family,
+                              /*require_tokenizer=*/false);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const BothBackends models = Load(**file, matrices);
+  ASSERT_NE(models.gpu, nullptr);
+  const std::vector<std::vector<int32_t>> prompts = testing::HfTinyReferencePrompts(family);
+  constexpr size_t kChunk = 10, kDecodeSteps = 8;
+  KvCachePool cpu_pool(models.cpu->info().kv_shape, 512);
+  KvCachePool gpu_pool(models.gpu->info().kv_shape, 512, models.gpu->kv_memory());
+  const auto cpu = testing::RunChunkedBatch(*models.cpu, cpu_pool, prompts, kChunk, kDecodeSteps,
+                                            testing::GreedyNext);
+  const auto gpu = testing::RunChunkedBatch(
+      *models.gpu, gpu_pool, prompts, kChunk, kDecodeSteps,
+      [&](size_t sequence, size_t step, const TokenChoice&) { return cpu[sequence][step].token; });
+  ASSERT_EQ(cpu.size(), prompts.size());
+  ASSERT_EQ(gpu.size(), prompts.size());
+  const double tolerance = matrices == DType::kF32 ? kSingleTokenTolerance
+                           : models.gpu->info().kv_shape.dtype != DType::kF32
+                               ? kSixteenBitCacheTolerance
+                               : kPromptTolerance;
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    ASSERT_EQ(gpu[s].size(), cpu[s].size());
+    for (size_t step = 0; step < cpu[s].size(); ++step) {
+      SCOPED_TRACE(::testing::Message()
+                   << "prompt of " << prompts[s].size() << " tokens, choice " << step);
+      const TokenChoice& c = cpu[s][step];
+      const TokenChoice& g = gpu[s][step];
+      const double allowed = tolerance * std::max(1.0f, std::abs(c.top_logits[0]));
+      EXPECT_NEAR(g.top_logits[0], c.top_logits[0], allowed);
+      EXPECT_NEAR(g.log_normalizer, c.log_normalizer, allowed);
+      if (c.top_logits[0] - c.top_logits[1] > 2 * allowed) EXPECT_EQ(g.token, c.token);
+    }
+  }
+}
 
 struct WeightsAndCache {
   DType weights;
@@ -280,7 +324,7 @@ TEST(CudaTransformerTest, SeededDrawsOnTheGpuMatchTheCpu) {
        {SamplingParams{.temperature = 0.9f, .min_p = 0.02f, .seed = 7},
         SamplingParams{.temperature = 1.2f, .top_k = 50, .top_p = 0.9f,
                        .frequency_penalty = 0.5f, .seed = 8, .top_logprobs = 2}}) {
-    SCOPED_TRACE(testing::Message() << "top_k " << params.top_k);
+    SCOPED_TRACE(::testing::Message() << "top_k " << params.top_k);
     KvCachePool cpu_pool(info.kv_shape, 128);
     KvCachePool gpu_pool(models.gpu->info().kv_shape, 128, models.gpu->kv_memory());
     auto cpu_cache = cpu_pool.Allocate(128);

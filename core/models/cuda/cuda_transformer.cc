@@ -5,6 +5,8 @@
 // then spends one copy and one launch per step, and the GPU runs the step's kernels back to back.
 // Several tokens (prefill) run as tensor-core GEMMs on bf16/fp16 activations and tensor-core
 // attention; F32 weights go through cuBLAS and the attention kernel in full fp32 precision.
+// A pass may hold chunks of several sequences (continuous batching): their rows go through the
+// projections together; rotation, the cache writes and attention run per chunk.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -101,6 +103,16 @@ struct DecodeGraphKey {
 // The bound of the shortest contexts' graph.
 constexpr uint64_t kShortestDecodeGraph = 256;
 
+// One sequence's chunk as a pass runs it: rows [first, first + n) of the pass's activations, at
+// cache positions [start, start + n).
+struct ChunkPlan {
+  int64_t first = 0;
+  int64_t n = 0;
+  int64_t start = 0;
+  KvCache* cache = nullptr;
+  DecodeGraphKey key;  // its rotation table, and the bound of its decode attention's grid
+};
+
 // Lets each kernel of a captured graph launch while the kernel before it is still finishing,
 // rather than after it has completed. The kernels wait for their inputs themselves
 // (kernels/cuda/grid_dependency.cuh).
@@ -158,6 +170,8 @@ class CudaTransformer : public Model {
   absl::StatusOr<TokenChoice> ForwardAndChoose(std::span<const int32_t> tokens, KvCache& cache,
                                                std::span<const LogitAdjustment> adjustments,
                                                const TokenDraw* draw, int n_top) const override;
+  absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const override;
 
  private:
   CudaTransformer(const Transformer& host, int device, DType kv_cache_dtype)
@@ -169,25 +183,33 @@ class CudaTransformer : public Model {
         weights_(device) {}
 
   absl::Status AllocateScratch(Scratch& s, int64_t n) const;
-  // Runs `tokens` through the model (re-encoding the cached ones first where LongRoPE's switch
-  // demands it), leaving the last token's logits in logits_; then `collect` enqueues what brings
-  // the results back, the stream is synchronized, and the cache records the tokens.
-  absl::Status RunPass(std::span<const int32_t> tokens, KvCache& cache,
+  // Runs every chunk through the model in one pass (re-encoding a chunk's cached tokens first
+  // where LongRoPE's switch demands it), leaving each chunk's last token's logits in
+  // PassLogits(chunks.size()); then `collect` enqueues what brings the results back, the stream
+  // is synchronized, and the caches record the tokens. One chunk of one token replays the decode
+  // step's graph.
+  absl::Status RunPass(std::span<const SequenceChunk> chunks,
                        const std::function<absl::Status()>& collect) const;
+  // Where a pass of `chunks` chunks leaves its logits, [chunks, vocab]: one chunk's in logits_,
+  // whose address the decode graphs hold; a batch's in batch_logits_.
+  float* PassLogits(size_t chunks) const {
+    return chunks == 1 ? logits_.data() : batch_logits_.data();
+  }
   // y = x @ w^T for n rows of x: a GEMV for one row, a GEMM for more.
   absl::Status Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
                       float* y) const;
-  // Every kernel of a pass over n tokens at positions [start, start + n) on stream_, the logits
-  // of the last token left in logits_. One token reads its cache only through s.inputs' views,
-  // so that the pass captured for one sequence's step replays for any other whose cache holds
-  // at most max_kv_len positions.
-  absl::Status EnqueuePass(const Scratch& s, int64_t n, int64_t start, KvCache& cache,
-                           const DecodeGraphKey& key) const;
-  absl::Status AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start, KvCache& cache,
-                              const DecodeGraphKey& key) const;
+  // Every kernel of a pass over n tokens (the chunks' rows) on stream_, each chunk's last
+  // token's logits left in `logits`. The projections run over all n rows; rotation and attention
+  // per chunk, chunk c reading its cache through s.inputs' views [c * layers + l]. One token
+  // reads its cache only through those views, so that the pass captured for one sequence's step
+  // replays for any other whose cache holds at most key.max_kv_len positions.
+  absl::Status EnqueuePass(const Scratch& s, int64_t n, std::span<const ChunkPlan> chunks,
+                           float* logits) const;
+  absl::Status AttentionLayer(const Scratch& s, int l, int64_t n,
+                              std::span<const ChunkPlan> chunks) const;
   absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n) const;
-  // Runs the decode step's graph for `key`, capturing it on first use.
-  absl::Status ReplayDecodeStep(KvCache& cache, const DecodeGraphKey& key) const;
+  // Runs the decode step's graph for `chunk` (one token), capturing it on first use.
+  absl::Status ReplayDecodeStep(const ChunkPlan& chunk) const;
 
   int device_;
   ModelInfo info_;
@@ -200,13 +222,14 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<float> inv_freq_, long_inv_freq_;  // [rotary_dim / 2]
   cuda::DeviceBuffer<float> logits_;                    // [vocab]
   cuda::PinnedBuffer<float> host_logits_;               // [vocab], for a fast copy back
-  // The token choice on the device: the step's logit adjustments go up, one TokenChoice comes
-  // back.
+  mutable cuda::DeviceBuffer<float> batch_logits_;      // [chunks, vocab], grown as needed
+  // The token choices on the device: the pass's logit adjustments go up (every chunk's, one
+  // after another), one TokenChoice per chunk comes back.
   mutable cuda::PinnedBuffer<LogitAdjustment> host_adjustments_;
   mutable cuda::DeviceBuffer<LogitAdjustment> adjustments_;
   cuda::DeviceBuffer<uint8_t> choice_workspace_;
-  cuda::DeviceBuffer<TokenChoice> choice_;
-  cuda::PinnedBuffer<TokenChoice> host_choice_;
+  mutable cuda::DeviceBuffer<TokenChoice> choices_;
+  mutable cuda::PinnedBuffer<TokenChoice> host_choices_;
   cuda::DeviceBuffer<uint8_t> decode_workspace_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -231,7 +254,8 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   TESSERA_RETURN_IF_CUDA_ERROR(s.gate.Allocate(n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.up.Allocate(n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Allocate(static_cast<int>(layers_.size()), n));
+  // At most one chunk a token, each with a view per layer.
+  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Allocate(static_cast<int>(n * layers_.size()), n));
   s.tokens = n;
   return absl::OkStatus();
 }
@@ -254,8 +278,8 @@ absl::Status CudaTransformer::Linear(const Scratch& s, const float* x, const Ten
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n, int64_t start,
-                                             KvCache& cache, const DecodeGraphKey& key) const {
+absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
+                                             std::span<const ChunkPlan> chunks) const {
   const DeviceLayer& layer = layers_[l];
   const AttentionConfig& c = layer.config;
   const int64_t kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
@@ -297,26 +321,34 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                                stream_));
   }
   const RopeConfig& rope = c.rope;
-  const cuda::KvCacheView* view = s.inputs.views() + l;
+  const int64_t q_dim = int64_t{c.num_heads} * c.head_dim;
   const DType cache_dtype = info_.kv_shape.dtype;
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
-      q, k, v, s.inputs.positions(), n, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
-      key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
-      view, cache_dtype, stream_));
   const cpu::AttentionShape shape = KernelShape(c);
-  if (n == 1) {
-    TESSERA_RETURN_IF_CUDA_ERROR(
-        cuda::AttentionDecode(q, view, cache_dtype, key.max_kv_len, shape, decode_workspace_.data(),
-                              decode_workspace_.size(), s.attended.data(), stream_));
-  } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
-    // 16-bit weights: bf16 tensor cores, at their precision.
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(q, cache.keys(l), cache.values(l),
-                                                                  cache_dtype, n, start, shape,
-                                                                  s.attended.data(), stream_));
-  } else {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(q, cache.keys(l), cache.values(l),
-                                                        cache_dtype, n, start, shape,
-                                                        s.attended.data(), stream_));
+  const int layers = static_cast<int>(layers_.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const ChunkPlan& chunk = chunks[i];
+    float* chunk_q = q + chunk.first * q_dim;
+    float* attended = s.attended.data() + chunk.first * q_dim;
+    const cuda::KvCacheView* view = s.inputs.views() + i * layers + l;
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
+        chunk_q, k + chunk.first * kv_dim, v + chunk.first * kv_dim,
+        s.inputs.positions() + chunk.first, chunk.n, c.num_heads, c.num_kv_heads, c.head_dim,
+        rope.rotary_dim, chunk.key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style,
+        rope.attention_factor, view, cache_dtype, stream_));
+    if (chunk.n == 1) {
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
+          chunk_q, view, cache_dtype, chunk.key.max_kv_len, shape, decode_workspace_.data(),
+          decode_workspace_.size(), attended, stream_));
+    } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
+      // 16-bit weights: bf16 tensor cores, at their precision.
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
+          chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype, chunk.n, chunk.start,
+          shape, attended, stream_));
+    } else {
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AttentionPrefill(chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype,
+                                 chunk.n, chunk.start, shape, attended, stream_));
+    }
   }
   return Linear(s, s.attended.data(), layer.o, n, s.block.data());
 }
@@ -337,8 +369,8 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
   return Linear(s, s.gate.data(), layer.down, n, s.block.data());
 }
 
-absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t start,
-                                          KvCache& cache, const DecodeGraphKey& key) const {
+absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
+                                          std::span<const ChunkPlan> chunks, float* logits) const {
   const int64_t hidden = info_.hidden_size;
   const float eps = rms_norm_eps_;
   float* x = s.x.data();        // [n, hidden] the residual stream
@@ -351,7 +383,7 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
       cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
     // x += attention(norm); norm = rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, start, cache, key));
+    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, chunks));
     const Tensor& ffn_norm = layers_[l].ffn_norm;
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), ffn_norm.data, ffn_norm.dtype,
                                                   eps, n, hidden, norm, stream_));
@@ -362,15 +394,23 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n, int64_t s
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data,
                                                   next_norm.dtype, eps, n, hidden, norm, stream_));
   }
-  // Logits of the last token only: that is all sampling needs.
-  return Linear(s, norm + (n - 1) * hidden, output_, 1, logits_.data());
+  // Logits of each chunk's last token only: that is all sampling needs.
+  if (chunks.size() == 1) return Linear(s, norm + (n - 1) * hidden, output_, 1, logits);
+  float* last = s.block.data();  // [chunks, hidden]; the blocks' outputs are spent
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cudaMemcpyAsync(last + i * hidden, norm + (chunks[i].first + chunks[i].n - 1) * hidden,
+                        hidden * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+  }
+  return Linear(s, last, output_, static_cast<int64_t>(chunks.size()), logits);
 }
 
-absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, const DecodeGraphKey& key) const {
+absl::Status CudaTransformer::ReplayDecodeStep(const ChunkPlan& chunk) const {
+  const DecodeGraphKey& key = chunk.key;
   cudaGraphExec_t& exec = decode_graphs_[key];
   if (exec == nullptr) {
     TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, cache.length(), cache, key);
+    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, {&chunk, 1}, logits_.data());
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
     if (enqueued.ok() && ended == cudaSuccess) {
@@ -393,47 +433,77 @@ absl::Status CudaTransformer::ReplayDecodeStep(KvCache& cache, const DecodeGraph
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::RunPass(std::span<const int32_t> tokens, KvCache& cache,
+absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
                                       const std::function<absl::Status()>& collect) const {
-  if (auto sequence = TokensToReencode(rope_switch_position_, tokens, cache)) {
-    return RunPass(*sequence, cache, collect);
+  std::vector<SequenceChunk> pass(chunks.begin(), chunks.end());
+  std::vector<std::vector<int32_t>> reencoded(pass.size());
+  std::vector<ChunkPlan> plans;
+  int64_t n = 0;  // rows of the pass
+  for (size_t i = 0; i < pass.size(); ++i) {
+    KvCache& cache = *pass[i].cache;
+    TESSERA_RETURN_IF_ERROR(CheckForwardArguments(
+        info_, static_cast<int64_t>(pass[i].tokens.size()), cache, info_.vocab_size));
+    if (auto sequence = TokensToReencode(rope_switch_position_, pass[i].tokens, cache)) {
+      reencoded[i] = *std::move(sequence);
+      pass[i].tokens = reencoded[i];
+    }
+    const int64_t chunk_n = static_cast<int64_t>(pass[i].tokens.size());
+    const int64_t start = cache.length();
+    if (start + chunk_n > info_.context_length) {
+      // The decode workspace and graphs are sized for the context length.
+      return absl::InternalError("Forward: past the model's context length");
+    }
+    plans.push_back(
+        {.first = n,
+         .n = chunk_n,
+         .start = start,
+         .cache = &cache,
+         .key = {.long_rope = UsesLongFrequencies(layers_.front().config.rope, start, chunk_n),
+                 .max_kv_len = start + chunk_n}});
+    n += chunk_n;
   }
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t start = cache.length();
-  if (start + n > info_.context_length) {
-    // The decode workspace and graphs are sized for the context length.
-    return absl::InternalError("Forward: past the model's context length");
+  const bool decode_step = n == 1;
+  if (decode_step) {
+    // The graph serves every context up to the next power of two.
+    int64_t& bound = plans.front().key.max_kv_len;
+    bound = std::min(std::bit_ceil(std::max<uint64_t>(bound, kShortestDecodeGraph)),
+                     static_cast<uint64_t>(info_.context_length));
   }
   TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
-  Scratch& s = n == 1 ? decode_scratch_ : prefill_scratch_;
+  Scratch& s = decode_step ? decode_scratch_ : prefill_scratch_;
   if (n > s.tokens) TESSERA_RETURN_IF_ERROR(AllocateScratch(s, n));
-  std::copy(tokens.begin(), tokens.end(), s.inputs.host_ids().begin());
-  std::iota(s.inputs.host_positions().begin(), s.inputs.host_positions().begin() + n,
-            static_cast<int32_t>(start));
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    s.inputs.host_views()[l] = {cache.keys(l), cache.values(l), start + n};
+  const int layers = static_cast<int>(layers_.size());
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const ChunkPlan& plan = plans[i];
+    std::copy(pass[i].tokens.begin(), pass[i].tokens.end(),
+              s.inputs.host_ids().begin() + plan.first);
+    std::iota(s.inputs.host_positions().begin() + plan.first,
+              s.inputs.host_positions().begin() + plan.first + plan.n,
+              static_cast<int32_t>(plan.start));
+    for (int l = 0; l < layers; ++l) {
+      s.inputs.host_views()[i * layers + l] = {plan.cache->keys(l), plan.cache->values(l),
+                                               plan.start + plan.n};
+    }
   }
   TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));
-  const DecodeGraphKey key{
-      .long_rope = UsesLongFrequencies(layers_.front().config.rope, start, n),
-      .max_kv_len = std::min(std::bit_ceil(std::max<uint64_t>(start + n, kShortestDecodeGraph)),
-                             static_cast<uint64_t>(info_.context_length))};
-  if (n == 1) {
-    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(cache, key));
+  if (decode_step) {
+    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(plans.front()));
   } else {
-    TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, start, cache, key));
+    TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, plans, PassLogits(plans.size())));
   }
   TESSERA_RETURN_IF_ERROR(collect());
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
-  cache.Extend(tokens);
+  for (const SequenceChunk& chunk : pass) chunk.cache->Extend(chunk.tokens);
   return absl::OkStatus();
 }
 
 absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
                                       std::span<float> logits) const {
-  TESSERA_RETURN_IF_ERROR(
-      CheckForwardArguments(info_, static_cast<int64_t>(tokens.size()), cache, logits.size()));
-  TESSERA_RETURN_IF_ERROR(RunPass(tokens, cache, [&]() -> absl::Status {
+  if (logits.size() != static_cast<size_t>(info_.vocab_size)) {
+    return absl::InternalError("Forward: logits do not hold the vocabulary");
+  }
+  const SequenceChunk chunk{tokens, &cache};
+  TESSERA_RETURN_IF_ERROR(RunPass({&chunk, 1}, [&]() -> absl::Status {
     TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_logits_.data(), logits_.data(),
                                                  logits.size_bytes(), cudaMemcpyDeviceToHost,
                                                  stream_));
@@ -446,30 +516,59 @@ absl::Status CudaTransformer::Forward(std::span<const int32_t> tokens, KvCache& 
 absl::StatusOr<TokenChoice> CudaTransformer::ForwardAndChoose(
     std::span<const int32_t> tokens, KvCache& cache,
     std::span<const LogitAdjustment> adjustments, const TokenDraw* draw, int n_top) const {
-  TESSERA_RETURN_IF_ERROR(CheckForwardArguments(info_, static_cast<int64_t>(tokens.size()), cache,
-                                                info_.vocab_size));
-  if (adjustments.size() > host_adjustments_.size()) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
-    TESSERA_RETURN_IF_CUDA_ERROR(host_adjustments_.Allocate(adjustments.size()));
-    TESSERA_RETURN_IF_CUDA_ERROR(adjustments_.Allocate(adjustments.size()));
+  const SequenceChunk chunk{tokens, &cache};
+  const ChoiceSpec choice{adjustments, draw, n_top};
+  TESSERA_ASSIGN_OR_RETURN(std::vector<TokenChoice> chosen,
+                           ForwardBatchAndChoose({&chunk, 1}, {&choice, 1}));
+  return chosen.front();
+}
+
+absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+  const size_t n_chunks = chunks.size();
+  const int64_t vocab = info_.vocab_size;
+  size_t n_adjustments = 0;
+  for (const ChoiceSpec& choice : choices) n_adjustments += choice.adjustments.size();
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
+  if (n_adjustments > host_adjustments_.size()) {
+    TESSERA_RETURN_IF_CUDA_ERROR(host_adjustments_.Allocate(n_adjustments));
+    TESSERA_RETURN_IF_CUDA_ERROR(adjustments_.Allocate(n_adjustments));
   }
-  std::copy(adjustments.begin(), adjustments.end(), host_adjustments_.data());
-  TESSERA_RETURN_IF_ERROR(RunPass(tokens, cache, [&]() -> absl::Status {
-    if (!adjustments.empty()) {
+  if (n_chunks > choices_.size()) {
+    TESSERA_RETURN_IF_CUDA_ERROR(choices_.Allocate(n_chunks));
+    TESSERA_RETURN_IF_CUDA_ERROR(host_choices_.Allocate(n_chunks));
+  }
+  if (n_chunks > 1 && n_chunks * vocab > batch_logits_.size()) {
+    TESSERA_RETURN_IF_CUDA_ERROR(batch_logits_.Allocate(n_chunks * vocab));
+  }
+  std::vector<size_t> first_adjustment(n_chunks);  // each chunk's, in adjustments_
+  size_t offset = 0;
+  for (size_t i = 0; i < n_chunks; ++i) {
+    first_adjustment[i] = offset;
+    std::copy(choices[i].adjustments.begin(), choices[i].adjustments.end(),
+              host_adjustments_.data() + offset);
+    offset += choices[i].adjustments.size();
+  }
+  TESSERA_RETURN_IF_ERROR(RunPass(chunks, [&]() -> absl::Status {
+    if (n_adjustments > 0) {
       TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(adjustments_.data(), host_adjustments_.data(),
-                                                   adjustments.size_bytes(),
+                                                   n_adjustments * sizeof(LogitAdjustment),
                                                    cudaMemcpyHostToDevice, stream_));
     }
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseToken(
-        logits_.data(), info_.vocab_size, adjustments_.data(),
-        static_cast<int64_t>(adjustments.size()), draw, n_top, choice_workspace_.data(),
-        choice_workspace_.bytes(), choice_.data(), stream_));
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choice_.data(), choice_.data(),
-                                                 sizeof(TokenChoice), cudaMemcpyDeviceToHost,
-                                                 stream_));
+    const float* logits = PassLogits(n_chunks);
+    for (size_t i = 0; i < n_chunks; ++i) {
+      const ChoiceSpec& choice = choices[i];
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseToken(
+          logits + i * vocab, vocab, adjustments_.data() + first_adjustment[i],
+          static_cast<int64_t>(choice.adjustments.size()), choice.draw, choice.n_top,
+          choice_workspace_.data(), choice_workspace_.bytes(), choices_.data() + i, stream_));
+    }
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choices_.data(), choices_.data(),
+                                                 n_chunks * sizeof(TokenChoice),
+                                                 cudaMemcpyDeviceToHost, stream_));
     return absl::OkStatus();
   }));
-  return *host_choice_.data();
+  return std::vector<TokenChoice>(host_choices_.data(), host_choices_.data() + n_chunks);
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer& host, int device,
@@ -537,8 +636,8 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(
       model->choice_workspace_.Allocate(cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size)));
-  TESSERA_RETURN_IF_CUDA_ERROR(model->choice_.Allocate(1));
-  TESSERA_RETURN_IF_CUDA_ERROR(model->host_choice_.Allocate(1));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->choices_.Allocate(1));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->host_choices_.Allocate(1));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));
   const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(
