@@ -226,4 +226,11 @@ absl::Status WriteServableRandomModel(const ModelShape& shape, int layers, uint6
   return out.WriteFile(path);
 }
 
+std::vector<int32_t> RandomTokens(int64_t n, int32_t vocab_size, std::mt19937& rng) {
+  std::uniform_int_distribution<int32_t> token(0, vocab_size - 1);
+  std::vector<int32_t> tokens(n);
+  for (int32_t& t : tokens) t = token(rng);
+  return tokens;
+}
+
 }  // namespace tessera::bench

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,5 +38,8 @@ absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShap
 // (byte tokens and placeholder pieces) so that a server can load it and take token-id prompts.
 absl::Status WriteServableRandomModel(const ModelShape& shape, int layers, uint64_t seed,
                                       const std::string& path);
+
+// `n` token ids drawn uniformly from [0, vocab_size).
+std::vector<int32_t> RandomTokens(int64_t n, int32_t vocab_size, std::mt19937& rng);
 
 }  // namespace tessera::bench

@@ -12,6 +12,7 @@
 //   tessera-bench --shape llama-3-8b|qwen2.5-0.5b|phi-3-mini-4k|qwen3-0.6b|mistral-7b
 //                 | --model FILE.gguf|HF_DIRECTORY
 //                 [--layers K] [--steps 64] [--contexts 128,2048,8192] [--prompts 512,2048]
+//                 [--batches 1,8,32,64] [--batch-context 512]
 //                 [--json PATH] [--streams 20] [--stream-prompt-tokens 512]
 //                 [--stream-output-tokens 128] [--stream-model-dir /tmp]
 #include <cuda_runtime.h>
@@ -37,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bench/batched_decode.h"
 #include "bench/copy_bandwidth.h"
 #include "bench/percentile.h"
 #include "bench/random_model.h"
@@ -61,6 +63,9 @@ ABSL_FLAG(std::vector<std::string>, contexts, std::vector<std::string>({"128", "
           "Context lengths to decode at.");
 ABSL_FLAG(std::vector<std::string>, prompts, std::vector<std::string>({"512", "2048"}),
           "Prompt lengths to prefill.");
+ABSL_FLAG(std::vector<std::string>, batches, std::vector<std::string>({"1", "8", "32", "64"}),
+          "Sequences decoded together in one batched pass per step.");
+ABSL_FLAG(int, batch_context, 512, "Cache positions of each batched sequence before its steps.");
 ABSL_FLAG(std::string, json, "", "Where to write every figure as JSON.");
 ABSL_FLAG(int, streams, 20,
           "Greedy streams timed in process and through the gRPC server (after a warm-up); 0: "
@@ -112,6 +117,8 @@ struct Options {
   int steps = 0;
   std::vector<int64_t> contexts;
   std::vector<int64_t> prompts;
+  std::vector<int64_t> batches;
+  int64_t batch_context = 0;
   std::string json_path;
   int streams = 0;
   int stream_prompt_tokens = 0;
@@ -159,6 +166,9 @@ absl::StatusOr<Options> ReadOptions() {
   TESSERA_ASSIGN_OR_RETURN(options.contexts,
                            PositiveInts("contexts", absl::GetFlag(FLAGS_contexts)));
   TESSERA_ASSIGN_OR_RETURN(options.prompts, PositiveInts("prompts", absl::GetFlag(FLAGS_prompts)));
+  TESSERA_ASSIGN_OR_RETURN(options.batches, PositiveInts("batches", absl::GetFlag(FLAGS_batches)));
+  options.batch_context = absl::GetFlag(FLAGS_batch_context);
+  if (options.batch_context < 1) return BadOption("--batch-context must be at least 1");
   options.json_path = absl::GetFlag(FLAGS_json);
   options.streams = absl::GetFlag(FLAGS_streams);
   options.stream_prompt_tokens = absl::GetFlag(FLAGS_stream_prompt_tokens);
@@ -283,13 +293,6 @@ absl::StatusOr<LoadedModel> LoadModel(const Options& options) {
   std::fprintf(stderr, "uploaded in %.1f s\n", SecondsSince(upload_start));
   facts.info = device->info();
   return LoadedModel{std::move(device), std::move(facts)};
-}
-
-std::vector<int32_t> RandomTokens(int64_t n, int32_t vocab_size, std::mt19937& rng) {
-  std::uniform_int_distribution<int32_t> token(0, vocab_size - 1);
-  std::vector<int32_t> tokens(n);
-  for (int32_t& t : tokens) t = token(rng);
-  return tokens;
 }
 
 // Keys a query at `position` (0-based) attends to: all before it and itself, or the window.
@@ -475,10 +478,18 @@ const DecodeFigures* DecodeAt(const std::vector<DecodeFigures>& decode, int64_t 
   return nullptr;
 }
 
+const BatchedDecodeFigures* BatchOf(const std::vector<BatchedDecodeFigures>& batched, int batch) {
+  for (const BatchedDecodeFigures& b : batched) {
+    if (b.batch == batch) return &b;
+  }
+  return nullptr;
+}
+
 std::vector<Target> TargetsFor(const ModelFacts& facts, bool random_shape,
                                const std::vector<DecodeFigures>& decode,
-                               const std::vector<PrefillFigures>& prefill, const Bf16Peak* peak,
-                               const std::optional<StreamFigures>& streams) {
+                               const std::vector<PrefillFigures>& prefill,
+                               const std::vector<BatchedDecodeFigures>& batched,
+                               const Bf16Peak* peak, const std::optional<StreamFigures>& streams) {
   std::vector<Target> targets;
   const DecodeFigures* at_128 = DecodeAt(decode, 128);
   const DecodeFigures* at_8192 = DecodeAt(decode, 8192);
@@ -503,6 +514,19 @@ std::vector<Target> TargetsFor(const ModelFacts& facts, bool random_shape,
   if (at_128 != nullptr && at_8192 != nullptr) {
     targets.push_back({"decode at context 8192 / at context 128, tokens/s",
                        at_8192->tokens_per_second() / at_128->tokens_per_second(), 0.9});
+  }
+  const BatchedDecodeFigures* batch_1 = BatchOf(batched, 1);
+  const BatchedDecodeFigures* batch_64 = BatchOf(batched, 64);
+  if (whole_shape && facts.name == "llama-3-8b" && batch_64 != nullptr) {
+    targets.push_back(
+        {"llama-3-8b decode of 64 sequences, tokens/s", batch_64->tokens_per_second(), 6000});
+    targets.push_back(
+        {"llama-3-8b decode of 64 sequences, of the bound", batch_64->of_bound(), 0.70, true});
+  }
+  if (batch_1 != nullptr && batch_64 != nullptr) {
+    // At most 1.5x the batch-1 step time, said as at least 1 / 1.5 of its speed.
+    targets.push_back({"step time at batch 1 / at batch 64",
+                       batch_1->seconds_per_step / batch_64->seconds_per_step, 1 / 1.5});
   }
   if (streams.has_value()) {
     targets.push_back({"streams through gRPC / in process, tokens/s",
@@ -556,6 +580,27 @@ void PrintDecodeRow(const DecodeFigures& d) {
   std::fflush(stdout);
 }
 
+void PrintBatchedDecodeHeader(int64_t context, int steps) {
+  std::printf(
+      "\nbatched decode: each sequence's cache holds %lld positions, then %d timed steps after %d "
+      "warm-up, one greedy token per sequence per step in one pass (ForwardBatchAndChoose)\n",
+      static_cast<long long>(context), steps, kWarmupSteps);
+  std::printf(
+      "| batch | tokens/s | ms/step | GB read/step | bound tokens/s | of bound | step / batch-1 "
+      "step |\n");
+  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+}
+
+void PrintBatchedDecodeRow(const BatchedDecodeFigures& b, const BatchedDecodeFigures* batch_1) {
+  std::printf("| %d | %.1f | %.3f | %.3f | %.1f | %s | %s |\n", b.batch, b.tokens_per_second(),
+              1e3 * b.seconds_per_step, b.bytes_per_step / kGB, b.bound_tokens_per_second,
+              Percent(b.of_bound()).c_str(),
+              batch_1 != nullptr
+                  ? absl::StrFormat("%.2f", b.seconds_per_step / batch_1->seconds_per_step).c_str()
+                  : "");
+  std::fflush(stdout);
+}
+
 void PrintPrefillHeader() {
   std::printf("\nprefill into an empty cache: median of %d passes after a warm-up\n",
               kPrefillRepeats);
@@ -588,6 +633,7 @@ absl::Status WriteJson(const std::string& path, const ModelFacts& facts,
                        const CudaDeviceInfo& device, const CopyBandwidth& copy,
                        const Bf16Peak* peak, const std::vector<DecodeFigures>& decode,
                        const std::vector<PrefillFigures>& prefill,
+                       const std::vector<BatchedDecodeFigures>& batched,
                        const std::optional<StreamFigures>& streams,
                        const std::vector<Target>& targets) {
   using Json = nlohmann::ordered_json;
@@ -628,6 +674,17 @@ absl::Status WriteJson(const std::string& path, const ModelFacts& facts,
                              {"bytes_per_token", d.bytes_per_token},
                              {"ceiling_tokens_per_second", d.ceiling_tokens_per_second},
                              {"of_ceiling", d.of_ceiling()}});
+  }
+  out["batched_decode"] = Json::array();
+  for (const BatchedDecodeFigures& b : batched) {
+    out["batched_decode"].push_back({{"batch", b.batch},
+                                     {"context", b.context},
+                                     {"steps", b.steps},
+                                     {"tokens_per_second", b.tokens_per_second()},
+                                     {"ms_per_step", 1e3 * b.seconds_per_step},
+                                     {"bytes_per_step", b.bytes_per_step},
+                                     {"bound_tokens_per_second", b.bound_tokens_per_second},
+                                     {"of_bound", b.of_bound()}});
   }
   out["prefill"] = Json::array();
   for (const PrefillFigures& p : prefill) {
@@ -705,6 +762,19 @@ absl::Status Run(const Options& options) {
     prefill.push_back(p);
   }
 
+  PrintBatchedDecodeHeader(options.batch_context, options.steps);
+  std::vector<BatchedDecodeFigures> batched;
+  for (const int64_t batch : options.batches) {
+    if (options.batch_context + kWarmupSteps + options.steps > facts.info.context_length) break;
+    TESSERA_ASSIGN_OR_RETURN(
+        BatchedDecodeFigures b,
+        MeasureBatchedDecode(*loaded.model, static_cast<int>(batch), options.batch_context,
+                             kWarmupSteps, options.steps, facts.decode_weight_bytes,
+                             facts.sliding_window, copy.bytes_per_second, rng));
+    PrintBatchedDecodeRow(b, BatchOf(batched, 1));
+    batched.push_back(b);
+  }
+
   std::optional<StreamFigures> streams;
   if (options.streams > 0) {
     TESSERA_ASSIGN_OR_RETURN(streams, MeasureStreams(options));
@@ -712,10 +782,10 @@ absl::Status Run(const Options& options) {
   }
 
   const std::vector<Target> targets =
-      TargetsFor(facts, options.shape != nullptr, decode, prefill, peak, streams);
+      TargetsFor(facts, options.shape != nullptr, decode, prefill, batched, peak, streams);
   PrintTargets(targets);
   if (options.json_path.empty()) return absl::OkStatus();
-  return WriteJson(options.json_path, facts, device, copy, peak, decode, prefill, streams,
+  return WriteJson(options.json_path, facts, device, copy, peak, decode, prefill, batched, streams,
                    targets);
 }
 
@@ -727,6 +797,7 @@ int main(int argc, char** argv) {
       "batch-1 decode and prefill of a model on the GPU against its bandwidth and bf16 peak.\n"
       "  tessera-bench --shape NAME | --model PATH [--layers K] [--steps N]\n"
       "                [--contexts 128,2048,8192] [--prompts 512,2048] [--json PATH]\n"
+      "                [--batches 1,8,32,64] [--batch-context 512]\n"
       "                [--streams 20] [--stream-prompt-tokens 512] [--stream-output-tokens 128]\n"
       "                [--stream-model-dir /tmp]");
   absl::ParseCommandLine(argc, argv);
