@@ -44,9 +44,11 @@ struct Partials {
   float* sum;  // [n_heads, n_splits]: sum_p 2^(score_p - max)
 };
 
-Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_splits) {
+// Sequence z's partials follow sequence z - 1's within each array.
+Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_splits,
+                    int64_t n_sequences) {
   float* base = static_cast<float*>(workspace);
-  const int64_t n_partials = shape.n_heads * n_splits;
+  const int64_t n_partials = n_sequences * shape.n_heads * n_splits;
   return {base, base + n_partials * shape.head_dim,
           base + n_partials * shape.head_dim + n_partials};
 }
@@ -70,9 +72,9 @@ __host__ __device__ int64_t SplitsFor(int64_t visible_len, int64_t max_splits) {
 }
 
 // The most splits of a kv head: as many blocks as the GPU runs at once, one wave (a second,
-// partial wave would leave most SMs idle while it runs), with long enough chunks that a block's
-// setup and merge are a small part of its time.
-int64_t MaxSplits(const AttentionShape& shape) {
+// partial wave would leave most SMs idle while it runs), shared by the sequences of a batch, with
+// long enough chunks that a block's setup and merge are a small part of its time.
+int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences) {
   int device = 0;
   int sms = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -80,7 +82,7 @@ int64_t MaxSplits(const AttentionShape& shape) {
     sms = 132;  // an H100's; the launch reports the error itself
   }
   const int64_t wave = int64_t{sms} * BlocksPerSm(shape.n_heads / shape.n_kv_heads);
-  return std::max<int64_t>(1, wave / shape.n_kv_heads);
+  return std::max<int64_t>(1, wave / (shape.n_kv_heads * n_sequences));
 }
 
 struct Splits {
@@ -176,8 +178,9 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
 // through shared memory.
 template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
-    AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, AttentionShape shape,
-                               int64_t max_splits, float scale_log2, Partials partials) {
+    AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,
+                               AttentionShape shape, int64_t max_splits, float scale_log2,
+                               Partials partials) {
   constexpr int kPer = kPerLoad<T>;
   constexpr int kSubWarps = 32 / kLanes;
   // Positions a sub-warp loads before using them; large groups hold more scores, so fewer.
@@ -189,6 +192,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kWarps, kGroup, head_dim]
 
   WaitForPrecedingKernels();
+  const int64_t sequence = blockIdx.z;
+  cache += sequence * cache_stride;
+  q += sequence * shape.n_heads * shape.head_dim;
   // The launch covers the longest context it may see; blocks past this one's chunks have none.
   const int64_t kv_len = cache->length;
   const int64_t visible_len = VisibleLength(shape, kv_len);
@@ -373,7 +379,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
       total += weight * warp_out[(w * kGroup + g) * head_dim + d];
       sum += weight * warp_sum[w][g];
     }
-    const int64_t partial = (kv_head * group + g) * launch_splits + split;
+    const int64_t partial =
+        (sequence * shape.n_heads + kv_head * group + g) * launch_splits + split;
     partials.out[partial * head_dim + d] = total;
     if (d == 0) {
       partials.max[partial] = block_max;
@@ -384,14 +391,17 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
 
 // Dynamic shared memory: per-warp sums [kMergeWarps, head_dim].
 __global__ void __launch_bounds__(kMergeWarps * 32)
-    AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, AttentionShape shape,
-                               int64_t max_splits, int64_t launch_splits, float* out) {
+    AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, int64_t cache_stride,
+                               AttentionShape shape, int64_t max_splits, int64_t launch_splits,
+                               float* out) {
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head_dim = shape.head_dim;
   WaitForPrecedingKernels();
+  const int64_t sequence = blockIdx.z;
+  cache += sequence * cache_stride;
   const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
-  const int head = blockIdx.x;
+  const int64_t head = sequence * shape.n_heads + blockIdx.x;  // among all sequences' heads
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const float* max = partials.max + head * launch_splits;                  // [n_splits]
@@ -435,20 +445,28 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
   }
 }
 
+// The sequences of a launch: sequence z reads its cache through first[z * stride].
+struct SequenceViews {
+  const KvCacheView* first;
+  int64_t stride;
+  int64_t count;
+};
+
 template <typename T, int kGroup, int kLanes, int kVecs>
-cudaError_t LaunchChunks(const float* q, const KvCacheView* cache, const AttentionShape& shape,
+cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const AttentionShape& shape,
                          const Splits& splits, const Partials& partials, cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
-  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched));
+  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched),
+                  static_cast<unsigned>(cache.count));
   AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, cache, shape, splits.most, shape.scale * kLog2E, partials);
+      q, cache.first, cache.stride, shape, splits.most, shape.scale * kLog2E, partials);
   return cudaGetLastError();
 }
 
 // The fewest lanes a position whose loads cover head_dim: 8 (16-bit heads up to 64), 16, or
 // 32 with one or (fp32 heads over 128) two loads each.
 template <typename T, int kGroup>
-cudaError_t LaunchChunksForHeadDim(const float* q, const KvCacheView* cache,
+cudaError_t LaunchChunksForHeadDim(const float* q, const SequenceViews& cache,
                                    const AttentionShape& shape, const Splits& splits,
                                    const Partials& partials, cudaStream_t stream) {
   constexpr int kPer = kPerLoad<T>;
@@ -470,7 +488,7 @@ cudaError_t LaunchChunksForHeadDim(const float* q, const KvCacheView* cache,
 }
 
 template <typename T>
-cudaError_t LaunchChunksForGroup(const float* q, const KvCacheView* cache,
+cudaError_t LaunchChunksForGroup(const float* q, const SequenceViews& cache,
                                  const AttentionShape& shape, const Splits& splits,
                                  const Partials& partials, cudaStream_t stream) {
   const int group = shape.n_heads / shape.n_kv_heads;
@@ -488,15 +506,26 @@ cudaError_t LaunchChunksForGroup(const float* q, const KvCacheView* cache,
 
 }  // namespace
 
-size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len) {
-  const int64_t n_partials = shape.n_heads * LaunchSplits(shape, max_kv_len, MaxSplits(shape));
+size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len,
+                                     int64_t n_sequences) {
+  const int64_t n_partials =
+      n_sequences * shape.n_heads * LaunchSplits(shape, max_kv_len, MaxSplits(shape, n_sequences));
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
 
 cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cache_dtype,
                             int64_t max_kv_len, const AttentionShape& shape, void* workspace,
                             size_t workspace_bytes, float* out, cudaStream_t stream) {
+  return AttentionDecodeBatch(q, cache, /*cache_stride=*/1, /*n_sequences=*/1, cache_dtype,
+                              max_kv_len, shape, workspace, workspace_bytes, out, stream);
+}
+
+cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64_t cache_stride,
+                                 int64_t n_sequences, DType cache_dtype, int64_t max_kv_len,
+                                 const AttentionShape& shape, void* workspace,
+                                 size_t workspace_bytes, float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(max_kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
+  TESSERA_CUDA_CHECK_ARG(n_sequences >= 1 && n_sequences <= kMaxSequences && cache_stride >= 1);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads / shape.n_kv_heads <= kMaxGroup);
   // Whole 16-byte loads: 4 fp32 or 8 16-bit values.
@@ -504,17 +533,20 @@ cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cach
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % values_per_load == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= AttentionDecodeWorkspaceBytes(shape, max_kv_len));
-  const int64_t max_splits = MaxSplits(shape);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >=
+                         AttentionDecodeWorkspaceBytes(shape, max_kv_len, n_sequences));
+  const int64_t max_splits = MaxSplits(shape, n_sequences);
   const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
-  const Partials partials = PartialsIn(workspace, shape, splits.launched);
+  const Partials partials = PartialsIn(workspace, shape, splits.launched, n_sequences);
+  const SequenceViews views{cache, cache_stride, n_sequences};
   TESSERA_CUDA_RETURN_IF_ERROR(DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return LaunchChunksForGroup<T>(q, cache, shape, splits, partials, stream);
+    return LaunchChunksForGroup<T>(q, views, shape, splits, partials, stream);
   }));
-  AttentionDecodeMergeKernel<<<shape.n_heads, kMergeWarps * 32,
+  const dim3 merge_grid(shape.n_heads, 1, static_cast<unsigned>(n_sequences));
+  AttentionDecodeMergeKernel<<<merge_grid, kMergeWarps * 32,
                                kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
-      partials, cache, shape, splits.most, splits.launched, out);
+      partials, cache, cache_stride, shape, splits.most, splits.launched, out);
   return cudaGetLastError();
 }
 

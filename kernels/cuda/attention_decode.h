@@ -30,9 +30,13 @@ using cpu::AttentionShape;
 // Chunks of the first pass are multiples of this many cache positions.
 inline constexpr int kKvChunk = 32;
 
-// Scratch memory AttentionDecode needs for a context of up to `max_kv_len` positions (no more
-// than for shape.sliding_window positions when a window is set).
-size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len);
+// Most sequences one AttentionDecodeBatch takes (a grid dimension).
+inline constexpr int64_t kMaxSequences = 65535;
+
+// Scratch memory AttentionDecode (AttentionDecodeBatch of `n_sequences`) needs for contexts of up
+// to `max_kv_len` positions (no more than for shape.sliding_window positions when a window is set).
+size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len,
+                                     int64_t n_sequences = 1);
 
 // out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
 // positions p in [0, kv_len), or [max(0, kv_len - sliding_window), kv_len) when a window is set;
@@ -46,5 +50,16 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
 cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cache_dtype,
                             int64_t max_kv_len, const AttentionShape& shape, void* workspace,
                             size_t workspace_bytes, float* out, cudaStream_t stream);
+
+// AttentionDecode for `n_sequences` sequences in one launch of each pass, as a batched decode
+// step needs: sequence z's query is q[z] and its output out[z] (q, out: [n_sequences, n_heads,
+// head_dim]), its cache the view cache[z * cache_stride]; max_kv_len bounds every sequence's
+// length. The chunks are sized so that all the sequences' blocks together fill one wave.
+// Preconditions as AttentionDecode's, and 1 <= n_sequences <= kMaxSequences, cache_stride >= 1;
+// workspace of AttentionDecodeWorkspaceBytes(shape, max_kv_len, n_sequences) bytes or more.
+cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64_t cache_stride,
+                                 int64_t n_sequences, DType cache_dtype, int64_t max_kv_len,
+                                 const AttentionShape& shape, void* workspace,
+                                 size_t workspace_bytes, float* out, cudaStream_t stream);
 
 }  // namespace tessera::cuda

@@ -26,12 +26,14 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads)
     RopeAndStoreKvKernel(float* q, const float* k, const float* v, const int32_t* positions,
                          int n_heads, int n_kv_heads, int head_dim, RopePairs pairs,
-                         const float* inv_freq, float scale, const KvCacheView* cache) {
+                         const float* inv_freq, float scale, const KvCacheView* cache,
+                         const int32_t* token_views) {
   __shared__ float cos_angle[kMaxPairs];
   __shared__ float sin_angle[kMaxPairs];
   const int64_t token = blockIdx.x;
   WaitForPrecedingKernels();
   const int32_t position = positions[token];
+  if (token_views != nullptr) cache += token_views[token];
   const int n_pairs = pairs.n_pairs;
   for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {
     float s, c;
@@ -77,7 +79,8 @@ __global__ void __launch_bounds__(kThreads)
 cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
                            int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
                            int rotary_dim, const float* inv_freq, RopeStyle style, float scale,
-                           const KvCacheView* cache, DType cache_dtype, cudaStream_t stream) {
+                           const KvCacheView* cache, const int32_t* token_views, DType cache_dtype,
+                           cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 0 && n_heads > 0 && n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim &&
                          rotary_dim / 2 <= kMaxPairs);
@@ -86,7 +89,8 @@ cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32
   return DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     RopeAndStoreKvKernel<T><<<static_cast<unsigned>(n_tokens), kThreads, 0, stream>>>(
-        q, k, v, positions, n_heads, n_kv_heads, head_dim, pairs, inv_freq, scale, cache);
+        q, k, v, positions, n_heads, n_kv_heads, head_dim, pairs, inv_freq, scale, cache,
+        token_views);
     return cudaGetLastError();
   });
 }

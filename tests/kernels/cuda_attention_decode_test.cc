@@ -114,6 +114,62 @@ INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
                                          DecodeCase{6, 2, 128, 20000, 4099, DType::kBF16},
                                          DecodeCase{12, 4, 64, 777, 250, DType::kF16}));
 
+// Sequences of very different lengths in one launch (AttentionDecodeBatch), each reading its own
+// cache through views laid out per layer (stride 3), against the CPU's attention for each alone.
+TEST(CudaAttentionDecodeBatchTest, EachSequenceMatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
+    for (const cpu::AttentionShape& shape :
+         {cpu::AttentionShape{32, 8, 128, 1.0f / std::sqrt(128.0f), 0},
+          cpu::AttentionShape{14, 2, 64, 0.125f, 100}}) {
+      SCOPED_TRACE(testing::Message() << shape.n_heads << " heads, window " << shape.sliding_window
+                                      << ", " << DTypeName(cache_dtype) << " cache");
+      const std::vector<int64_t> lengths = {1, 700, 33, 5000, 129};
+      constexpr int64_t kStride = 3;
+      const int64_t n = static_cast<int64_t>(lengths.size());
+      const int64_t q_dim = int64_t{shape.n_heads} * shape.head_dim;
+      const int64_t kv_dim = int64_t{shape.n_kv_heads} * shape.head_dim;
+      const std::vector<float> q = test::RandomFloats(n * q_dim, 30);
+      std::vector<test::DeviceValues> keys, values;
+      std::vector<float> expected(n * q_dim);
+      for (int64_t s = 0; s < n; ++s) {
+        const std::vector<float> k =
+            test::RoundedTo(test::RandomFloats(lengths[s] * kv_dim, 31 + s), cache_dtype);
+        const std::vector<float> v =
+            test::RoundedTo(test::RandomFloats(lengths[s] * kv_dim, 41 + s), cache_dtype);
+        cpu::Attention(q.data() + s * q_dim, k.data(), v.data(), 1, lengths[s] - 1, shape,
+                       expected.data() + s * q_dim);
+        keys.emplace_back(k, cache_dtype);
+        values.emplace_back(v, cache_dtype);
+      }
+      std::vector<cuda::KvCacheView> views(n * kStride);
+      for (int64_t s = 0; s < n; ++s) {
+        views[s * kStride] = {keys[s].data(), values[s].data(), lengths[s]};
+      }
+      auto q_device = test::ToDevice(q);
+      auto views_device = test::ToDevice(views);
+      const int64_t max_kv_len = *std::max_element(lengths.begin(), lengths.end());
+      cuda::DeviceBuffer<char> workspace;
+      ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, max_kv_len, n)),
+                cudaSuccess);
+      auto out = test::PoisonedOutput(n * q_dim);
+      ASSERT_EQ(cuda::AttentionDecodeBatch(q_device.data(), views_device.data(), kStride, n,
+                                           cache_dtype, max_kv_len, shape, workspace.data(),
+                                           workspace.bytes(), out.data(), nullptr),
+                cudaSuccess);
+      const std::vector<float> got = test::ToHost(out);
+      for (int64_t s = 0; s < n; ++s) {
+        EXPECT_LT(test::RelativeError(
+                      std::vector<float>(got.begin() + s * q_dim, got.begin() + (s + 1) * q_dim),
+                      std::vector<float>(expected.begin() + s * q_dim,
+                                         expected.begin() + (s + 1) * q_dim)),
+                  kTolerance)
+            << "sequence " << s << " of " << lengths[s] << " positions";
+      }
+    }
+  }
+}
+
 TEST(CudaAttentionDecodePreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](const cpu::AttentionShape& shape, size_t workspace_bytes,

@@ -102,11 +102,12 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
         auto view = test::ToDevice(std::vector<cuda::KvCacheView>{{keys.data(), values.data(), 0}});
         auto positions_device = test::ToDevice(positions);
         auto inv_freq_device = test::ToDevice(inv_freq);
-        ASSERT_EQ(cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
-                                       positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
-                                       c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
-                                       scale, view.data(), cache_dtype, nullptr),
-                  cudaSuccess);
+        ASSERT_EQ(
+            cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
+                                 positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
+                                 c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
+                                 scale, view.data(), /*token_views=*/nullptr, cache_dtype, nullptr),
+            cudaSuccess);
         SCOPED_TRACE(testing::Message()
                      << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim
                      << " scale=" << scale << " cache " << DTypeName(cache_dtype));
@@ -125,11 +126,72 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
   }
 }
 
+// Tokens of three sequences in one launch, as a batched step passes them: each token's keys and
+// values land in its own sequence's cache (token_views), at its position there, exactly as a
+// launch per sequence would put them.
+TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  constexpr int kHeads = 4, kKvHeads = 2, kHeadDim = 64;
+  constexpr int64_t kCapacity = 16, kKvDim = int64_t{kKvHeads} * kHeadDim;
+  // Sequence 0 gets positions 3..5, sequence 1 position 0, sequence 2 positions 9 and 10.
+  const std::vector<int32_t> positions = {3, 4, 5, 0, 9, 10};
+  const std::vector<int32_t> sequence_of = {0, 0, 0, 1, 2, 2};
+  constexpr int kLayers = 2;  // views of one layer are kLayers apart, as a model lays them out
+  std::vector<int32_t> token_views;
+  for (const int32_t sequence : sequence_of) token_views.push_back(sequence * kLayers);
+  const int64_t n_tokens = static_cast<int64_t>(positions.size());
+  std::vector<float> inv_freq(kHeadDim / 2);
+  for (int i = 0; i < kHeadDim / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / kHeadDim);
+  const std::vector<float> q = test::RandomFloats(n_tokens * kHeads * kHeadDim, 20);
+  const std::vector<float> k = test::RandomFloats(n_tokens * kKvDim, 21);
+  const std::vector<float> v = test::RandomFloats(n_tokens * kKvDim, 22);
+  std::vector<float> rotated_k = k;
+  cpu::Rope(rotated_k.data(), positions.data(), n_tokens, kKvHeads, kHeadDim, kHeadDim,
+            inv_freq.data(), cpu::RopeStyle::kHalves, 1.0f);
+
+  std::vector<test::DeviceValues> keys, values;
+  std::vector<cuda::KvCacheView> views(3 * kLayers);
+  for (int sequence = 0; sequence < 3; ++sequence) {
+    keys.emplace_back(std::vector<float>(kCapacity * kKvDim, 0.0f), DType::kF32);
+    values.emplace_back(std::vector<float>(kCapacity * kKvDim, 0.0f), DType::kF32);
+  }
+  for (int sequence = 0; sequence < 3; ++sequence) {
+    views[sequence * kLayers] = {keys[sequence].data(), values[sequence].data(), 0};
+  }
+  auto q_device = test::ToDevice(q);
+  auto k_device = test::ToDevice(k);
+  auto v_device = test::ToDevice(v);
+  auto views_device = test::ToDevice(views);
+  auto positions_device = test::ToDevice(positions);
+  auto token_views_device = test::ToDevice(token_views);
+  auto inv_freq_device = test::ToDevice(inv_freq);
+  ASSERT_EQ(
+      cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
+                           positions_device.data(), n_tokens, kHeads, kKvHeads, kHeadDim, kHeadDim,
+                           inv_freq_device.data(), cpu::RopeStyle::kHalves, 1.0f,
+                           views_device.data(), token_views_device.data(), DType::kF32, nullptr),
+      cudaSuccess);
+  for (int sequence = 0; sequence < 3; ++sequence) {
+    std::vector<float> expected_keys(kCapacity * kKvDim, 0.0f);
+    std::vector<float> expected_values(kCapacity * kKvDim, 0.0f);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      if (sequence_of[t] != sequence) continue;
+      std::copy_n(rotated_k.begin() + t * kKvDim, kKvDim,
+                  expected_keys.begin() + positions[t] * kKvDim);
+      std::copy_n(v.begin() + t * kKvDim, kKvDim, expected_values.begin() + positions[t] * kKvDim);
+    }
+    SCOPED_TRACE(testing::Message() << "sequence " << sequence);
+    EXPECT_LT(test::RelativeError(keys[sequence].ToHostFloats(), expected_keys), kTolerance);
+    EXPECT_EQ(values[sequence].ToHostFloats(), expected_values);
+  }
+}
+
 TEST(CudaRopePreconditionTest, RejectsOddRotaryDim) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  EXPECT_EQ(cuda::RopeAndStoreKv(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 64, 63, nullptr,
-                                 cpu::RopeStyle::kHalves, 1.0f, nullptr, DType::kF32, nullptr),
-            cudaErrorInvalidValue);
+  EXPECT_EQ(
+      cuda::RopeAndStoreKv(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 64, 63, nullptr,
+                           cpu::RopeStyle::kHalves, 1.0f, nullptr, nullptr, DType::kF32, nullptr),
+      cudaErrorInvalidValue);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStyles, CudaRopeTest,

@@ -230,7 +230,8 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<uint8_t> choice_workspace_;
   mutable cuda::DeviceBuffer<TokenChoice> choices_;
   mutable cuda::PinnedBuffer<TokenChoice> host_choices_;
-  cuda::DeviceBuffer<uint8_t> decode_workspace_;
+  cuda::DeviceBuffer<uint8_t> decode_workspace_;  // one sequence's, as the graphs hold it
+  mutable cuda::DeviceBuffer<uint8_t> batch_decode_workspace_;  // a batch's, grown as needed
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   // Decode steps use their own buffers, which never move, so their graphs stay valid.
@@ -325,21 +326,49 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   const DType cache_dtype = info_.kv_shape.dtype;
   const cpu::AttentionShape shape = KernelShape(c);
   const int layers = static_cast<int>(layers_.size());
-  for (size_t i = 0; i < chunks.size(); ++i) {
+  const cuda::KvCacheView* views = s.inputs.views() + l;  // chunk i's at views[i * layers]
+  // A batch's tokens find their sequence's views through token_views; one chunk needs none (its
+  // graph then depends on nothing but the views).
+  const int32_t* token_views = chunks.size() > 1 ? s.inputs.token_views() : nullptr;
+  // Rotation and the cache writes of rows [first, first + count), all with one frequency table.
+  const auto rotate = [&](int64_t first, int64_t count, bool long_rope) {
+    return cuda::RopeAndStoreKv(
+        q + first * q_dim, k + first * kv_dim, v + first * kv_dim, s.inputs.positions() + first,
+        count, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
+        long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
+        views, token_views != nullptr ? token_views + first : nullptr, cache_dtype, stream_);
+  };
+  const bool one_table = std::all_of(chunks.begin(), chunks.end(), [&](const ChunkPlan& chunk) {
+    return chunk.key.long_rope == chunks.front().key.long_rope;
+  });
+  if (one_table) {
+    TESSERA_RETURN_IF_CUDA_ERROR(rotate(0, n, chunks.front().key.long_rope));
+  } else {
+    // LongRoPE sequences on both sides of the switch: a launch per chunk.
+    for (const ChunkPlan& chunk : chunks) {
+      TESSERA_RETURN_IF_CUDA_ERROR(rotate(chunk.first, chunk.n, chunk.key.long_rope));
+    }
+  }
+  for (size_t i = 0; i < chunks.size();) {
     const ChunkPlan& chunk = chunks[i];
     float* chunk_q = q + chunk.first * q_dim;
     float* attended = s.attended.data() + chunk.first * q_dim;
-    const cuda::KvCacheView* view = s.inputs.views() + i * layers + l;
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RopeAndStoreKv(
-        chunk_q, k + chunk.first * kv_dim, v + chunk.first * kv_dim,
-        s.inputs.positions() + chunk.first, chunk.n, c.num_heads, c.num_kv_heads, c.head_dim,
-        rope.rotary_dim, chunk.key.long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style,
-        rope.attention_factor, view, cache_dtype, stream_));
     if (chunk.n == 1) {
-      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecode(
-          chunk_q, view, cache_dtype, chunk.key.max_kv_len, shape, decode_workspace_.data(),
-          decode_workspace_.size(), attended, stream_));
-    } else if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
+      // A run of one-token chunks (consecutive rows) in one launch.
+      size_t end = i;
+      int64_t max_kv_len = 0;
+      for (; end < chunks.size() && chunks[end].n == 1; ++end) {
+        max_kv_len = std::max(max_kv_len, chunks[end].key.max_kv_len);
+      }
+      const cuda::DeviceBuffer<uint8_t>& workspace =
+          chunks.size() == 1 ? decode_workspace_ : batch_decode_workspace_;
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecodeBatch(
+          chunk_q, views + i * layers, layers, static_cast<int64_t>(end - i), cache_dtype,
+          max_kv_len, shape, workspace.data(), workspace.size(), attended, stream_));
+      i = end;
+      continue;
+    }
+    if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
       // 16-bit weights: bf16 tensor cores, at their precision.
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
           chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype, chunk.n, chunk.start,
@@ -349,6 +378,7 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
           cuda::AttentionPrefill(chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype,
                                  chunk.n, chunk.start, shape, attended, stream_));
     }
+    ++i;
   }
   return Linear(s, s.attended.data(), layer.o, n, s.block.data());
 }
@@ -396,6 +426,8 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
   }
   // Logits of each chunk's last token only: that is all sampling needs.
   if (chunks.size() == 1) return Linear(s, norm + (n - 1) * hidden, output_, 1, logits);
+  // One token a chunk (a decoding batch): every row is a last row.
+  if (static_cast<int64_t>(chunks.size()) == n) return Linear(s, norm, output_, n, logits);
   float* last = s.block.data();  // [chunks, hidden]; the blocks' outputs are spent
   for (size_t i = 0; i < chunks.size(); ++i) {
     TESSERA_RETURN_IF_CUDA_ERROR(
@@ -483,6 +515,17 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
     for (int l = 0; l < layers; ++l) {
       s.inputs.host_views()[i * layers + l] = {plan.cache->keys(l), plan.cache->values(l),
                                                plan.start + plan.n};
+    }
+    std::fill_n(s.inputs.host_token_views().begin() + plan.first, plan.n,
+                static_cast<int32_t>(i * layers));
+  }
+  const int64_t one_token_chunks =
+      std::count_if(plans.begin(), plans.end(), [](const ChunkPlan& plan) { return plan.n == 1; });
+  if (plans.size() > 1 && one_token_chunks > 0) {
+    const size_t bytes = cuda::AttentionDecodeWorkspaceBytes(
+        KernelShape(layers_.front().config), info_.context_length, one_token_chunks);
+    if (bytes > batch_decode_workspace_.size()) {
+      TESSERA_RETURN_IF_CUDA_ERROR(batch_decode_workspace_.Allocate(bytes));
     }
   }
   TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));

@@ -2,25 +2,27 @@
 
 namespace tessera::cuda {
 
-cudaError_t StepInputs::Allocate(int layers, int64_t tokens) {
-  const size_t views_bytes = layers * sizeof(KvCacheView);
+cudaError_t StepInputs::Allocate(int64_t views, int64_t tokens) {
+  const size_t views_bytes = views * sizeof(KvCacheView);
   const size_t ids_bytes = tokens * sizeof(int32_t);
-  const size_t bytes = views_bytes + 2 * ids_bytes;
+  const size_t bytes = views_bytes + 3 * ids_bytes;
   cudaError_t error = host_.Allocate(bytes);
   if (error == cudaSuccess) error = device_.Allocate(bytes);
   if (error != cudaSuccess) {
-    layers_ = 0;
+    views_ = 0;
     tokens_ = 0;
     return error;
   }
-  layers_ = layers;
+  views_ = views;
   tokens_ = tokens;
   host_views_ = reinterpret_cast<KvCacheView*>(host_.data());
   host_ids_ = reinterpret_cast<int32_t*>(host_.data() + views_bytes);
   host_positions_ = reinterpret_cast<int32_t*>(host_.data() + views_bytes + ids_bytes);
+  host_token_views_ = reinterpret_cast<int32_t*>(host_.data() + views_bytes + 2 * ids_bytes);
   device_views_ = reinterpret_cast<KvCacheView*>(device_.data());
   device_ids_ = reinterpret_cast<int32_t*>(device_.data() + views_bytes);
   device_positions_ = reinterpret_cast<int32_t*>(device_.data() + views_bytes + ids_bytes);
+  device_token_views_ = reinterpret_cast<int32_t*>(device_.data() + views_bytes + 2 * ids_bytes);
   return cudaSuccess;
 }
 
