@@ -23,6 +23,9 @@ struct ModelShape {
   HfTransformerConfig config;
 };
 
+// The seed of the benchmarks' random weights, so that every program measures the same model.
+inline constexpr uint64_t kRandomModelSeed = 20240418;
+
 const std::vector<ModelShape>& ModelShapes();
 // nullptr when no shape has that name.
 const ModelShape* FindModelShape(std::string_view name);

@@ -138,6 +138,9 @@ std::vector<std::unique_ptr<pb::InferenceService::Stub>> Connect(const LoadOptio
   for (int i = 0; i < o.connections; ++i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // The vocabulary round trip (ReadModelFacts) can answer with more than gRPC's default 4 MB:
+    // the filler pieces of a random-weight model re-tokenize into many ids.
+    args.SetMaxReceiveMessageSize(64 << 20);
     stubs.push_back(pb::InferenceService::NewStub(
         grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args)));
   }
