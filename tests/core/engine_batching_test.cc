@@ -2,6 +2,7 @@
 // chunks cut to max_batch_tokens) give exactly the tokens and log-probabilities each gives
 // alone, greedy or seeded sampling, and leave the KV-cache pool as they found it.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,6 +83,34 @@ void ExpectSameOutput(const CollectingSink& together, const CollectingSink& alon
   EXPECT_EQ(together_logprobs, alone_logprobs);
 }
 
+// Sinks for MixedRequests(), given the gate they wait on, each request's index and sequence.
+using SinkMaker = std::function<std::unique_ptr<GatedSink>(
+    const std::atomic<bool>& open, size_t index, std::shared_ptr<Sequence> sequence)>;
+
+// Starts every request of MixedRequests() on `engine` behind one gate, opens it so that they
+// share the engine's steps from the first, and returns their sinks once every run has ended.
+std::vector<std::unique_ptr<GatedSink>> RunTogether(Engine& engine, const SinkMaker& make_sink) {
+  std::atomic<bool> open{false};
+  std::vector<std::unique_ptr<GatedSink>> sinks;
+  std::vector<GenerationRequest> requests = MixedRequests();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto sequence = engine.CreateSequence(std::move(requests[i]));
+    EXPECT_TRUE(sequence.ok()) << sequence.status();
+    if (!sequence.ok()) break;
+    sinks.push_back(make_sink(open, i, *sequence));
+    const absl::Status started = engine.Run(*sequence, RunOptions{}, sinks.back().get());
+    EXPECT_TRUE(started.ok()) << started;
+    if (!started.ok()) {
+      sinks.pop_back();
+      break;
+    }
+  }
+  open = true;
+  engine.Wake();
+  for (auto& sink : sinks) sink->run_status = sink->Wait();
+  return sinks;
+}
+
 class EngineBatchingTest : public ::testing::TestWithParam<int32_t> {};
 
 TEST_P(EngineBatchingTest, ConcurrentRunsGiveWhatEachGivesAlone) {
@@ -97,19 +126,13 @@ TEST_P(EngineBatchingTest, ConcurrentRunsGiveWhatEachGivesAlone) {
   std::unique_ptr<Engine> engine = LoadWithBatchTokens(GetParam());
   ASSERT_NE(engine, nullptr);
   const int64_t free_before = engine->kv_cache_free_tokens();
-  std::atomic<bool> open{false};
-  std::vector<std::unique_ptr<GatedSink>> sinks;
-  for (GenerationRequest& request : MixedRequests()) {
-    auto sequence = engine->CreateSequence(std::move(request));
-    ASSERT_TRUE(sequence.ok()) << sequence.status();
-    sinks.push_back(std::make_unique<GatedSink>(open));
-    ASSERT_TRUE(engine->Run(*sequence, RunOptions{}, sinks.back().get()).ok());
-  }
-  open = true;
-  engine->Wake();
+  const std::vector<std::unique_ptr<GatedSink>> sinks =
+      RunTogether(*engine, [](const std::atomic<bool>& open, size_t, std::shared_ptr<Sequence>) {
+        return std::make_unique<GatedSink>(open);
+      });
+  ASSERT_EQ(sinks.size(), alone.size());
   for (size_t i = 0; i < sinks.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
-    sinks[i]->run_status = sinks[i]->Wait();
     ExpectSameOutput(*sinks[i], *alone[i]);
   }
   EXPECT_EQ(engine->kv_cache_free_tokens(), free_before);
@@ -146,24 +169,18 @@ TEST(EngineBatchingCancelTest, CancellingOneRunMidwayLeavesTheOthersUnchanged) {
   const int64_t free_before = engine->kv_cache_free_tokens();
   constexpr size_t kCancelled = 2;
   constexpr size_t kStepsBeforeCancel = 5;
-  std::atomic<bool> open{false};
-  std::vector<std::unique_ptr<GatedSink>> sinks;
-  std::vector<GenerationRequest> requests = MixedRequests();
-  for (size_t i = 0; i < requests.size(); ++i) {
-    auto sequence = engine->CreateSequence(std::move(requests[i]));
-    ASSERT_TRUE(sequence.ok()) << sequence.status();
-    if (i == kCancelled) {
-      sinks.push_back(std::make_unique<CancellingSink>(open, *sequence, kStepsBeforeCancel));
-    } else {
-      sinks.push_back(std::make_unique<GatedSink>(open));
-    }
-    ASSERT_TRUE(engine->Run(*sequence, RunOptions{}, sinks.back().get()).ok());
-  }
-  open = true;
-  engine->Wake();
+  const std::vector<std::unique_ptr<GatedSink>> sinks = RunTogether(
+      *engine,
+      [&](const std::atomic<bool>& open, size_t index,
+          std::shared_ptr<Sequence> sequence) -> std::unique_ptr<GatedSink> {
+        if (index == kCancelled) {
+          return std::make_unique<CancellingSink>(open, std::move(sequence), kStepsBeforeCancel);
+        }
+        return std::make_unique<GatedSink>(open);
+      });
+  ASSERT_EQ(sinks.size(), alone.size());
   for (size_t i = 0; i < sinks.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
-    sinks[i]->run_status = sinks[i]->Wait();
     if (i != kCancelled) {
       ExpectSameOutput(*sinks[i], *alone[i]);
       continue;
