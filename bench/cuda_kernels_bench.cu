@@ -187,6 +187,40 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
   }
 }
 
+// The GEMMs of a batched decode step (continuous batching) at Llama-3-8B's shapes: M rows of
+// bf16 activations against the bf16 weights, fp32 out, through cuBLAS as CudaTransformer::Linear
+// calls it. The weights dominate the bytes, so GB/s counts them alone: a GEMM as fast as the GEMV
+// at M = 1 costs the batch nothing.
+void BenchSkinnyGemm(std::vector<Row>& rows, cublasHandle_t handle) {
+  struct Shape {
+    int64_t n, k;
+    const char* name;
+  };
+  const Shape shapes[] = {{4096, 4096, "q/o proj"},
+                          {14336, 4096, "gate/up proj"},
+                          {4096, 14336, "down proj"}};
+  for (const Shape& s : shapes) {
+    const size_t weight_bytes = static_cast<size_t>(s.n * s.k) * 2;
+    const int n_copies = CopiesToRotate(weight_bytes);
+    std::vector<DeviceBuffer<__nv_bfloat16>> weights;
+    for (int i = 0; i < n_copies; ++i) weights.push_back(RandomBf16(s.n * s.k, 900 + i));
+    for (const int64_t m : {8, 32, 64, 128}) {
+      DeviceBuffer<__nv_bfloat16> x = RandomBf16(m * s.k, 7);
+      DeviceBuffer<float> y;
+      BENCH_CHECK(y.Allocate(m * s.n));
+      const std::string shape = "m=" + std::to_string(m) + " " + std::to_string(s.n) + "x" +
+                                std::to_string(s.k) + " " + s.name;
+      rows.push_back({"gemm cublas", shape, static_cast<double>(weight_bytes),
+                      MedianSeconds(
+                          [&](int i) {
+                            BENCH_CHECK(Matmul(handle, x.data(), weights[i].data(), DType::kBF16,
+                                               m, s.n, s.k, y.data(), nullptr));
+                          },
+                          n_copies)});
+    }
+  }
+}
+
 // The decode step's fused forms at Llama-3-8B's shape: q, k and v in one launch (against the
 // three separate rows above), and gate and up with SwiGLU.
 void BenchFusedGemv(std::vector<Row>& rows) {
@@ -455,7 +489,8 @@ int main(int argc, char** argv) {
     } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
       only = argv[i] + 7;
     } else {
-      std::fprintf(stderr, "usage: %s [--json=PATH] [--only=gemv|attention|token]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json=PATH] [--only=gemv|gemm|attention|token]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -468,6 +503,7 @@ int main(int argc, char** argv) {
     BenchGemv(rows, handle);
     BenchFusedGemv(rows);
   }
+  if (runs("gemm")) BenchSkinnyGemm(rows, handle);
   if (runs("attention")) BenchAttentionDecode(rows);
   std::vector<ComputeRow> compute_rows;
   if (runs("attention")) BenchAttentionPrefill(compute_rows);

@@ -88,20 +88,29 @@ struct Scratch {
 
 // Which decode graph a step replays. Decode attention's grid covers max_kv_len positions, and
 // the blocks past the cache's length return at once but still cost their launch, so steps are
-// captured per power-of-two bound on the length: at most half the grid idles.
+// captured per power-of-two bound on the length: at most half the grid idles. A batch of decoding
+// sequences (one token each) has graphs of its own, per batch size.
 struct DecodeGraphKey {
   bool long_rope = false;  // LongRoPE's long frequency table instead of the short one
   int64_t max_kv_len = 0;
+  int64_t batch = 1;
 
   bool operator==(const DecodeGraphKey&) const = default;
   template <typename H>
   friend H AbslHashValue(H h, const DecodeGraphKey& key) {
-    return H::combine(std::move(h), key.long_rope, key.max_kv_len);
+    return H::combine(std::move(h), key.long_rope, key.max_kv_len, key.batch);
   }
 };
 
 // The bound of the shortest contexts' graph.
 constexpr uint64_t kShortestDecodeGraph = 256;
+
+// The largest batch of decoding sequences a graph is captured for; larger ones are launched
+// kernel by kernel. The graphs' buffers are sized for it when the model is created.
+constexpr int64_t kMaxGraphBatch = 128;
+
+// cuBLAS's workspace: 32 MiB, what NVIDIA suggests for Hopper.
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
 // One sequence's chunk as a pass runs it: rows [first, first + n) of the pass's activations, at
 // cache positions [start, start + n).
@@ -190,10 +199,10 @@ class CudaTransformer : public Model {
   // step's graph.
   absl::Status RunPass(std::span<const SequenceChunk> chunks,
                        const std::function<absl::Status()>& collect) const;
-  // Where a pass of `chunks` chunks leaves its logits, [chunks, vocab]: one chunk's in logits_,
-  // whose address the decode graphs hold; a batch's in batch_logits_.
+  // Where a pass of `chunks` chunks leaves its logits, [chunks, vocab]: in logits_, whose address
+  // the decode graphs hold, up to kMaxGraphBatch chunks; in batch_logits_ beyond.
   float* PassLogits(size_t chunks) const {
-    return chunks == 1 ? logits_.data() : batch_logits_.data();
+    return static_cast<int64_t>(chunks) <= kMaxGraphBatch ? logits_.data() : batch_logits_.data();
   }
   // y = x @ w^T for n rows of x: a GEMV for one row, a GEMM for more.
   absl::Status Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
@@ -208,8 +217,9 @@ class CudaTransformer : public Model {
   absl::Status AttentionLayer(const Scratch& s, int l, int64_t n,
                               std::span<const ChunkPlan> chunks) const;
   absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n) const;
-  // Runs the decode step's graph for `chunk` (one token), capturing it on first use.
-  absl::Status ReplayDecodeStep(const ChunkPlan& chunk) const;
+  // Runs the decode step's graph for `chunks` (one token each, one key), capturing it on first
+  // use.
+  absl::Status ReplayDecodeStep(std::span<const ChunkPlan> chunks) const;
 
   int device_;
   ModelInfo info_;
@@ -220,9 +230,9 @@ class CudaTransformer : public Model {
   Tensor token_embd_, output_norm_, output_;
   std::vector<DeviceLayer> layers_;
   cuda::DeviceBuffer<float> inv_freq_, long_inv_freq_;  // [rotary_dim / 2]
-  cuda::DeviceBuffer<float> logits_;                    // [vocab]
+  cuda::DeviceBuffer<float> logits_;                    // [kMaxGraphBatch, vocab]
   cuda::PinnedBuffer<float> host_logits_;               // [vocab], for a fast copy back
-  mutable cuda::DeviceBuffer<float> batch_logits_;      // [chunks, vocab], grown as needed
+  mutable cuda::DeviceBuffer<float> batch_logits_;      // [chunks, vocab] past kMaxGraphBatch
   // The token choices on the device: the pass's logit adjustments go up (every chunk's, one
   // after another), one TokenChoice per chunk comes back.
   mutable cuda::PinnedBuffer<LogitAdjustment> host_adjustments_;
@@ -230,11 +240,15 @@ class CudaTransformer : public Model {
   cuda::DeviceBuffer<uint8_t> choice_workspace_;
   mutable cuda::DeviceBuffer<TokenChoice> choices_;
   mutable cuda::PinnedBuffer<TokenChoice> host_choices_;
-  cuda::DeviceBuffer<uint8_t> decode_workspace_;  // one sequence's, as the graphs hold it
-  mutable cuda::DeviceBuffer<uint8_t> batch_decode_workspace_;  // a batch's, grown as needed
+  // Decode attention's: for up to kMaxGraphBatch sequences, as the graphs hold it; for more, grown
+  // as needed.
+  cuda::DeviceBuffer<uint8_t> decode_workspace_;
+  mutable cuda::DeviceBuffer<uint8_t> batch_decode_workspace_;
+  cuda::DeviceBuffer<uint8_t> cublas_workspace_;  // cuBLAS's, set so that graphs may capture it
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  // Decode steps use their own buffers, which never move, so their graphs stay valid.
+  // Decode steps (up to kMaxGraphBatch sequences) use their own buffers, which never move, so
+  // their graphs stay valid.
   mutable Scratch decode_scratch_, prefill_scratch_;
   mutable absl::flat_hash_map<DecodeGraphKey, cudaGraphExec_t> decode_graphs_;
 };
@@ -360,8 +374,9 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
       for (; end < chunks.size() && chunks[end].n == 1; ++end) {
         max_kv_len = std::max(max_kv_len, chunks[end].key.max_kv_len);
       }
-      const cuda::DeviceBuffer<uint8_t>& workspace =
-          chunks.size() == 1 ? decode_workspace_ : batch_decode_workspace_;
+      const cuda::DeviceBuffer<uint8_t>& workspace = static_cast<int64_t>(end - i) <= kMaxGraphBatch
+                                                         ? decode_workspace_
+                                                         : batch_decode_workspace_;
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecodeBatch(
           chunk_q, views + i * layers, layers, static_cast<int64_t>(end - i), cache_dtype,
           max_kv_len, shape, workspace.data(), workspace.size(), attended, stream_));
@@ -437,16 +452,19 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
   return Linear(s, last, output_, static_cast<int64_t>(chunks.size()), logits);
 }
 
-absl::Status CudaTransformer::ReplayDecodeStep(const ChunkPlan& chunk) const {
-  const DecodeGraphKey& key = chunk.key;
+absl::Status CudaTransformer::ReplayDecodeStep(std::span<const ChunkPlan> chunks) const {
+  const DecodeGraphKey& key = chunks.front().key;
   cudaGraphExec_t& exec = decode_graphs_[key];
   if (exec == nullptr) {
     TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const absl::Status enqueued = EnqueuePass(decode_scratch_, 1, {&chunk, 1}, logits_.data());
+    const int64_t n = static_cast<int64_t>(chunks.size());
+    const absl::Status enqueued = EnqueuePass(decode_scratch_, n, chunks, PassLogits(n));
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
     if (enqueued.ok() && ended == cudaSuccess) {
-      absl::Status instantiated = OverlapKernelLaunches(graph);
+      // Only our own kernels wait for their predecessors' results themselves; a batch's GEMMs
+      // (cuBLAS) do not, so their graphs keep full dependencies.
+      absl::Status instantiated = n == 1 ? OverlapKernelLaunches(graph) : absl::OkStatus();
       if (instantiated.ok()) {
         instantiated = cuda::CudaStatus(cudaGraphInstantiate(&exec, graph, 0),
                                         "cudaGraphInstantiate", __FILE__, __LINE__);
@@ -494,12 +512,21 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
                  .max_kv_len = start + chunk_n}});
     n += chunk_n;
   }
-  const bool decode_step = n == 1;
+  // Decoding sequences only (one token each), few enough and with one rotation table: a graph.
+  const bool decode_step = n == static_cast<int64_t>(plans.size()) && n <= kMaxGraphBatch &&
+                           std::all_of(plans.begin(), plans.end(), [&](const ChunkPlan& plan) {
+                             return plan.key.long_rope == plans.front().key.long_rope;
+                           });
   if (decode_step) {
-    // The graph serves every context up to the next power of two.
-    int64_t& bound = plans.front().key.max_kv_len;
-    bound = std::min(std::bit_ceil(std::max<uint64_t>(bound, kShortestDecodeGraph)),
-                     static_cast<uint64_t>(info_.context_length));
+    // The graph serves every context up to the next power of two of the longest.
+    int64_t longest = 0;
+    for (const ChunkPlan& plan : plans) longest = std::max(longest, plan.key.max_kv_len);
+    const DecodeGraphKey key{.long_rope = plans.front().key.long_rope,
+                             .max_kv_len = static_cast<int64_t>(std::min(
+                                 std::bit_ceil(std::max<uint64_t>(longest, kShortestDecodeGraph)),
+                                 static_cast<uint64_t>(info_.context_length))),
+                             .batch = n};
+    for (ChunkPlan& plan : plans) plan.key = key;
   }
   TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
   Scratch& s = decode_step ? decode_scratch_ : prefill_scratch_;
@@ -521,7 +548,7 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
   }
   const int64_t one_token_chunks =
       std::count_if(plans.begin(), plans.end(), [](const ChunkPlan& plan) { return plan.n == 1; });
-  if (plans.size() > 1 && one_token_chunks > 0) {
+  if (one_token_chunks > kMaxGraphBatch) {
     const size_t bytes = cuda::AttentionDecodeWorkspaceBytes(
         KernelShape(layers_.front().config), info_.context_length, one_token_chunks);
     if (bytes > batch_decode_workspace_.size()) {
@@ -530,7 +557,7 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
   }
   TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));
   if (decode_step) {
-    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(plans.front()));
+    TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(plans));
   } else {
     TESSERA_RETURN_IF_ERROR(EnqueuePass(s, n, plans, PassLogits(plans.size())));
   }
@@ -581,7 +608,7 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
     TESSERA_RETURN_IF_CUDA_ERROR(choices_.Allocate(n_chunks));
     TESSERA_RETURN_IF_CUDA_ERROR(host_choices_.Allocate(n_chunks));
   }
-  if (n_chunks > 1 && n_chunks * vocab > batch_logits_.size()) {
+  if (static_cast<int64_t>(n_chunks) > kMaxGraphBatch && n_chunks * vocab > batch_logits_.size()) {
     TESSERA_RETURN_IF_CUDA_ERROR(batch_logits_.Allocate(n_chunks * vocab));
   }
   std::vector<size_t> first_adjustment(n_chunks);  // each chunk's, in adjustments_
@@ -663,6 +690,11 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&model->stream_, cudaStreamNonBlocking));
   TESSERA_RETURN_IF_CUBLAS_ERROR(cublasCreate(&model->cublas_));
   TESSERA_RETURN_IF_CUBLAS_ERROR(cublasSetStream(model->cublas_, model->stream_));
+  // A workspace of our own (after cublasSetStream, which resets it), so that no GEMM allocates
+  // while a batched decode step is being captured.
+  TESSERA_RETURN_IF_CUDA_ERROR(model->cublas_workspace_.Allocate(kCublasWorkspaceBytes));
+  TESSERA_RETURN_IF_CUBLAS_ERROR(cublasSetWorkspace(model->cublas_, model->cublas_workspace_.data(),
+                                                    model->cublas_workspace_.size()));
   for (Tensor* t : weights) {
     TESSERA_ASSIGN_OR_RETURN(*t, model->weights_.Upload(*t));
     progress(model->weights_.bytes(), total);
@@ -675,16 +707,16 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
     TESSERA_RETURN_IF_CUDA_ERROR(model->long_inv_freq_.Upload(
         first.InverseFrequencies(0, config.rope.original_context + 1)));
   }
-  TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(model->info_.vocab_size));
+  TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(kMaxGraphBatch * model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(
       model->choice_workspace_.Allocate(cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size)));
   TESSERA_RETURN_IF_CUDA_ERROR(model->choices_.Allocate(1));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_choices_.Allocate(1));
-  TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, 1));
+  TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, kMaxGraphBatch));
   const cpu::AttentionShape shape = KernelShape(config);
   TESSERA_RETURN_IF_CUDA_ERROR(model->decode_workspace_.Allocate(
-      cuda::AttentionDecodeWorkspaceBytes(shape, model->info_.context_length)));
+      cuda::AttentionDecodeWorkspaceBytes(shape, model->info_.context_length, kMaxGraphBatch)));
   return std::unique_ptr<Model>(std::move(model));
 }
 
