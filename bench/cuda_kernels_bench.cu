@@ -150,17 +150,19 @@ double CopyBandwidth(std::vector<Row>& rows) {
   return bytes / seconds;
 }
 
+// A weight matrix of Llama-3-8B: n rows of k.
+struct MatrixShape {
+  int64_t n, k;
+  const char* name;
+};
+
 void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
-  struct Shape {
-    int64_t n, k;
-    const char* name;
-  };
-  const Shape shapes[] = {{4096, 4096, "q/o proj"},
-                          {1024, 4096, "k/v proj"},
-                          {14336, 4096, "gate/up proj"},
-                          {4096, 14336, "down proj"},
-                          {128256, 4096, "lm head"}};
-  for (const Shape& s : shapes) {
+  const MatrixShape shapes[] = {{4096, 4096, "q/o proj"},
+                                {1024, 4096, "k/v proj"},
+                                {14336, 4096, "gate/up proj"},
+                                {4096, 14336, "down proj"},
+                                {128256, 4096, "lm head"}};
+  for (const MatrixShape& s : shapes) {
     const size_t weight_bytes = static_cast<size_t>(s.n * s.k) * 2;
     const int n_copies = CopiesToRotate(weight_bytes);
     std::vector<DeviceBuffer<__nv_bfloat16>> weights;
@@ -192,14 +194,9 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
 // calls it. The weights dominate the bytes, so GB/s counts them alone: a GEMM as fast as the GEMV
 // at M = 1 costs the batch nothing.
 void BenchSkinnyGemm(std::vector<Row>& rows, cublasHandle_t handle) {
-  struct Shape {
-    int64_t n, k;
-    const char* name;
-  };
-  const Shape shapes[] = {{4096, 4096, "q/o proj"},
-                          {14336, 4096, "gate/up proj"},
-                          {4096, 14336, "down proj"}};
-  for (const Shape& s : shapes) {
+  const MatrixShape shapes[] = {
+      {4096, 4096, "q/o proj"}, {14336, 4096, "gate/up proj"}, {4096, 14336, "down proj"}};
+  for (const MatrixShape& s : shapes) {
     const size_t weight_bytes = static_cast<size_t>(s.n * s.k) * 2;
     const int n_copies = CopiesToRotate(weight_bytes);
     std::vector<DeviceBuffer<__nv_bfloat16>> weights;

@@ -8,25 +8,24 @@
 
 namespace tessera {
 
-absl::Status CheckForwardArguments(const ModelInfo& info, int64_t n_tokens, const KvCache& cache,
-                                   size_t logits_size) {
-  if (n_tokens == 0 || cache.length() + n_tokens > cache.capacity() ||
-      static_cast<int64_t>(logits_size) != info.vocab_size) {
-    return absl::InternalError("Forward: no tokens, no room in the cache, or bad logits");
+absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
+    int64_t rope_switch_position, std::span<const SequenceChunk> chunks,
+    std::vector<std::vector<int32_t>>& reencoded) {
+  std::vector<SequenceChunk> run(chunks.begin(), chunks.end());
+  reencoded.assign(chunks.size(), {});
+  for (size_t i = 0; i < run.size(); ++i) {
+    KvCache& cache = *run[i].cache;
+    const int64_t n_tokens = static_cast<int64_t>(run[i].tokens.size());
+    if (n_tokens == 0 || cache.length() + n_tokens > cache.capacity()) {
+      return absl::InternalError("Forward: no tokens, or no room in the cache");
+    }
+    if (!MustReencode(rope_switch_position, cache.length(), n_tokens)) continue;
+    reencoded[i].assign(cache.tokens().begin(), cache.tokens().end());
+    reencoded[i].insert(reencoded[i].end(), run[i].tokens.begin(), run[i].tokens.end());
+    cache.Clear();
+    run[i].tokens = reencoded[i];
   }
-  return absl::OkStatus();
-}
-
-std::optional<std::vector<int32_t>> TokensToReencode(int64_t rope_switch_position,
-                                                     std::span<const int32_t> tokens,
-                                                     KvCache& cache) {
-  if (!MustReencode(rope_switch_position, cache.length(), static_cast<int64_t>(tokens.size()))) {
-    return std::nullopt;
-  }
-  std::vector<int32_t> sequence(cache.tokens().begin(), cache.tokens().end());
-  sequence.insert(sequence.end(), tokens.begin(), tokens.end());
-  cache.Clear();
-  return sequence;
+  return run;
 }
 
 absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cache,
@@ -58,20 +57,12 @@ absl::Status Transformer::ForwardBatch(std::span<const SequenceChunk> chunks,
   if (static_cast<int64_t>(logits.size()) != static_cast<int64_t>(chunks.size()) * vocab) {
     return absl::InternalError("Forward: logits do not hold a vocabulary per chunk");
   }
-  // The chunks as this pass runs them: a LongRoPE sequence crossing its switch re-encodes its
-  // cached tokens first (TokensToReencode), and its chunk then holds them too.
-  std::vector<SequenceChunk> pass(chunks.begin(), chunks.end());
-  std::vector<std::vector<int32_t>> reencoded(chunks.size());
+  std::vector<std::vector<int32_t>> reencoded;
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<SequenceChunk> pass,
+                           ChunksToRun(rope_switch_position_, chunks, reencoded));
   std::vector<int32_t> tokens;  // [n] every chunk's tokens, one chunk after another
-  for (size_t i = 0; i < pass.size(); ++i) {
-    KvCache& cache = *pass[i].cache;
-    TESSERA_RETURN_IF_ERROR(
-        CheckForwardArguments(info_, static_cast<int64_t>(pass[i].tokens.size()), cache, vocab));
-    if (auto sequence = TokensToReencode(rope_switch_position_, pass[i].tokens, cache)) {
-      reencoded[i] = *std::move(sequence);
-      pass[i].tokens = reencoded[i];
-    }
-    tokens.insert(tokens.end(), pass[i].tokens.begin(), pass[i].tokens.end());
+  for (const SequenceChunk& chunk : pass) {
+    tokens.insert(tokens.end(), chunk.tokens.begin(), chunk.tokens.end());
   }
   const int64_t n = static_cast<int64_t>(tokens.size());
   std::vector<float> x(n * dim);      // [n, hidden] the residual stream

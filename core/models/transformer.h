@@ -4,7 +4,6 @@
 // layers are shaped otherwise writes its own Model.
 #pragma once
 
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -37,16 +36,13 @@ inline bool MustReencode(int64_t rope_switch_position, int64_t cached, int64_t n
          cached + n_tokens > rope_switch_position;
 }
 
-// INTERNAL unless `n_tokens` > 0 fit in `cache` and `logits` holds a vocabulary's worth: a
-// caller's bug, not bad input.
-absl::Status CheckForwardArguments(const ModelInfo& info, int64_t n_tokens, const KvCache& cache,
-                                   size_t logits_size);
-
-// The tokens a pass must run when MustReencode: the cached ones, then `tokens`; the cache is
-// cleared to take them afresh. Otherwise nothing, and the pass runs `tokens`.
-std::optional<std::vector<int32_t>> TokensToReencode(int64_t rope_switch_position,
-                                                     std::span<const int32_t> tokens,
-                                                     KvCache& cache);
+// The chunks a pass runs, in order. A chunk whose sequence MustReencode has its cache cleared
+// and runs the cached tokens, then its own: those tokens are kept in `reencoded` (one entry per
+// chunk, resized here), which must outlive the result. INTERNAL unless every chunk has tokens and
+// room for them in its cache: a caller's bug, not bad input.
+absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
+    int64_t rope_switch_position, std::span<const SequenceChunk> chunks,
+    std::vector<std::vector<int32_t>>& reencoded);
 
 class Transformer : public Model {
  public:

@@ -83,7 +83,7 @@ struct Scratch {
   cuda::DeviceBuffer<float> k, v;            // [tokens, kv_dim], on their way into the cache
   cuda::DeviceBuffer<float> gate, up;        // [tokens, ffn]
   cuda::DeviceBuffer<uint16_t> x16;          // [tokens, max(hidden, q_dim, ffn)] GEMM operand
-  cuda::StepInputs inputs;                   // [layers] views, [tokens] ids and positions
+  cuda::StepInputs inputs;                   // [tokens * layers] views, [tokens] ids, ...
 };
 
 // Which decode graph a step replays. Decode attention's grid covers max_kv_len positions, and
@@ -485,18 +485,13 @@ absl::Status CudaTransformer::ReplayDecodeStep(std::span<const ChunkPlan> chunks
 
 absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
                                       const std::function<absl::Status()>& collect) const {
-  std::vector<SequenceChunk> pass(chunks.begin(), chunks.end());
-  std::vector<std::vector<int32_t>> reencoded(pass.size());
+  std::vector<std::vector<int32_t>> reencoded;
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<SequenceChunk> pass,
+                           ChunksToRun(rope_switch_position_, chunks, reencoded));
   std::vector<ChunkPlan> plans;
   int64_t n = 0;  // rows of the pass
   for (size_t i = 0; i < pass.size(); ++i) {
     KvCache& cache = *pass[i].cache;
-    TESSERA_RETURN_IF_ERROR(CheckForwardArguments(
-        info_, static_cast<int64_t>(pass[i].tokens.size()), cache, info_.vocab_size));
-    if (auto sequence = TokensToReencode(rope_switch_position_, pass[i].tokens, cache)) {
-      reencoded[i] = *std::move(sequence);
-      pass[i].tokens = reencoded[i];
-    }
     const int64_t chunk_n = static_cast<int64_t>(pass[i].tokens.size());
     const int64_t start = cache.length();
     if (start + chunk_n > info_.context_length) {
