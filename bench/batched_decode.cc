@@ -23,10 +23,11 @@ absl::StatusOr<BatchedDecodeFigures> MeasureBatchedDecode(const Model& model, in
                                                           std::mt19937& rng) {
   const ModelInfo& info = model.info();
   const int64_t capacity = context + warmup_steps + steps;
-  KvCachePool pool(info.kv_shape, batch * capacity, model.kv_memory());
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCachePool> pool,
+                           KvCachePool::Create(info.kv_shape, batch * capacity, model.kv_memory()));
   std::vector<std::unique_ptr<KvCache>> caches;
   for (int i = 0; i < batch; ++i) {
-    TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, pool.Allocate(capacity));
+    TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, pool->Allocate(capacity));
     TESSERA_RETURN_IF_ERROR(
         model.ForwardAndChoose(RandomTokens(context, info.vocab_size, rng), *cache, {}, nullptr, 0)
             .status());

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +42,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/token_choice.h"
+#include "kernels/kv_blocks.h"
 
 namespace tessera::cuda {
 namespace {
@@ -93,6 +95,15 @@ DeviceBuffer<__nv_bfloat16> RandomBf16(size_t n, uint32_t seed) {
   BENCH_CHECK(ConvertFromFloat(floats.data(), static_cast<int64_t>(n), DType::kBF16,
                                buffer.data(), nullptr));
   BENCH_CHECK(cudaDeviceSynchronize());
+  return buffer;
+}
+
+// Blocks 0, 1, ..., n_blocks - 1: a contiguous cache as a paged one (kernels/kv_blocks.h).
+DeviceBuffer<int32_t> InOrderBlockTable(int64_t n_blocks) {
+  std::vector<int32_t> table(n_blocks);
+  std::iota(table.begin(), table.end(), 0);
+  DeviceBuffer<int32_t> buffer;
+  BENCH_CHECK(buffer.Upload(table));
   return buffer;
 }
 
@@ -277,7 +288,11 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
       const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
       const int64_t context = c.length;
       const int64_t visible = c.sliding_window > 0 ? std::min(context, c.sliding_window) : context;
-      const size_t cache_values = static_cast<size_t>(context) * shape.n_kv_heads * shape.head_dim;
+      // Every copy's pools hold the context in order, one block table for all of them.
+      const int64_t n_blocks = KvBlocksFor(context);
+      const size_t cache_values =
+          static_cast<size_t>(n_blocks * kKvBlockTokens) * shape.n_kv_heads * shape.head_dim;
+      DeviceBuffer<int32_t> block_table = InOrderBlockTable(n_blocks);
       const size_t value_bytes = cache_dtype == DType::kF32 ? 4 : 2;
       const double kv_bytes = 2.0 * visible * shape.n_kv_heads * shape.head_dim * value_bytes;
       const int n_copies = CopiesToRotate(static_cast<size_t>(kv_bytes));
@@ -288,11 +303,13 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
         if (cache_dtype == DType::kF32) {
           f32_caches.push_back(RandomFloats(cache_values, 200 + i));
           f32_caches.push_back(RandomFloats(cache_values, 300 + i));
-          host_views.push_back({f32_caches[2 * i].data(), f32_caches[2 * i + 1].data(), context});
+          host_views.push_back({f32_caches[2 * i].data(), f32_caches[2 * i + 1].data(),
+                                block_table.data(), context});
         } else {
           bf16_caches.push_back(RandomBf16(cache_values, 200 + i));
           bf16_caches.push_back(RandomBf16(cache_values, 300 + i));
-          host_views.push_back({bf16_caches[2 * i].data(), bf16_caches[2 * i + 1].data(), context});
+          host_views.push_back({bf16_caches[2 * i].data(), bf16_caches[2 * i + 1].data(),
+                                block_table.data(), context});
         }
       }
       DeviceBuffer<float> q = RandomFloats(shape.n_heads * shape.head_dim, 4);
@@ -406,8 +423,14 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
     const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
     const int64_t n_tokens = c.length;
     DeviceBuffer<float> q = RandomFloats(n_tokens * shape.n_heads * shape.head_dim, 5);
-    DeviceBuffer<float> k_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 6);
-    DeviceBuffer<float> v_cache = RandomFloats(n_tokens * shape.n_kv_heads * shape.head_dim, 7);
+    const int64_t n_blocks = KvBlocksFor(n_tokens);
+    const int64_t cache_values = n_blocks * kKvBlockTokens * shape.n_kv_heads * shape.head_dim;
+    DeviceBuffer<float> k_cache = RandomFloats(cache_values, 6);
+    DeviceBuffer<float> v_cache = RandomFloats(cache_values, 7);
+    DeviceBuffer<int32_t> block_table = InOrderBlockTable(n_blocks);
+    DeviceBuffer<KvCacheView> view;
+    BENCH_CHECK(view.Upload(
+        std::vector<KvCacheView>{{k_cache.data(), v_cache.data(), block_table.data(), n_tokens}}));
     DeviceBuffer<float> out;
     BENCH_CHECK(out.Allocate(n_tokens * shape.n_heads * shape.head_dim));
     // Two matrix products (scores, values) of 2 flops per multiply-add over the visible query-key
@@ -423,9 +446,8 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
       rows.push_back({name, label, flops,
                       MedianSeconds(
                           [&](int) {
-                            BENCH_CHECK(kernel(q.data(), k_cache.data(), v_cache.data(),
-                                               DType::kF32, n_tokens, 0, shape, out.data(),
-                                               nullptr));
+                            BENCH_CHECK(kernel(q.data(), view.data(), DType::kF32, n_tokens, 0,
+                                               shape, out.data(), nullptr));
                           },
                           1)});
     }

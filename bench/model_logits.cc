@@ -101,8 +101,9 @@ absl::StatusOr<PromptOutputs> RunPrompt(const Model& model, std::span<const int3
                                         int64_t greedy_tokens) {
   const ModelInfo& info = model.info();
   const int64_t length = static_cast<int64_t>(prompt.size()) + greedy_tokens;
-  KvCachePool pool(info.kv_shape, length);
-  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool.Allocate(length));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCachePool> pool,
+                           KvCachePool::Create(info.kv_shape, length));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool->Allocate(length));
   PromptOutputs out;
   std::vector<float> logits(info.vocab_size);  // [vocab]
   const Clock::time_point prefill_start = Clock::now();

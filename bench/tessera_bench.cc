@@ -319,8 +319,9 @@ absl::StatusOr<DecodeFigures> MeasureDecode(const LoadedModel& loaded, int64_t c
   const Model& model = *loaded.model;
   const ModelInfo& info = loaded.facts.info;
   const int64_t capacity = context + kWarmupSteps + steps;
-  KvCachePool pool(info.kv_shape, capacity, model.kv_memory());
-  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool.Allocate(capacity));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCachePool> pool,
+                           KvCachePool::Create(info.kv_shape, capacity, model.kv_memory()));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool->Allocate(capacity));
   TESSERA_RETURN_IF_ERROR(
       model.ForwardAndChoose(RandomTokens(context, info.vocab_size, rng), *cache, {}, nullptr, 0)
           .status());
@@ -371,8 +372,9 @@ absl::StatusOr<PrefillFigures> MeasurePrefill(const LoadedModel& loaded, int64_t
                                               std::mt19937& rng) {
   const Model& model = *loaded.model;
   const ModelInfo& info = loaded.facts.info;
-  KvCachePool pool(info.kv_shape, tokens, model.kv_memory());
-  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool.Allocate(tokens));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCachePool> pool,
+                           KvCachePool::Create(info.kv_shape, tokens, model.kv_memory()));
+  TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCache> cache, pool->Allocate(tokens));
   std::vector<float> logits(info.vocab_size);  // [vocab]
   const std::vector<int32_t> prompt = RandomTokens(tokens, info.vocab_size, rng);
   std::vector<double> seconds;

@@ -22,8 +22,9 @@ func OnDevice(device string) LoadOption {
 	return func(l *loadCall) { l.request.Device = device }
 }
 
-// WithKVCacheCapacity sizes the KV cache shared by the model's sessions, in tokens. Default:
-// room for eight full-context sequences.
+// WithKVCacheCapacity sizes the KV cache shared by the model's sessions, in tokens (rounded up
+// to 16-token blocks). Default: room for eight full-context sequences, or what 90% of the
+// device's free memory holds if less.
 func WithKVCacheCapacity(tokens int64) LoadOption {
 	return func(l *loadCall) { l.request.KvCacheCapacityTokens = tokens }
 }

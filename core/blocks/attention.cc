@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/kv_blocks.h"
 
 namespace tessera {
 
@@ -72,12 +73,18 @@ void Attention::Forward(const float* x, std::span<const SequenceChunk> chunks, i
               inv_freq, rope.style, rope.attention_factor);
     cpu::Rope(chunk_k, positions.data(), n, config_.num_kv_heads, config_.head_dim, rope.rotary_dim,
               inv_freq, rope.style, rope.attention_factor);
-    // The CPU's caches are fp32 (KvCacheShape::dtype); the new rows go at the chunk's positions.
-    float* keys = static_cast<float*>(chunk.cache->keys(layer));
-    float* values = static_cast<float*>(chunk.cache->values(layer));
-    std::copy_n(chunk_k, n * kv_dim, keys + start * kv_dim);
-    std::copy_n(v.data() + first * kv_dim, n * kv_dim, values + start * kv_dim);
-    cpu::Attention(chunk_q, keys, values, n, start, shape, attended.data() + first * q_dim);
+    // The CPU's caches are fp32 (KvCacheShape::dtype); the new rows go at the chunk's positions,
+    // in the rows the sequence's blocks give them.
+    float* keys = static_cast<float*>(chunk.cache->pool().keys(layer));
+    float* values = static_cast<float*>(chunk.cache->pool().values(layer));
+    const int32_t* block_table = chunk.cache->block_table().data();
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t row = KvRow(block_table, start + t);
+      std::copy_n(chunk_k + t * kv_dim, kv_dim, keys + row * kv_dim);
+      std::copy_n(v.data() + (first + t) * kv_dim, kv_dim, values + row * kv_dim);
+    }
+    cpu::Attention(chunk_q, keys, values, block_table, n, start, shape,
+                   attended.data() + first * q_dim);
     first += n;
   }
   cpu::Matmul(attended.data(), weights_.o, n_tokens, out);

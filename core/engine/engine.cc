@@ -89,6 +89,19 @@ std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> 
   return id ? std::string(tokenizer.TokenText(*id)) : std::string();
 }
 
+// The tokens of the model's KV-cache pool: as asked, or kDefaultFullContextSequences full
+// contexts within kDefaultKvMemoryFraction of the memory its device has free once the weights are
+// in (a long-context model's eight contexts may not fit).
+int64_t KvCacheCapacityTokens(const EngineOptions& options, const ModelInfo& info,
+                              const KvMemory& memory) {
+  if (options.kv_cache_capacity_tokens > 0) return options.kv_cache_capacity_tokens;
+  const int64_t fitting =
+      static_cast<int64_t>(kDefaultKvMemoryFraction * static_cast<double>(memory.FreeBytes())) /
+      info.kv_shape.bytes_per_token();
+  return std::max<int64_t>(kKvBlockTokens,
+                           std::min(kDefaultFullContextSequences * info.context_length, fitting));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options,
@@ -124,25 +137,27 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
                                                             uploaded, total);
                                                  }));
   }
+  TESSERA_ASSIGN_OR_RETURN(
+      std::unique_ptr<KvCachePool> kv_pool,
+      KvCachePool::Create(model->info().kv_shape,
+                          KvCacheCapacityTokens(options, model->info(), model->kv_memory()),
+                          model->kv_memory()));
   return std::unique_ptr<Engine>(new Engine(options, std::move(file), std::move(tokenizer),
                                             std::move(end_of_generation_ids), std::move(model),
-                                            std::move(chat_template)));
+                                            std::move(chat_template), std::move(kv_pool)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
                std::unique_ptr<Tokenizer> tokenizer, std::vector<int32_t> end_of_generation_ids,
-               std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template)
+               std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template,
+               std::unique_ptr<KvCachePool> kv_pool)
     : options_(std::move(options)),
       file_(std::move(file)),
       tokenizer_(std::move(tokenizer)),
       end_of_generation_ids_(std::move(end_of_generation_ids)),
       model_(std::move(model)),
-      chat_template_(std::move(chat_template)) {
-  const ModelInfo& info = model_->info();
-  const int64_t capacity = options_.kv_cache_capacity_tokens > 0
-                               ? options_.kv_cache_capacity_tokens
-                               : kDefaultFullContextSequences * info.context_length;
-  kv_pool_ = std::make_unique<KvCachePool>(info.kv_shape, capacity, model_->kv_memory());
+      chat_template_(std::move(chat_template)),
+      kv_pool_(std::move(kv_pool)) {
   thread_ = std::thread([this] { Loop(); });
 }
 

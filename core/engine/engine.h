@@ -33,7 +33,9 @@ inline constexpr int32_t kDefaultMaxBatchTokens = 512;
 struct EngineOptions {
   std::string path;    // GGUF model file or Hugging Face model directory
   std::string device;  // as ChooseDevice (device_choice.h) reads it; empty for the default
-  // Total KV-cache tokens for all sequences; 0: kDefaultFullContextSequences full contexts.
+  // Total KV-cache tokens for all sequences, rounded up to whole blocks; 0:
+  // kDefaultFullContextSequences full contexts, within kDefaultKvMemoryFraction of the device's
+  // free memory.
   int64_t kv_cache_capacity_tokens = 0;
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
   const std::atomic<bool>* cancel_requested = nullptr;
@@ -44,6 +46,7 @@ struct EngineOptions {
 };
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
+inline constexpr double kDefaultKvMemoryFraction = 0.9;
 
 enum class LoadStage : uint8_t { kOpeningFile, kReadingWeights, kBuildingModel, kUploadingWeights };
 using LoadProgressCallback =
@@ -121,7 +124,8 @@ class Engine {
 
   Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
          std::unique_ptr<Tokenizer> tokenizer, std::vector<int32_t> end_of_generation_ids,
-         std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template);
+         std::unique_ptr<Model> model, std::optional<ChatTemplate> chat_template,
+         std::unique_ptr<KvCachePool> kv_pool);
   // The prompt tokens of a chat: rendered with the chat template, special tokens recognised.
   absl::StatusOr<std::vector<int32_t>> TokenizeChat(std::vector<ChatMessage> messages) const;
   using JobIterator = std::list<Job>::iterator;

@@ -1,19 +1,23 @@
-// KV cache: the keys and values of every token a sequence has seen, per layer, in the model's
-// cache dtype (fp32 on the CPU; on a GPU the 16-bit dtype of the weights), in the memory of the
-// model's device (KvMemory). Capacity is reserved from the model's KvCachePool up
-// front, so a sequence that starts can always finish, and a full pool is a clear
-// RESOURCE_EXHAUSTED at admission.
+// Paged KV cache: the keys and values of every token a sequence has seen, per layer, in the
+// model's cache dtype (fp32 on the CPU; on a GPU the 16-bit dtype of the weights), in blocks of
+// kKvBlockTokens positions (kernels/kv_blocks.h) from one pool per model, allocated once in the
+// memory of the model's device (KvMemory) when the model loads. A sequence reserves its capacity
+// in blocks up front, so one that starts can always finish and a full pool is a clear
+// RESOURCE_EXHAUSTED at admission; it takes the blocks themselves only as its tokens arrive.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "kernels/kv_blocks.h"
 #include "kernels/tensor.h"
 
 namespace tessera {
@@ -31,7 +35,7 @@ struct KvCacheShape {
   }
 };
 
-// Where caches keep their keys and values: host memory for the CPU backend, device memory for a
+// Where a pool keeps its keys and values: host memory for the CPU backend, device memory for a
 // model on a GPU (which supplies its own).
 class KvMemory {
  public:
@@ -40,6 +44,8 @@ class KvMemory {
   // device has too little free memory.
   virtual absl::StatusOr<void*> Allocate(size_t bytes) = 0;
   virtual void Free(void* data) = 0;
+  // What Allocate could still take.
+  virtual int64_t FreeBytes() const = 0;
 };
 
 // Plain host memory.
@@ -53,36 +59,34 @@ class KvCache {
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
 
+  // Positions it may hold: what it reserved.
   int64_t capacity() const { return capacity_; }
   int64_t length() const { return static_cast<int64_t>(tokens_.size()); }
   // The ids of the tokens whose keys and values it holds, in position order.
   std::span<const int32_t> tokens() const { return tokens_; }
+  // Takes blocks from its reservation until they hold positions [0, positions), where the model
+  // is about to write keys and values. INTERNAL past capacity(): a caller's bug.
+  absl::Status AddBlocksFor(int64_t positions);
   // Records `tokens` at the next positions; the model writes their keys and values first.
   void Extend(std::span<const int32_t> tokens) {
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   }
-  // Forgets every position, keeping the memory, so the tokens can be encoded afresh.
+  // Forgets every position, keeping the blocks, so the tokens can be encoded afresh.
   void Clear() { tokens_.clear(); }
 
-  // [capacity, num_kv_heads, head_dim] for one layer in the shape's dtype, in the pool's
-  // KvMemory.
-  void* keys(int layer) { return keys_ + layer * layer_bytes(); }
-  void* values(int layer) { return values_ + layer * layer_bytes(); }
+  // Its blocks in position order: position p is in row KvRow(block_table().data(), p) of the
+  // pool's layers.
+  std::span<const int32_t> block_table() const { return block_table_; }
+  const KvCachePool& pool() const { return *pool_; }
 
  private:
   friend class KvCachePool;
-  KvCache(KvCachePool* pool, KvCacheShape shape, int64_t capacity, void* keys, void* values);
-  int64_t layer_bytes() const {
-    return capacity_ * shape_.values_per_token_per_layer() *
-           static_cast<int64_t>(DTypeSize(shape_.dtype));
-  }
+  KvCache(KvCachePool* pool, int64_t capacity);
 
   KvCachePool* pool_;
-  KvCacheShape shape_;
   int64_t capacity_;
-  std::vector<int32_t> tokens_;  // [length]
-  std::byte* keys_;              // [num_layers, capacity, num_kv_heads, head_dim]
-  std::byte* values_;            // same
+  std::vector<int32_t> tokens_;       // [length]
+  std::vector<int32_t> block_table_;  // [blocks taken so far]
 };
 
 // One sequence's part of a batched pass: `tokens` at positions [cache->length(),
@@ -92,30 +96,52 @@ struct SequenceChunk {
   KvCache* cache = nullptr;
 };
 
-// Hands out KV caches while their total capacity stays within a budget of tokens. Caches must
-// not outlive the pool.
+// The blocks of one model's KV caches, and the caches that reserve them. Caches must not outlive
+// the pool.
 class KvCachePool {
  public:
-  // `memory` must outlive the pool.
-  KvCachePool(KvCacheShape shape, int64_t capacity_tokens, KvMemory& memory = HostKvMemory());
+  // Allocates the keys and values of KvBlocksFor(capacity_tokens) blocks in `memory`, which must
+  // outlive the pool. Errors as KvMemory::Allocate.
+  static absl::StatusOr<std::unique_ptr<KvCachePool>> Create(KvCacheShape shape,
+                                                             int64_t capacity_tokens,
+                                                             KvMemory& memory = HostKvMemory());
+  ~KvCachePool();
+  KvCachePool(const KvCachePool&) = delete;
+  KvCachePool& operator=(const KvCachePool&) = delete;
 
-  // RESOURCE_EXHAUSTED (reason KV_CACHE_FULL) when fewer than `tokens` are free, or as
-  // KvMemory::Allocate when the device is out of memory.
+  // A cache that reserves the blocks for `tokens` positions. RESOURCE_EXHAUSTED (reason
+  // KV_CACHE_FULL) when fewer are free.
   absl::StatusOr<std::unique_ptr<KvCache>> Allocate(int64_t tokens);
 
   const KvCacheShape& shape() const { return shape_; }
-  int64_t capacity_tokens() const { return capacity_tokens_; }
+  int64_t capacity_tokens() const { return n_blocks_ * kKvBlockTokens; }
+  // Positions in blocks that no cache has reserved.
   int64_t free_tokens() const;
+
+  // One layer's blocks: [n_blocks, kKvBlockTokens, num_kv_heads, head_dim] in the shape's dtype.
+  void* keys(int layer) const { return keys_ + layer * layer_bytes(); }
+  void* values(int layer) const { return values_ + layer * layer_bytes(); }
 
  private:
   friend class KvCache;
-  void Release(int64_t tokens);
+  KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys, void* values);
+  int64_t layer_bytes() const {
+    return n_blocks_ * kKvBlockTokens * shape_.values_per_token_per_layer() *
+           static_cast<int64_t>(DTypeSize(shape_.dtype));
+  }
+  // A block no cache holds; none only if more were taken than reserved.
+  std::optional<int32_t> TakeBlock();
+  // Gives back `blocks` and the reservation of `reserved_blocks`.
+  void Release(std::span<const int32_t> blocks, int64_t reserved_blocks);
 
   const KvCacheShape shape_;
-  const int64_t capacity_tokens_;
+  const int64_t n_blocks_;
   KvMemory& memory_;
+  std::byte* const keys_;    // [num_layers, n_blocks, kKvBlockTokens, num_kv_heads, head_dim]
+  std::byte* const values_;  // same
   mutable absl::Mutex mutex_;
-  int64_t used_tokens_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t reserved_blocks_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::vector<int32_t> free_blocks_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace tessera

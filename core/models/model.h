@@ -67,7 +67,7 @@ class Model {
   virtual absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
       std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const;
 
-  // Where its KV caches must live: the memory of the device it computes on.
+  // Where its KV-cache pool must live: the memory of the device it computes on.
   virtual KvMemory& kv_memory() const { return HostKvMemory(); }
 
   // "cpu" or "cuda:N".

@@ -19,6 +19,7 @@ absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
     if (n_tokens == 0 || cache.length() + n_tokens > cache.capacity()) {
       return absl::InternalError("Forward: no tokens, or no room in the cache");
     }
+    TESSERA_RETURN_IF_ERROR(cache.AddBlocksFor(cache.length() + n_tokens));
     if (!MustReencode(rope_switch_position, cache.length(), n_tokens)) continue;
     reencoded[i].assign(cache.tokens().begin(), cache.tokens().end());
     reencoded[i].insert(reencoded[i].end(), run[i].tokens.begin(), run[i].tokens.end());

@@ -38,8 +38,9 @@ inline bool MustReencode(int64_t rope_switch_position, int64_t cached, int64_t n
 
 // The chunks a pass runs, in order. A chunk whose sequence MustReencode has its cache cleared
 // and runs the cached tokens, then its own: those tokens are kept in `reencoded` (one entry per
-// chunk, resized here), which must outlive the result. INTERNAL unless every chunk has tokens and
-// room for them in its cache: a caller's bug, not bad input.
+// chunk, resized here), which must outlive the result. Each cache takes the blocks its chunk's
+// positions need. INTERNAL unless every chunk has tokens and room for them in its cache: a
+// caller's bug, not bad input.
 absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
     int64_t rope_switch_position, std::span<const SequenceChunk> chunks,
     std::vector<std::vector<int32_t>>& reencoded);

@@ -7,11 +7,13 @@
 
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/kv_blocks.h"
 
 namespace tessera::cpu {
 
-void Attention(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
-               int64_t first_position, const AttentionShape& shape, float* out) {
+void Attention(const float* q, const float* k_cache, const float* v_cache,
+               const int32_t* block_table, int64_t n_tokens, int64_t first_position,
+               const AttentionShape& shape, float* out) {
   const int n_heads = shape.n_heads;
   const int head_dim = shape.head_dim;
   const int heads_per_kv_head = n_heads / shape.n_kv_heads;
@@ -33,8 +35,8 @@ void Attention(const float* q, const float* k_cache, const float* v_cache, int64
 
         float max_score = -INFINITY;
         for (int64_t p = 0; p < n_visible; ++p) {
-          scores[p] = shape.scale *
-                      Dot(q_head, k_cache + (first_visible + p) * kv_row + kv_offset, head_dim);
+          const int64_t row = KvRow(block_table, first_visible + p);
+          scores[p] = shape.scale * Dot(q_head, k_cache + row * kv_row + kv_offset, head_dim);
           max_score = std::max(max_score, scores[p]);
         }
         // Subtracting the max keeps exp() in range; it cancels in the normalization.
@@ -46,7 +48,8 @@ void Attention(const float* q, const float* k_cache, const float* v_cache, int64
 
         std::fill(out_head, out_head + head_dim, 0.0f);
         for (int64_t p = 0; p < n_visible; ++p) {
-          const float* v_head = v_cache + (first_visible + p) * kv_row + kv_offset;  // [head_dim]
+          const float* v_head =
+              v_cache + KvRow(block_table, first_visible + p) * kv_row + kv_offset;  // [head_dim]
           const float probability = scores[p] / score_sum;
           for (int d = 0; d < head_dim; ++d) out_head[d] += probability * v_head[d];
         }

@@ -62,11 +62,13 @@ struct AttentionShape {
 // Causal scaled-dot-product attention of n_tokens new queries against a KV cache that already
 // holds their keys and values. Query i sits at position p = first_position + i and attends to
 // cache positions [0, p], or [p - sliding_window + 1, p] when a window is set.
-//   q, out: [n_tokens, n_heads, head_dim]; k_cache, v_cache: [>= first_position + n_tokens,
-//   n_kv_heads, head_dim]
+//   q, out: [n_tokens, n_heads, head_dim]; k_cache, v_cache: one layer's pool of blocks,
+//   [n_blocks, kKvBlockTokens, n_kv_heads, head_dim] (kernels/kv_blocks.h); block_table: the
+//   sequence's blocks, [KvBlocksFor(first_position + n_tokens)]
 // Parallel over (token, head) (OpenMP); softmax in fp32 with the max subtracted.
-void Attention(const float* q, const float* k_cache, const float* v_cache, int64_t n_tokens,
-               int64_t first_position, const AttentionShape& shape, float* out);
+void Attention(const float* q, const float* k_cache, const float* v_cache,
+               const int32_t* block_table, int64_t n_tokens, int64_t first_position,
+               const AttentionShape& shape, float* out);
 
 // The choice of the next token over `logits` ([vocab]) after `adjustments` (distinct tokens,
 // each in [0, vocab)): greedy when `draw` is null, else the draw it describes (probabilities in

@@ -4,10 +4,12 @@
 // lane holding the 4 (fp32) or 8 (16-bit cache) consecutive dims of one 16-byte load. Each
 // sub-warp keeps its own running (online) softmax over the positions it takes, kInFlight at a
 // time: it issues the K and V loads of all of them before the first use, so many bytes are in
-// flight per SM; then per position the group's dot products are reduced across the sub-warp and
-// folded into the running max, sum and output held in registers. The queries sit in registers
-// too, sized by the group and head_dim at compile time. At the end the sub-warps merge through
-// shuffles and the block's warps through shared memory.
+// flight per SM (a position's K and V rows are the pool row its block table entry gives; the
+// positions a warp loads at once lie in at most three blocks, whose entries it reads once); then
+// per position the group's dot products are reduced across the sub-warp and folded into the
+// running max, sum and output held in registers. The queries sit in registers too, sized by the
+// group and head_dim at compile time. At the end the sub-warps merge through shuffles and the
+// block's warps through shared memory.
 // Second pass, one block per query head: the block finds the global max and sum over the chunks,
 // each warp rescales a share of the chunks' partial results to the global max, and the warps'
 // sums are added and normalized by the global sum.
@@ -214,8 +216,15 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   const int sub_warp = lane / kLanes;
   const int sub_lane = lane % kLanes;
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
-  const T* k_head = static_cast<const T*>(cache->keys) + first * kv_row + kv_head * head_dim;
-  const T* v_head = static_cast<const T*>(cache->values) + first * kv_row + kv_head * head_dim;
+  const T* k_head = static_cast<const T*>(cache->keys) + kv_head * head_dim;
+  const T* v_head = static_cast<const T*>(cache->values) + kv_head * head_dim;
+  const int32_t* block_table = cache->block_table;
+  // A sweep of the warp covers positions [first + p0, first + p0 + kWarpPositions) (at most 32), so
+  // at most kSweepBlocks blocks, whose table entries it loads once for all its positions. Entries
+  // past the chunk's last block are loaded as that block's, so that no load needs a branch (which
+  // would keep the sweep's loads from being issued together).
+  constexpr int kSweepBlocks = (kWarpPositions + kKvBlockTokens - 2) / kKvBlockTokens + 1;
+  const int64_t last_block = (first + chunk_len - 1) / kKvBlockTokens;
   // The first dim of this lane's load v of a position.
   const auto dim = [&](int v) { return kPer * sub_lane + kLanes * kPer * v; };
 
@@ -247,17 +256,34 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   for (int g = 0; g < kGroup; ++g) run_max[g] = -INFINITY;
 
   for (int64_t p0 = warp * kWarpPositions; p0 < chunk_len; p0 += kWarps * kWarpPositions) {
+    const int64_t sweep_block = (first + p0) / kKvBlockTokens;
+    const int sweep_offset = static_cast<int>((first + p0) % kKvBlockTokens);  // in that block
+    int32_t blocks[kSweepBlocks];
+#pragma unroll
+    for (int b = 0; b < kSweepBlocks; ++b) {
+      const int64_t entry = sweep_block + b < last_block ? sweep_block + b : last_block;
+      blocks[b] = __ldg(block_table + entry);
+    }
     uint4 k_raw[kInFlight][kVecs];
     uint4 v_raw[kInFlight][kVecs];
 #pragma unroll
     for (int j = 0; j < kInFlight; ++j) {
       const int64_t p = p0 + j * kSubWarps + sub_warp;
+      // Position first + p's row, KvRow(block_table, first + p), shared by its key and value.
+      const int in_sweep = sweep_offset + j * kSubWarps + sub_warp;
+      int32_t block = blocks[0];
+#pragma unroll
+      for (int b = 1; b < kSweepBlocks; ++b) {
+        if (in_sweep >= b * kKvBlockTokens) block = blocks[b];
+      }
+      const int64_t row_offset =
+          (int64_t{block} * kKvBlockTokens + in_sweep % kKvBlockTokens) * kv_row;
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) {
         const bool loads = p < chunk_len && dim(v) < head_dim;
-        k_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(k_head + p * kv_row + dim(v))
+        k_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(k_head + row_offset + dim(v))
                             : make_uint4(0, 0, 0, 0);
-        v_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(v_head + p * kv_row + dim(v))
+        v_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(v_head + row_offset + dim(v))
                             : make_uint4(0, 0, 0, 0);
       }
     }

@@ -1,7 +1,8 @@
 // Decode attention on the GPU: the one new query token of a sequence against its whole KV cache,
 // with grouped-query attention (kernels/cpu/attention.cc with n_tokens = 1). The KV cache has the
-// CPU backend's layout in fp32, bf16 or fp16 (a 16-bit cache halves the bytes read); scores and
-// sums are fp32, so with an fp32 cache results match the CPU's to fp32 rounding.
+// CPU backend's paged layout (kernels/kv_blocks.h) in fp32, bf16 or fp16 (a 16-bit cache halves
+// the bytes read); scores and sums are fp32, so with an fp32 cache results match the CPU's to fp32
+// rounding.
 //
 // Long contexts are split over the KV length ("flash-decoding"): one block per (kv head, chunk of
 // positions) computes an unnormalized partial result with its own max and sum, and a second pass
@@ -9,9 +10,9 @@
 // covers it: the whole GPU stays busy even for one sequence. With a sliding window the chunks
 // cover only the window, so a long context costs what the window costs.
 //
-// The cache and its length are read from device memory when the kernels run (KvCacheView), so a
-// launch captured in a CUDA graph serves every step: its grid covers the longest context it may
-// meet, and the blocks past the current context's chunks return at once.
+// The cache, its block table and its length are read from device memory when the kernels run
+// (KvCacheView), so a launch captured in a CUDA graph serves every step: its grid covers the
+// longest context it may meet, and the blocks past the current context's chunks return at once.
 #pragma once
 
 #include <cstddef>
@@ -40,9 +41,10 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
 
 // out[h, :] = softmax(scale * q[h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the cache
 // positions p in [0, kv_len), or [max(0, kv_len - sliding_window), kv_len) when a window is set;
-// group = n_heads / n_kv_heads; kv_len = cache->length when the kernels run.
-//   q, out: [n_heads, head_dim] fp32; cache: one view in device memory, keys and values
-//   [>= kv_len, n_kv_heads, head_dim] in cache_dtype; all 16-byte aligned device memory.
+// group = n_heads / n_kv_heads; kv_len = cache->length when the kernels run. Position p's key and
+// value are row KvRow(cache->block_table, p) of the cache's pools.
+//   q, out: [n_heads, head_dim] fp32; cache: one view in device memory, its pools in cache_dtype
+//   and its block table of KvBlocksFor(kv_len) blocks; all 16-byte aligned device memory.
 // Preconditions: 1 <= kv_len <= max_kv_len; head_dim at most 256, a multiple of 4 (fp32 cache)
 // or 8 (16-bit cache);
 // n_heads / n_kv_heads an integer of at most 8; sliding_window >= 0; workspace of

@@ -1,7 +1,8 @@
 // One block of 256 threads per (tile of 64 queries, query head). The threads form a 16 x 16 grid:
 // thread (ty, tx) owns query rows 4 ty .. 4 ty + 3 of the tile, and in each 64-key tile the score
 // columns tx + 16 j; in the output it owns the float4 columns tx + 16 j of the head. Per key tile:
-//   load K and V rows into shared memory (the query tile stays there for the whole block);
+//   load K and V rows into shared memory, each from the pool row the block table gives its
+//   position (the query tile stays there for the whole block);
 //   scores: a 4 x 4 register tile per thread from float4 reads of Q and K rows (K rows padded by
 //   one float4, so the 8 threads of a shared-memory phase hit distinct banks);
 //   online softmax: the row max across the 16 threads of a row by shuffles, the running output
@@ -85,6 +86,30 @@ __device__ __forceinline__ void LoadRows(const T* src, int64_t src_stride, int n
   }
 }
 
+// Copies the K and V rows of cache positions [k0, k0 + n_valid) of one kv head into their tiles
+// (position p's at k_head and v_head + KvRow(block_table, p) * kv_row), looking each position up
+// once for both; rows [n_valid, kKeyTile) become zeros. Those read position k0 and drop it rather
+// than skip the loads: a branch around them (and the lookup) would keep the loop's loads from
+// being issued together.
+template <typename T>
+__device__ __forceinline__ void LoadKeysAndValues(const T* k_head, const T* v_head,
+                                                  const int32_t* block_table, int64_t kv_row,
+                                                  int64_t k0, int n_valid, int head_dim,
+                                                  float* k_tile, int k_stride, float* v_tile) {
+  const int vecs = head_dim / 4;
+  for (int i = threadIdx.x; i < kKeyTile * vecs; i += kThreads) {
+    const int row = i / vecs;
+    const int d = 4 * (i % vecs);
+    const bool valid = row < n_valid;
+    const int64_t offset = KvRow(block_table, k0 + (valid ? row : 0)) * kv_row + d;
+    const float4 key = Load4AsFloat(k_head + offset);
+    const float4 value = Load4AsFloat(v_head + offset);
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    *reinterpret_cast<float4*>(k_tile + row * k_stride + d) = valid ? key : zero;
+    *reinterpret_cast<float4*>(v_tile + row * head_dim + d) = valid ? value : zero;
+  }
+}
+
 size_t SharedBytes(int head_dim) {
   const int k_stride = head_dim + 4;
   return (kQueryTile * head_dim + kKeyTile * k_stride + kKeyTile * head_dim +
@@ -96,7 +121,7 @@ size_t SharedBytes(int head_dim) {
 // head_dim 128.
 template <typename T, int kVecs>
 __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
-    AttentionPrefillKernel(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
+    AttentionPrefillKernel(const float* q, const KvCacheView* cache, int64_t n_tokens,
                            int64_t first_position, int64_t sliding_window, int n_heads,
                            int n_kv_heads, int head_dim, float scale_log2, float* out) {
   extern __shared__ float4 shared_vecs[];
@@ -115,6 +140,14 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   const int n_vecs = head_dim / 4;
   const int64_t q_row = static_cast<int64_t>(n_heads) * head_dim;      // one token of q / out
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
+  const T* k_head = static_cast<const T*>(cache->keys) + kv_head * head_dim;
+  const T* v_head = static_cast<const T*>(cache->values) + kv_head * head_dim;
+  const int32_t* block_table = cache->block_table;
+  // Pointers read from memory could point anywhere, for all the compiler knows, shared memory
+  // included; told they are global, it may move their loads past the tiles' shared-memory stores.
+  __builtin_assume(__isGlobal(k_head));
+  __builtin_assume(__isGlobal(v_head));
+  __builtin_assume(__isGlobal(block_table));
 
   LoadRows(q + q0 * q_row + head * head_dim, q_row, n_queries, kQueryTile, head_dim, q_tile,
            head_dim);
@@ -143,9 +176,8 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   for (int64_t k0 = kv_begin; k0 < kv_end; k0 += kKeyTile) {
     const int n_keys = static_cast<int>(kv_end - k0 < kKeyTile ? kv_end - k0 : kKeyTile);
     __syncthreads();  // the previous tile's readers are done
-    const int64_t kv_offset = k0 * kv_row + kv_head * head_dim;
-    LoadRows(k_cache + kv_offset, kv_row, n_keys, kKeyTile, head_dim, k_tile, k_stride);
-    LoadRows(v_cache + kv_offset, kv_row, n_keys, kKeyTile, head_dim, v_tile, head_dim);
+    LoadKeysAndValues(k_head, v_head, block_table, kv_row, k0, n_keys, head_dim, k_tile, k_stride,
+                      v_tile);
     __syncthreads();
 
     float score[kRowsPerThread][kKeysPerThread] = {};
@@ -244,7 +276,7 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
 }
 
 template <typename T, int kVecs>
-cudaError_t Launch(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
+cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
                    int64_t first_position, const AttentionShape& shape, float* out,
                    cudaStream_t stream) {
   const size_t shared_bytes = SharedBytes(shape.head_dim);
@@ -253,16 +285,16 @@ cudaError_t Launch(const float* q, const T* k_cache, const T* v_cache, int64_t n
                                                     static_cast<int>(shared_bytes)));
   const dim3 grid(BlocksFor(n_tokens, kQueryTile), shape.n_heads);
   AttentionPrefillKernel<T, kVecs><<<grid, kThreads, shared_bytes, stream>>>(
-      q, k_cache, v_cache, n_tokens, first_position, shape.sliding_window, shape.n_heads,
-      shape.n_kv_heads, shape.head_dim, shape.scale * kLog2E, out);
+      q, cache, n_tokens, first_position, shape.sliding_window, shape.n_heads, shape.n_kv_heads,
+      shape.head_dim, shape.scale * kLog2E, out);
   return cudaGetLastError();
 }
 
 }  // namespace
 
-cudaError_t AttentionPrefill(const float* q, const void* k_cache, const void* v_cache,
-                             DType cache_dtype, int64_t n_tokens, int64_t first_position,
-                             const AttentionShape& shape, float* out, cudaStream_t stream) {
+cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cache_dtype,
+                             int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
+                             float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_heads <= 65535 && shape.n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
@@ -271,15 +303,13 @@ cudaError_t AttentionPrefill(const float* q, const void* k_cache, const void* v_
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   return DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* keys = static_cast<const T*>(k_cache);
-    const T* values = static_cast<const T*>(v_cache);
     if (shape.head_dim <= 64) {
-      return Launch<T, 1>(q, keys, values, n_tokens, first_position, shape, out, stream);
+      return Launch<T, 1>(q, cache, n_tokens, first_position, shape, out, stream);
     }
     if (shape.head_dim <= 128) {
-      return Launch<T, 2>(q, keys, values, n_tokens, first_position, shape, out, stream);
+      return Launch<T, 2>(q, cache, n_tokens, first_position, shape, out, stream);
     }
-    return Launch<T, 4>(q, keys, values, n_tokens, first_position, shape, out, stream);
+    return Launch<T, 4>(q, cache, n_tokens, first_position, shape, out, stream);
   });
 }
 

@@ -4,7 +4,7 @@
 // visible K/V tiles through shared memory and keeps a running (online) softmax, so the score
 // matrix never reaches device memory. With a sliding window only the tiles inside some query's
 // window are read, so a long context costs what the window costs. fp32 arithmetic on the CUDA
-// cores; the cache fp32, bf16 or fp16.
+// cores; the cache paged (kernels/kv_blocks.h), fp32, bf16 or fp16.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/kv_cache_view.h"
 #include "kernels/tensor.h"
 
 namespace tessera::cuda {
@@ -20,13 +21,15 @@ using cpu::AttentionShape;
 
 // out[t, h, :] = softmax(scale * q[t, h, :] . k[p, h / group, :]) @ v[p, h / group, :] over the
 // cache positions p in [0, first_position + t], or [max(0, first_position + t - sliding_window
-// + 1), first_position + t] when a window is set; group = n_heads / n_kv_heads.
-//   q, out: [n_tokens, n_heads, head_dim] fp32; k_cache, v_cache: [>= first_position + n_tokens,
-//   n_kv_heads, head_dim] in cache_dtype; all 16-byte aligned device memory.
+// + 1), first_position + t] when a window is set; group = n_heads / n_kv_heads. Position p's key
+// and value are row KvRow(block_table, p) of the cache's pools (kernels/kv_blocks.h).
+//   q, out: [n_tokens, n_heads, head_dim] fp32; cache: one view in device memory, read when the
+//   kernel runs, whose pools hold cache_dtype and whose block table covers the first_position +
+//   n_tokens positions (its length is not read); all 16-byte aligned device memory.
 // Preconditions: n_tokens >= 1; first_position >= 0; n_kv_heads divides n_heads; head_dim a
 // multiple of 4, at most 256; sliding_window >= 0. Returns cudaErrorInvalidValue otherwise.
-cudaError_t AttentionPrefill(const float* q, const void* k_cache, const void* v_cache,
-                             DType cache_dtype, int64_t n_tokens, int64_t first_position,
-                             const AttentionShape& shape, float* out, cudaStream_t stream);
+cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cache_dtype,
+                             int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
+                             float* out, cudaStream_t stream);
 
 }  // namespace tessera::cuda

@@ -3,13 +3,15 @@
 // shared memory (fp32 read, bf16 stored) into registers as mma A fragments. Per 64-key tile the
 // block stages K (bf16, [key][dim]) and V transposed (bf16, [dim][key]), so that every B fragment
 // is a 32-bit shared-memory load of two neighbouring values; rows are padded by 8 values so the
-// eight row groups of a fragment load hit distinct banks. Each warp then computes its 16 x 64
-// scores with m16n8k16 mma, masks them (causal, window, past the cache), folds them into its
-// running max and sum (log2 units, so exp is one exp2; the max is shared by the four lanes of a
-// row through two shuffles), and multiplies the probabilities, whose accumulator layout is
+// eight row groups of a fragment load hit distinct banks. A key's K and V come from the pool row
+// that the block table gives its position (kernels/kv_blocks.h). Each warp then computes its
+// 16 x 64 scores with m16n8k16 mma, masks them (causal, window, past the cache), folds them into
+// its running max and sum (log2 units, so exp is one exp2; the max is shared by the four lanes of
+// a row through two shuffles), and multiplies the probabilities, whose accumulator layout is
 // already the A-fragment layout of the next mma, by V. Query tiles are issued longest first.
 // Keys outside [the tile's first visible position, the cache's end) are staged as zeros, so
-// values there (possibly never written) cannot turn a zero probability into NaN.
+// values there (possibly never written) cannot turn a zero probability into NaN; their loads read
+// the first visible key instead, as the block table ends with the cache.
 #include "kernels/cuda/attention_prefill_tensor_core.h"
 
 #include <cuda_bf16.h>
@@ -49,38 +51,45 @@ __device__ __forceinline__ uint32_t Load32(const __nv_bfloat16* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
 
-// Rows [first_row, first_row + 64) of a row-major matrix of fp32, bf16 or fp16 (row r at
-// src + r * stride, D values) into dst ([64][D + kPad] bf16); rows outside
-// [valid_begin, valid_end) become zeros.
-template <int D, typename T>
-__device__ void StageRows(const T* src, int64_t stride, int64_t first_row, int64_t valid_begin,
-                          int64_t valid_end, __nv_bfloat16* dst) {
+// Rows [first_row, first_row + 64) of a matrix of fp32, bf16 or fp16 (row r's D values at
+// src + row_offset(r)) into dst ([64][D + kPad] bf16); rows outside [valid_begin, valid_end)
+// become zeros. Such a row reads row valid_begin and drops it rather than skip the load: a branch
+// around the load (and the row's lookup) would keep the loop's loads from being issued together.
+// The fixed trip count lets the loop unroll without a remainder.
+template <int D, typename T, typename RowOffset>
+__device__ void StageRows(const T* src, RowOffset row_offset, int64_t first_row,
+                          int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
   constexpr int kVecsPerRow = D / 4;
-  for (int i = threadIdx.x; i < kKeyTile * kVecsPerRow; i += kThreads) {
+  static_assert(kKeyTile * kVecsPerRow % kThreads == 0);
+#pragma unroll 4
+  for (int step = 0; step < kKeyTile * kVecsPerRow / kThreads; ++step) {
+    const int i = threadIdx.x + kThreads * step;
     const int r = i / kVecsPerRow;
     const int d = (i % kVecsPerRow) * 4;
     const int64_t row = first_row + r;
-    float4 v = {0, 0, 0, 0};
-    if (row >= valid_begin && row < valid_end) {
-      v = Load4AsFloat(src + row * stride + d);
-    }
+    const bool valid = row >= valid_begin && row < valid_end;
+    const float4 loaded = Load4AsFloat(src + row_offset(valid ? row : valid_begin) + d);
+    const float4 v = valid ? loaded : float4{0, 0, 0, 0};
     *reinterpret_cast<uint2*>(dst + r * (D + kPad) + d) = {Pack(v.x, v.y), Pack(v.z, v.w)};
   }
 }
 
-// The same rows transposed: dst[d][r] ([D][64 + kPad] bf16).
-template <int D, typename T>
-__device__ void StageTransposed(const T* src, int64_t stride, int64_t first_row,
+// The same rows transposed: dst[d][r] ([D][64 + kPad] bf16). Neighbouring threads write
+// neighbouring keys, and each thread stays on one row, so it looks the row up once.
+template <int D, typename T, typename RowOffset>
+__device__ void StageTransposed(const T* src, RowOffset row_offset, int64_t first_row,
                                 int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
-  constexpr int kVecsPerRow = D / 4;
-  for (int i = threadIdx.x; i < kKeyTile * kVecsPerRow; i += kThreads) {
-    const int r = i % kKeyTile;  // neighbouring threads write neighbouring keys
-    const int d = (i / kKeyTile) * 4;
-    const int64_t row = first_row + r;
-    float4 v = {0, 0, 0, 0};
-    if (row >= valid_begin && row < valid_end) {
-      v = Load4AsFloat(src + row * stride + d);
-    }
+  constexpr int kRowThreads = kThreads / kKeyTile;  // threads that share a row
+  static_assert(kThreads % kKeyTile == 0 && D / 4 % kRowThreads == 0);
+  const int r = threadIdx.x % kKeyTile;
+  const int64_t row = first_row + r;
+  const bool valid = row >= valid_begin && row < valid_end;
+  const T* row_src = src + row_offset(valid ? row : valid_begin);
+#pragma unroll
+  for (int step = 0; step < D / 4 / kRowThreads; ++step) {
+    const int d = (threadIdx.x / kKeyTile + kRowThreads * step) * 4;
+    const float4 loaded = Load4AsFloat(row_src + d);
+    const float4 v = valid ? loaded : float4{0, 0, 0, 0};
     constexpr int kStride = kKeyTile + kPad;
     dst[(d + 0) * kStride + r] = __float2bfloat16_rn(v.x);
     dst[(d + 1) * kStride + r] = __float2bfloat16_rn(v.y);
@@ -101,9 +110,9 @@ __device__ __forceinline__ float QuadSum(float v) {
 
 template <int D, typename T>
 __global__ void __launch_bounds__(kThreads)
-    AttentionPrefillTensorCoreKernel(const float* q, const T* k_cache, const T* v_cache,
-                                     int64_t n_tokens, int64_t first_position, int n_heads,
-                                     int n_kv_heads, int64_t window, float scale_log2, float* out) {
+    AttentionPrefillTensorCoreKernel(const float* q, const KvCacheView* cache, int64_t n_tokens,
+                                     int64_t first_position, int n_heads, int n_kv_heads,
+                                     int64_t window, float scale_log2, float* out) {
   constexpr int kRowStride = D + kPad;
   constexpr int kKeyStride = kKeyTile + kPad;
   __shared__ __align__(16) __nv_bfloat16 rows[kKeyTile * kRowStride];  // the Q tile, then K tiles
@@ -126,10 +135,20 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t cache_end = first_position + n_tokens;
   const int64_t first_key =
       window > 0 && first_query - window + 1 > 0 ? first_query - window + 1 : 0;
+  const T* k_head = static_cast<const T*>(cache->keys) + kv_head * D;
+  const T* v_head = static_cast<const T*>(cache->values) + kv_head * D;
+  const int32_t* block_table = cache->block_table;
+  // Pointers read from memory could point anywhere, for all the compiler knows, shared memory
+  // included; told they are global, it may move their loads past the tiles' shared-memory stores.
+  __builtin_assume(__isGlobal(k_head));
+  __builtin_assume(__isGlobal(v_head));
+  __builtin_assume(__isGlobal(block_table));
+  const auto cache_row = [&](int64_t position) { return KvRow(block_table, position) * kv_stride; };
 
   // The warp's 16 query rows as A fragments, D / 16 of them.
   uint32_t q_frag[D / 16][4];
-  StageRows<D>(q + head * D, q_stride, first_token, 0, n_tokens, rows);
+  const auto token_row = [&](int64_t token) { return token * q_stride; };
+  StageRows<D>(q + head * D, token_row, first_token, 0, n_tokens, rows);
   __syncthreads();
   const int r0 = warp * kRowsPerWarp;
 #pragma unroll
@@ -149,8 +168,8 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int64_t key_begin = first_key; key_begin <= last_query; key_begin += kKeyTile) {
     __syncthreads();  // the previous tile (or the Q tile) is no longer read
-    StageRows<D>(k_cache + kv_head * D, kv_stride, key_begin, first_key, cache_end, rows);
-    StageTransposed<D>(v_cache + kv_head * D, kv_stride, key_begin, first_key, cache_end, v_t);
+    StageRows<D>(k_head, cache_row, key_begin, first_key, cache_end, rows);
+    StageTransposed<D>(v_head, cache_row, key_begin, first_key, cache_end, v_t);
     __syncthreads();
 
     float s[kKeyTile / 8][4] = {};
@@ -230,14 +249,14 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <int D, typename T>
-cudaError_t Launch(const float* q, const T* k_cache, const T* v_cache, int64_t n_tokens,
+cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
                    int64_t first_position, const AttentionShape& shape, float* out,
                    cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((n_tokens + kQueryTile - 1) / kQueryTile),
                   static_cast<unsigned>(shape.n_heads));
   AttentionPrefillTensorCoreKernel<D, T><<<grid, kThreads, 0, stream>>>(
-      q, k_cache, v_cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads,
-      shape.sliding_window, shape.scale * kLog2E, out);
+      q, cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads, shape.sliding_window,
+      shape.scale * kLog2E, out);
   return cudaGetLastError();
 }
 
@@ -247,8 +266,8 @@ bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape) {
   return shape.head_dim == 64 || shape.head_dim == 96 || shape.head_dim == 128;
 }
 
-cudaError_t AttentionPrefillTensorCore(const float* q, const void* k_cache, const void* v_cache,
-                                       DType cache_dtype, int64_t n_tokens, int64_t first_position,
+cudaError_t AttentionPrefillTensorCore(const float* q, const KvCacheView* cache, DType cache_dtype,
+                                       int64_t n_tokens, int64_t first_position,
                                        const AttentionShape& shape, float* out,
                                        cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(AttentionPrefillTensorCoreSupports(shape));
@@ -258,15 +277,13 @@ cudaError_t AttentionPrefillTensorCore(const float* q, const void* k_cache, cons
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   return DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* keys = static_cast<const T*>(k_cache);
-    const T* values = static_cast<const T*>(v_cache);
     switch (shape.head_dim) {
       case 64:
-        return Launch<64>(q, keys, values, n_tokens, first_position, shape, out, stream);
+        return Launch<64, T>(q, cache, n_tokens, first_position, shape, out, stream);
       case 96:
-        return Launch<96>(q, keys, values, n_tokens, first_position, shape, out, stream);
+        return Launch<96, T>(q, cache, n_tokens, first_position, shape, out, stream);
       default:
-        return Launch<128>(q, keys, values, n_tokens, first_position, shape, out, stream);
+        return Launch<128, T>(q, cache, n_tokens, first_position, shape, out, stream);
     }
   });
 }

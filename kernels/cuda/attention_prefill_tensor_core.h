@@ -1,5 +1,5 @@
 // Prefill attention on the tensor cores: the function AttentionPrefill computes (causal,
-// grouped-query, sliding window; fp32 queries, a KV cache of any dtype, fp32 output), with
+// grouped-query, sliding window; fp32 queries, a paged KV cache of any dtype, fp32 output), with
 // Q, K, V and the softmax probabilities rounded to bf16 for warp-level matrix multiply-accumulate
 // (mma.sync m16n8k16) and the scores, softmax and output kept in fp32. It is for models whose
 // weights are bf16 or fp16 anyway: there the fp32 CUDA-core kernel's precision buys nothing and
@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/kv_cache_view.h"
 #include "kernels/tensor.h"
 
 namespace tessera::cuda {
@@ -24,8 +25,8 @@ bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape);
 
 // As AttentionPrefill (attention_prefill.h), within bf16 rounding of its inputs. Returns
 // cudaErrorInvalidValue when the shape is not supported or a precondition fails.
-cudaError_t AttentionPrefillTensorCore(const float* q, const void* k_cache, const void* v_cache,
-                                       DType cache_dtype, int64_t n_tokens, int64_t first_position,
+cudaError_t AttentionPrefillTensorCore(const float* q, const KvCacheView* cache, DType cache_dtype,
+                                       int64_t n_tokens, int64_t first_position,
                                        const AttentionShape& shape, float* out,
                                        cudaStream_t stream);
 

@@ -2,7 +2,8 @@
 // precision, because angles reach thousands of radians at long positions and the fast intrinsic
 // loses accuracy there) and applied to that pair in every head; each thread owns whole pairs, so q
 // rotates in place without a race. The keys' rotated pairs, their unrotated tail and the values
-// go straight to the cache row of the token's position, rounded to the cache's type.
+// go straight to the pool row that the view's block table gives the token's position, rounded to
+// the cache's type.
 #include "kernels/cuda/rope.h"
 
 #include "kernels/cuda/cuda_check.h"
@@ -56,8 +57,9 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t kv_dim = static_cast<int64_t>(n_kv_heads) * head_dim;
   const float* token_k = k + token * kv_dim;  // [n_kv_heads, head_dim]
   const float* token_v = v + token * kv_dim;
-  T* k_row = static_cast<T*>(cache->keys) + position * kv_dim;
-  T* v_row = static_cast<T*>(cache->values) + position * kv_dim;
+  const int64_t row = KvRow(cache->block_table, position);
+  T* k_row = static_cast<T*>(cache->keys) + row * kv_dim;
+  T* v_row = static_cast<T*>(cache->values) + row * kv_dim;
   for (int i = threadIdx.x; i < n_kv_heads * n_pairs; i += blockDim.x) {
     const int64_t head = (i / n_pairs) * head_dim;
     const int p = i % n_pairs;

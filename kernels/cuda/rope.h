@@ -16,15 +16,16 @@ namespace tessera::cuda {
 using cpu::RopeStyle;
 
 // Rotates the first `rotary_dim` dims of every head of q in place, and writes k rotated the same
-// way and v unchanged into token t's cache view at row positions[t]. Pair i of the token at
-// position p turns by angle p * inv_freq[i] and is scaled by `scale` (see cpu::Rope); dims past
-// rotary_dim are not rotated; the cache holds cache_dtype (fp32, or k and v rounded to bf16 or
-// fp16). Token t's view is cache[token_views[t]], or cache[0] for every token when token_views is
-// null (one sequence); several sequences' tokens can so share a launch. All pointers are device
-// memory.
+// way and v unchanged into token t's cache view at position positions[t]: row
+// KvRow(view.block_table, positions[t]) of the view's pools (kernels/kv_blocks.h). Pair i of the
+// token at position p turns by angle p * inv_freq[i] and is scaled by `scale` (see cpu::Rope);
+// dims past rotary_dim are not rotated; the cache holds cache_dtype (fp32, or k and v rounded to
+// bf16 or fp16). Token t's view is cache[token_views[t]], or cache[0] for every token when
+// token_views is null (one sequence); several sequences' tokens can so share a launch. All
+// pointers are device memory.
 //   q: [n_tokens, n_heads, head_dim]; k, v: [n_tokens, n_kv_heads, head_dim];
-//   positions, token_views: [n_tokens]; inv_freq: [rotary_dim / 2]; the views' rows
-//   [n_kv_heads, head_dim] at the positions exist.
+//   positions, token_views: [n_tokens]; inv_freq: [rotary_dim / 2]; each view's block table
+//   covers its tokens' positions.
 // Preconditions: rotary_dim even, 0 < rotary_dim <= head_dim; n_heads, n_kv_heads > 0.
 cudaError_t RopeAndStoreKv(float* q, const float* k, const float* v, const int32_t* positions,
                            int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,

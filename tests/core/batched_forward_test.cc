@@ -55,19 +55,19 @@ TEST_P(BatchedForwardTest, EachSequenceGetsWhatItGetsAlone) {
   auto built = BuildModelFromGguf(**file);
   ASSERT_TRUE(built.ok()) << built.status();
   const Model& model = **built;
-  KvCachePool pool(model.info().kv_shape, 512);
+  const std::unique_ptr<KvCachePool> pool = KvCachePool::Create(model.info().kv_shape, 512).value();
   const std::vector<std::vector<int32_t>> prompts = testing::HfTinyReferencePrompts(GetParam());
   ASSERT_EQ(prompts.size(), 3u);
 
   std::vector<std::vector<TokenChoice>> alone;
   for (const std::vector<int32_t>& prompt : prompts) {
-    alone.push_back(DecodeAlone(model, pool, prompt));
+    alone.push_back(DecodeAlone(model, *pool, prompt));
   }
 
   // Chunks of at most 10: the first prompt is 4 tokens, so it decodes while the others are
   // still prefilling; the 48-token prompt passes phi3_longrope's switch (32) mid-prompt.
   const std::vector<std::vector<TokenChoice>> batched =
-      testing::RunChunkedBatch(model, pool, prompts, 10, kDecodeSteps, testing::GreedyNext);
+      testing::RunChunkedBatch(model, *pool, prompts, 10, kDecodeSteps, testing::GreedyNext);
   ASSERT_EQ(batched.size(), prompts.size());
   for (size_t s = 0; s < prompts.size(); ++s) {
     SCOPED_TRACE(::testing::Message() << "prompt of " << prompts[s].size() << " tokens");

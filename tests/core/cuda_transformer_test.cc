@@ -116,11 +116,12 @@ int32_t Argmax(const std::vector<float>& logits) {
 void ExpectBackendsAgree(const BothBackends& models, const std::vector<int32_t>& prompt,
                          int steps) {
   const ModelInfo& info = models.cpu->info();
-  KvCachePool cpu_pool(info.kv_shape, 4096);
-  KvCachePool gpu_pool(models.gpu->info().kv_shape, 4096, models.gpu->kv_memory());
+  const std::unique_ptr<KvCachePool> cpu_pool = KvCachePool::Create(info.kv_shape, 4096).value();
+  const std::unique_ptr<KvCachePool> gpu_pool =
+      KvCachePool::Create(models.gpu->info().kv_shape, 4096, models.gpu->kv_memory()).value();
   const int64_t length = static_cast<int64_t>(prompt.size()) + steps;
-  auto cpu_cache = cpu_pool.Allocate(length);
-  auto gpu_cache = gpu_pool.Allocate(length);
+  auto cpu_cache = cpu_pool->Allocate(length);
+  auto gpu_cache = gpu_pool->Allocate(length);
   ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
   std::vector<float> cpu_logits(info.vocab_size), gpu_logits(info.vocab_size);
   std::vector<int32_t> input = prompt;
@@ -192,12 +193,14 @@ TEST_P(CudaTransformerFamilyTest, BatchedPassAgreesWithCpu) {
   ASSERT_NE(models.gpu, nullptr);
   const std::vector<std::vector<int32_t>> prompts = testing::HfTinyReferencePrompts(family);
   constexpr size_t kChunk = 10, kDecodeSteps = 8;
-  KvCachePool cpu_pool(models.cpu->info().kv_shape, 512);
-  KvCachePool gpu_pool(models.gpu->info().kv_shape, 512, models.gpu->kv_memory());
-  const auto cpu = testing::RunChunkedBatch(*models.cpu, cpu_pool, prompts, kChunk, kDecodeSteps,
+  const std::unique_ptr<KvCachePool> cpu_pool =
+      KvCachePool::Create(models.cpu->info().kv_shape, 512).value();
+  const std::unique_ptr<KvCachePool> gpu_pool =
+      KvCachePool::Create(models.gpu->info().kv_shape, 512, models.gpu->kv_memory()).value();
+  const auto cpu = testing::RunChunkedBatch(*models.cpu, *cpu_pool, prompts, kChunk, kDecodeSteps,
                                             testing::GreedyNext);
   const auto gpu = testing::RunChunkedBatch(
-      *models.gpu, gpu_pool, prompts, kChunk, kDecodeSteps,
+      *models.gpu, *gpu_pool, prompts, kChunk, kDecodeSteps,
       [&](size_t sequence, size_t step, const TokenChoice&) { return cpu[sequence][step].token; });
   ASSERT_EQ(cpu.size(), prompts.size());
   ASSERT_EQ(gpu.size(), prompts.size());
@@ -250,14 +253,15 @@ TEST(CudaTransformerTest, InterleavedSequencesEachMatchTheCpu) {
   const BothBackends models = LoadDefaultModel(DType::kF32);
   ASSERT_NE(models.gpu, nullptr);
   const ModelInfo& info = models.cpu->info();
-  KvCachePool cpu_pool(info.kv_shape, 512);
-  KvCachePool gpu_pool(models.gpu->info().kv_shape, 512, models.gpu->kv_memory());
+  const std::unique_ptr<KvCachePool> cpu_pool = KvCachePool::Create(info.kv_shape, 512).value();
+  const std::unique_ptr<KvCachePool> gpu_pool =
+      KvCachePool::Create(models.gpu->info().kv_shape, 512, models.gpu->kv_memory()).value();
   const std::vector<std::vector<int32_t>> prompts = {{1}, {1, 403, 407, 260, 54, 15}};
   std::vector<std::unique_ptr<KvCache>> cpu_caches, gpu_caches;
   std::vector<std::vector<int32_t>> inputs = prompts;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    cpu_caches.push_back(*cpu_pool.Allocate(64));
-    gpu_caches.push_back(*gpu_pool.Allocate(64));
+    cpu_caches.push_back(*cpu_pool->Allocate(64));
+    gpu_caches.push_back(*gpu_pool->Allocate(64));
   }
   std::vector<float> cpu_logits(info.vocab_size), gpu_logits(info.vocab_size);
   for (int step = 0; step < 40; ++step) {
@@ -283,10 +287,11 @@ TEST(CudaTransformerTest, TokenChoiceOnTheGpuMatchesTheCpu) {
   const BothBackends models = LoadDefaultModel(DType::kF32);
   ASSERT_NE(models.gpu, nullptr);
   const ModelInfo& info = models.cpu->info();
-  KvCachePool cpu_pool(info.kv_shape, 128);
-  KvCachePool gpu_pool(models.gpu->info().kv_shape, 128, models.gpu->kv_memory());
-  auto cpu_cache = cpu_pool.Allocate(128);
-  auto gpu_cache = gpu_pool.Allocate(128);
+  const std::unique_ptr<KvCachePool> cpu_pool = KvCachePool::Create(info.kv_shape, 128).value();
+  const std::unique_ptr<KvCachePool> gpu_pool =
+      KvCachePool::Create(models.gpu->info().kv_shape, 128, models.gpu->kv_memory()).value();
+  auto cpu_cache = cpu_pool->Allocate(128);
+  auto gpu_cache = gpu_pool->Allocate(128);
   ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
   std::vector<int32_t> input = {1, 403, 407};
   std::vector<LogitAdjustment> adjustments = {{.token = 13, .bias = 1.5f}};
@@ -325,10 +330,11 @@ TEST(CudaTransformerTest, SeededDrawsOnTheGpuMatchTheCpu) {
         SamplingParams{.temperature = 1.2f, .top_k = 50, .top_p = 0.9f,
                        .frequency_penalty = 0.5f, .seed = 8, .top_logprobs = 2}}) {
     SCOPED_TRACE(::testing::Message() << "top_k " << params.top_k);
-    KvCachePool cpu_pool(info.kv_shape, 128);
-    KvCachePool gpu_pool(models.gpu->info().kv_shape, 128, models.gpu->kv_memory());
-    auto cpu_cache = cpu_pool.Allocate(128);
-    auto gpu_cache = gpu_pool.Allocate(128);
+    const std::unique_ptr<KvCachePool> cpu_pool = KvCachePool::Create(info.kv_shape, 128).value();
+    const std::unique_ptr<KvCachePool> gpu_pool =
+        KvCachePool::Create(models.gpu->info().kv_shape, 128, models.gpu->kv_memory()).value();
+    auto cpu_cache = cpu_pool->Allocate(128);
+    auto gpu_cache = gpu_pool->Allocate(128);
     ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
     Sampler cpu_sampler(params, info.vocab_size, prompt);
     Sampler gpu_sampler(params, info.vocab_size, prompt);

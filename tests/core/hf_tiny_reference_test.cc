@@ -54,8 +54,8 @@ struct Outputs {
 // The prompt's last logits, then greedy decoding one token per forward pass.
 Outputs Run(const Model& model, const ReferenceCase& c) {
   const ModelInfo& info = model.info();
-  KvCachePool pool(info.kv_shape, 256);
-  auto cache = pool.Allocate(static_cast<int64_t>(c.tokens.size() + c.greedy.size()));
+  const std::unique_ptr<KvCachePool> pool = KvCachePool::Create(info.kv_shape, 256).value();
+  auto cache = pool->Allocate(static_cast<int64_t>(c.tokens.size() + c.greedy.size()));
   EXPECT_TRUE(cache.ok()) << cache.status();
   Outputs out;
   std::vector<float> logits(info.vocab_size);

@@ -1,7 +1,8 @@
 // Attention: hand-computed cases (one token returns its value, two tokens with known scores,
 // the causal mask, the GQA head mapping, sliding windows of one and two positions), and random
-// inputs against a double-precision reference that scores every cache position, masks them with
-// an explicitly built causal (and sliding-window) mask and normalizes with log-sum-exp.
+// inputs, read from cache blocks in shuffled order, against a double-precision reference that
+// scores every cache position, masks them with an explicitly built causal (and sliding-window)
+// mask and normalizes with log-sum-exp.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,13 +17,16 @@
 namespace tessera::cpu {
 namespace {
 
+// The hand-computed cases' caches hold fewer than kKvBlockTokens positions: one block, block 0.
+constexpr int32_t kOneBlock[] = {0};
+
 TEST(AttentionTest, SingleTokenReturnsItsValue) {
   const AttentionShape shape{.n_heads = 1, .n_kv_heads = 1, .head_dim = 3, .scale = 0.577f};
   const std::vector<float> q = {0.3f, -2, 5};
   const std::vector<float> k = {1, 4, -1};
   const std::vector<float> v = {7, -0.5f, 2};
   std::vector<float> out(3);
-  Attention(q.data(), k.data(), v.data(), 1, 0, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 1, 0, shape, out.data());
   EXPECT_EQ(out, v);  // the only visible position has probability exactly 1
 }
 
@@ -38,7 +42,7 @@ TEST(AttentionTest, TwoTokensWithKnownScores) {
   const std::vector<float> v = {1, 2,  //
                                 5, -2};
   std::vector<float> out(4);
-  Attention(q.data(), k.data(), v.data(), 2, 0, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 2, 0, shape, out.data());
   EXPECT_EQ(out[0], 1.0f);  // causal: token 0 returns v0 exactly
   EXPECT_EQ(out[1], 2.0f);
   // 3/4 * (1, 2) + 1/4 * (5, -2) = (2, 1).
@@ -53,7 +57,7 @@ TEST(AttentionTest, DecodeStepAveragesEqualScores) {
   const std::vector<float> k = {1, 1, 1, 1, 1, 1, 9, 9};  // position 3 lies past the query
   const std::vector<float> v = {3, 0, 0, 3, 6, 6, 100, 100};
   std::vector<float> out(2);
-  Attention(q.data(), k.data(), v.data(), 1, /*first_position=*/2, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 1, /*first_position=*/2, shape, out.data());
   EXPECT_NEAR(out[0], 3.0f, 1e-6f);
   EXPECT_NEAR(out[1], 3.0f, 1e-6f);
 }
@@ -65,7 +69,7 @@ TEST(AttentionTest, GroupedQueryHeadsShareKvHeads) {
   const std::vector<float> k = {1, 2, 3, 4};  // [1 position, 2 kv heads, 2]
   const std::vector<float> v = {10, 11, 20, 21};
   std::vector<float> out(4 * 2);
-  Attention(q.data(), k.data(), v.data(), 1, 0, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 1, 0, shape, out.data());
   EXPECT_EQ(out, (std::vector<float>{10, 11, 10, 11, 20, 21, 20, 21}));
 }
 
@@ -79,7 +83,7 @@ TEST(AttentionTest, WindowOfOneReturnsOwnValue) {
   const std::vector<float> k = {1, 0, 1, 0, 0, 1, 0, 1};  // [4 positions, 1 kv head, 2]
   const std::vector<float> v = {9, 9, 9, 9, 3, -1, 4, 2};
   std::vector<float> out(4);
-  Attention(q.data(), k.data(), v.data(), 2, /*first_position=*/2, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 2, /*first_position=*/2, shape, out.data());
   EXPECT_EQ(out, (std::vector<float>{3, -1, 4, 2}));
 }
 
@@ -95,7 +99,7 @@ TEST(AttentionTest, WindowOfTwoDropsOlderPositions) {
   const std::vector<float> v = {-100, -100, 100, 100,  //
                                 1, 2, 5, -2};
   std::vector<float> out(2);
-  Attention(q.data(), k.data(), v.data(), 1, /*first_position=*/3, shape, out.data());
+  Attention(q.data(), k.data(), v.data(), kOneBlock, 1, /*first_position=*/3, shape, out.data());
   // 3/4 * (1, 2) + 1/4 * (5, -2) = (2, 1).
   EXPECT_NEAR(out[0], 2.0f, 1e-6f);
   EXPECT_NEAR(out[1], 1.0f, 1e-6f);
@@ -169,13 +173,19 @@ void ExpectMatchesReference(const AttentionCase& c, uint32_t seed) {
       test::RandomFloats(n_positions * c.n_kv_heads * c.head_dim, seed + 1);
   const std::vector<float> v =
       test::RandomFloats(n_positions * c.n_kv_heads * c.head_dim, seed + 2);
+  // The kernel reads them from blocks in shuffled order, the reference in position order.
+  const int64_t row_values = int64_t{c.n_kv_heads} * c.head_dim;
+  const std::vector<int32_t> block_table = test::ShuffledBlockTable(n_positions, seed + 3);
+  const std::vector<float> k_blocks = test::ToBlocks(k, row_values, block_table);
+  const std::vector<float> v_blocks = test::ToBlocks(v, row_values, block_table);
   // A large scale gives peaked distributions, where a missing max subtraction or a wrong mask
   // shows up; 1/sqrt(head_dim) gives the usual flat ones.
   for (float scale : {1.0f / std::sqrt(static_cast<float>(c.head_dim)), 30.0f}) {
     const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, scale, c.sliding_window};
     const std::vector<double> expected = ReferenceAttention(q, k, v, c, scale);
     std::vector<float> out(q.size());
-    Attention(q.data(), k.data(), v.data(), c.n_tokens, c.first_position, shape, out.data());
+    Attention(q.data(), k_blocks.data(), v_blocks.data(), block_table.data(), c.n_tokens,
+              c.first_position, shape, out.data());
     // Outputs are convex combinations of values in [-1, 1). With scale 30 the logits reach
     // ~|30 * head_dim| and the fp32 rounding of a logit (relative 6e-8) moves a probability by
     // up to that much times the logit, so the bound grows with scale * head_dim.

@@ -1,17 +1,20 @@
 // The CUDA split-KV decode attention against the CPU backend's attention for one new token,
-// with and without a sliding window.
+// with and without a sliding window, on paged caches whose blocks lie in shuffled order in pools
+// with unused, NaN-filled blocks.
 #if TESSERA_HAVE_CUDA
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <ostream>
 #include <utility>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_decode.h"
+#include "kernels/kv_blocks.h"
 #include "tests/kernels/cuda_test_util.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -45,27 +48,32 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
   const cpu::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim,
                                   1.0f / std::sqrt(static_cast<float>(c.head_dim)),
                                   c.sliding_window};
-  const int64_t cache_size = c.kv_len * c.n_kv_heads * c.head_dim;
+  const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
   const std::vector<float> q = test::RandomFloats(c.n_heads * c.head_dim, 16);
-  std::vector<float> k_cache = test::RandomFloats(cache_size, 17);
-  for (float& k : k_cache) k *= 4;  // peaked softmax: chunks with very different maxima
-  k_cache = test::RoundedTo(std::move(k_cache), c.cache_dtype);
-  std::vector<float> v_cache = test::RoundedTo(test::RandomFloats(cache_size, 18), c.cache_dtype);
+  std::vector<float> keys = test::RandomFloats(c.kv_len * kv_dim, 17);
+  for (float& k : keys) k *= 4;  // peaked softmax: chunks with very different maxima
+  keys = test::RoundedTo(std::move(keys), c.cache_dtype);
+  std::vector<float> values =
+      test::RoundedTo(test::RandomFloats(c.kv_len * kv_dim, 18), c.cache_dtype);
   // Positions before the window hold NaN: a kernel that reads them, even to mask them, fails.
   if (c.sliding_window > 0 && c.kv_len > c.sliding_window) {
-    const int64_t hidden = (c.kv_len - c.sliding_window) * c.n_kv_heads * c.head_dim;
-    std::fill(k_cache.begin(), k_cache.begin() + hidden, NAN);
-    std::fill(v_cache.begin(), v_cache.begin() + hidden, NAN);
+    const int64_t hidden = (c.kv_len - c.sliding_window) * kv_dim;
+    std::fill(keys.begin(), keys.begin() + hidden, NAN);
+    std::fill(values.begin(), values.begin() + hidden, NAN);
   }
+  const std::vector<int32_t> block_table = test::ShuffledBlockTable(c.kv_len, 19);
+  const std::vector<float> k_cache = test::ToBlocks(keys, kv_dim, block_table);
+  const std::vector<float> v_cache = test::ToBlocks(values, kv_dim, block_table);
   std::vector<float> expected(c.n_heads * c.head_dim);
-  cpu::Attention(q.data(), k_cache.data(), v_cache.data(), 1, c.kv_len - 1, shape,
-                 expected.data());
+  cpu::Attention(q.data(), k_cache.data(), v_cache.data(), block_table.data(), 1, c.kv_len - 1,
+                 shape, expected.data());
 
   auto q_device = test::ToDevice(q);
   test::DeviceValues k_device(k_cache, c.cache_dtype);
   test::DeviceValues v_device(v_cache, c.cache_dtype);
-  auto view =
-      test::ToDevice(std::vector<cuda::KvCacheView>{{k_device.data(), v_device.data(), c.kv_len}});
+  auto table_device = test::ToDevice(block_table);
+  auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
+      {k_device.data(), v_device.data(), table_device.data(), c.kv_len}});
   // One launch sized for exactly this context, one sized for a far longer one (as a captured
   // decode step is): the blocks past the context's chunks must leave the result alone.
   for (const int64_t max_kv_len : {c.kv_len, 4 * c.kv_len + 1000}) {
@@ -115,7 +123,8 @@ INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
                                          DecodeCase{12, 4, 64, 777, 250, DType::kF16}));
 
 // Sequences of very different lengths in one launch (AttentionDecodeBatch), each reading its own
-// cache through views laid out per layer (stride 3), against the CPU's attention for each alone.
+// blocks of one shared pool, as a layer's sequences do, through views laid out per layer
+// (stride 3), against the CPU's attention for each alone.
 TEST(CudaAttentionDecodeBatchTest, EachSequenceMatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
@@ -130,21 +139,40 @@ TEST(CudaAttentionDecodeBatchTest, EachSequenceMatchesCpu) {
       const int64_t q_dim = int64_t{shape.n_heads} * shape.head_dim;
       const int64_t kv_dim = int64_t{shape.n_kv_heads} * shape.head_dim;
       const std::vector<float> q = test::RandomFloats(n * q_dim, 30);
-      std::vector<test::DeviceValues> keys, values;
-      std::vector<float> expected(n * q_dim);
+      // Sequence s owns the entries [first_block[s], first_block[s + 1]) of one shuffled table
+      // over the pool; the positions past its length in its last block are NaN.
+      std::vector<int64_t> first_block = {0};
+      for (const int64_t length : lengths) {
+        first_block.push_back(first_block.back() + KvBlocksFor(length));
+      }
+      const int64_t n_rows = first_block.back() * kKvBlockTokens;
+      std::vector<float> keys(n_rows * kv_dim, NAN);
+      std::vector<float> values(n_rows * kv_dim, NAN);
       for (int64_t s = 0; s < n; ++s) {
+        const int64_t first_value = first_block[s] * kKvBlockTokens * kv_dim;
         const std::vector<float> k =
             test::RoundedTo(test::RandomFloats(lengths[s] * kv_dim, 31 + s), cache_dtype);
         const std::vector<float> v =
             test::RoundedTo(test::RandomFloats(lengths[s] * kv_dim, 41 + s), cache_dtype);
-        cpu::Attention(q.data() + s * q_dim, k.data(), v.data(), 1, lengths[s] - 1, shape,
-                       expected.data() + s * q_dim);
-        keys.emplace_back(k, cache_dtype);
-        values.emplace_back(v, cache_dtype);
+        std::copy(k.begin(), k.end(), keys.begin() + first_value);
+        std::copy(v.begin(), v.end(), values.begin() + first_value);
       }
+      const std::vector<int32_t> block_table = test::ShuffledBlockTable(n_rows, 50);
+      const std::vector<float> k_cache = test::ToBlocks(keys, kv_dim, block_table);
+      const std::vector<float> v_cache = test::ToBlocks(values, kv_dim, block_table);
+      std::vector<float> expected(n * q_dim);
+      for (int64_t s = 0; s < n; ++s) {
+        cpu::Attention(q.data() + s * q_dim, k_cache.data(), v_cache.data(),
+                       block_table.data() + first_block[s], 1, lengths[s] - 1, shape,
+                       expected.data() + s * q_dim);
+      }
+      test::DeviceValues k_device(k_cache, cache_dtype);
+      test::DeviceValues v_device(v_cache, cache_dtype);
+      auto table_device = test::ToDevice(block_table);
       std::vector<cuda::KvCacheView> views(n * kStride);
       for (int64_t s = 0; s < n; ++s) {
-        views[s * kStride] = {keys[s].data(), values[s].data(), lengths[s]};
+        views[s * kStride] = {k_device.data(), v_device.data(),
+                              table_device.data() + first_block[s], lengths[s]};
       }
       auto q_device = test::ToDevice(q);
       auto views_device = test::ToDevice(views);

@@ -1,14 +1,16 @@
 // The CUDA flash-style prefill attention kernels, fp32 and tensor-core, against the CPU
-// backend's causal attention, with and without a sliding window.
+// backend's causal attention, with and without a sliding window, on paged caches whose blocks
+// lie in shuffled order in pools with unused, NaN-filled blocks.
 #if TESSERA_HAVE_CUDA
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <ostream>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_prefill.h"
@@ -44,7 +46,9 @@ void PrintTo(const PrefillCase& c, std::ostream* os) {
 // The inputs of one case and the CPU's fp32 result.
 struct PrefillInputs {
   cpu::AttentionShape shape;
-  std::vector<float> q, k_cache, v_cache;
+  std::vector<float> q;
+  std::vector<int32_t> block_table;
+  std::vector<float> k_cache, v_cache;  // pools of blocks
   std::vector<float> expected;
 };
 
@@ -53,27 +57,31 @@ PrefillInputs MakeInputs(const PrefillCase& c) {
   in.shape = {c.n_heads, c.n_kv_heads, c.head_dim,
               1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.sliding_window};
   const int64_t q_size = c.n_tokens * c.n_heads * c.head_dim;
-  const int64_t cache_size = (c.first_position + c.n_tokens) * c.n_kv_heads * c.head_dim;
+  const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  const int64_t n_positions = c.first_position + c.n_tokens;
   in.q = test::RandomFloats(q_size, 26);
-  in.k_cache = test::RandomFloats(cache_size, 27);
-  for (float& k : in.k_cache) k *= 4;  // peaked softmax: key tiles with very different maxima
-  in.k_cache = test::RoundedTo(std::move(in.k_cache), c.cache_dtype);
-  in.v_cache = test::RoundedTo(test::RandomFloats(cache_size, 28), c.cache_dtype);
+  std::vector<float> keys = test::RandomFloats(n_positions * kv_dim, 27);
+  for (float& k : keys) k *= 4;  // peaked softmax: key tiles with very different maxima
+  keys = test::RoundedTo(std::move(keys), c.cache_dtype);
+  std::vector<float> values =
+      test::RoundedTo(test::RandomFloats(n_positions * kv_dim, 28), c.cache_dtype);
   // Positions before the first query's window are seen by no query and hold NaN: a kernel that
   // reads them, even to mask them, fails.
   if (c.sliding_window > 0 && c.first_position >= c.sliding_window) {
-    const int64_t hidden =
-        (c.first_position - c.sliding_window + 1) * c.n_kv_heads * c.head_dim;
-    std::fill(in.k_cache.begin(), in.k_cache.begin() + hidden, NAN);
-    std::fill(in.v_cache.begin(), in.v_cache.begin() + hidden, NAN);
+    const int64_t hidden = (c.first_position - c.sliding_window + 1) * kv_dim;
+    std::fill(keys.begin(), keys.begin() + hidden, NAN);
+    std::fill(values.begin(), values.begin() + hidden, NAN);
   }
+  in.block_table = test::ShuffledBlockTable(n_positions, 29);
+  in.k_cache = test::ToBlocks(keys, kv_dim, in.block_table);
+  in.v_cache = test::ToBlocks(values, kv_dim, in.block_table);
   in.expected.resize(q_size);
-  cpu::Attention(in.q.data(), in.k_cache.data(), in.v_cache.data(), c.n_tokens, c.first_position,
-                 in.shape, in.expected.data());
+  cpu::Attention(in.q.data(), in.k_cache.data(), in.v_cache.data(), in.block_table.data(),
+                 c.n_tokens, c.first_position, in.shape, in.expected.data());
   return in;
 }
 
-using PrefillKernel = cudaError_t (*)(const float*, const void*, const void*, DType, int64_t,
+using PrefillKernel = cudaError_t (*)(const float*, const cuda::KvCacheView*, DType, int64_t,
                                       int64_t, const cpu::AttentionShape&, float*, cudaStream_t);
 
 // The kernel's output for the case, or the launch error.
@@ -82,10 +90,13 @@ cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const Prefil
   auto q_device = test::ToDevice(in.q);
   test::DeviceValues k_device(in.k_cache, c.cache_dtype);
   test::DeviceValues v_device(in.v_cache, c.cache_dtype);
+  auto table_device = test::ToDevice(in.block_table);
+  // The kernels take first_position + n_tokens as the cache's length, not the view's.
+  auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
+      {k_device.data(), v_device.data(), table_device.data(), /*length=*/0}});
   auto out_device = test::PoisonedOutput(in.q.size());
-  const cudaError_t error =
-      kernel(q_device.data(), k_device.data(), v_device.data(), c.cache_dtype, c.n_tokens,
-             c.first_position, in.shape, out_device.data(), nullptr);
+  const cudaError_t error = kernel(q_device.data(), view.data(), c.cache_dtype, c.n_tokens,
+                                   c.first_position, in.shape, out_device.data(), nullptr);
   if (error == cudaSuccess) out = test::ToHost(out_device);
   return error;
 }
@@ -158,8 +169,8 @@ TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const auto launch = [](int64_t n_tokens, int64_t first_position,
                          const cpu::AttentionShape& shape) {
-    return cuda::AttentionPrefill(nullptr, nullptr, nullptr, DType::kF32, n_tokens, first_position,
-                                  shape, nullptr, nullptr);
+    return cuda::AttentionPrefill(nullptr, nullptr, DType::kF32, n_tokens, first_position, shape,
+                                  nullptr, nullptr);
   };
   EXPECT_EQ(launch(0, 0, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);   // no tokens
   EXPECT_EQ(launch(4, -1, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);  // negative position

@@ -1,17 +1,20 @@
 // The CUDA rotary embedding with its KV store against the CPU backend's Rope, for both pairings,
 // partial rotation and LongRoPE's scale: q rotated in place, k rotated and v copied into the
-// cache rows of the tokens' positions (fp32, or rounded to a 16-bit cache), and no other cache
-// row touched.
+// cache rows of the tokens' positions (fp32, or rounded to a 16-bit cache), which a shuffled block
+// table places in a pool of blocks, and no other position's row touched.
 #if TESSERA_HAVE_CUDA
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/rope.h"
+#include "kernels/kv_blocks.h"
 #include "tests/kernels/cuda_test_util.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -66,6 +69,7 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
     const std::vector<int32_t> positions = {0, 1, 7, 1000, 8191};
     const int64_t n_tokens = static_cast<int64_t>(positions.size());
     const int64_t capacity = 8192;
+    const std::vector<int32_t> block_table = test::ShuffledBlockTable(capacity, 13);
     const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
     std::vector<float> inv_freq(c.rotary_dim / 2);
     for (int i = 0; i < c.rotary_dim / 2; ++i) {
@@ -82,7 +86,7 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
                 c.rotary_dim, inv_freq.data(), GetParam(), scale);
       cpu::Rope(rotated_k.data(), positions.data(), n_tokens, c.n_kv_heads, c.head_dim,
                 c.rotary_dim, inv_freq.data(), GetParam(), scale);
-      // Rows no token is stored at keep their sentinel.
+      // [capacity, kv_dim] in position order; positions no token is stored at keep their sentinel.
       constexpr float kUntouched = 123.0f;
       std::vector<float> expected_keys(capacity * kv_dim, kUntouched);
       std::vector<float> expected_values(capacity * kv_dim, kUntouched);
@@ -97,9 +101,13 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
         auto q_device = test::ToDevice(q);
         auto k_device = test::ToDevice(k);
         auto v_device = test::ToDevice(v);
-        test::DeviceValues keys(std::vector<float>(capacity * kv_dim, kUntouched), cache_dtype);
-        test::DeviceValues values(std::vector<float>(capacity * kv_dim, kUntouched), cache_dtype);
-        auto view = test::ToDevice(std::vector<cuda::KvCacheView>{{keys.data(), values.data(), 0}});
+        const std::vector<float> untouched =
+            test::ToBlocks(std::vector<float>(capacity * kv_dim, kUntouched), kv_dim, block_table);
+        test::DeviceValues keys(untouched, cache_dtype);
+        test::DeviceValues values(untouched, cache_dtype);
+        auto table_device = test::ToDevice(block_table);
+        auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
+            {keys.data(), values.data(), table_device.data(), /*length=*/0}});
         auto positions_device = test::ToDevice(positions);
         auto inv_freq_device = test::ToDevice(inv_freq);
         ASSERT_EQ(
@@ -113,28 +121,32 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
                      << " scale=" << scale << " cache " << DTypeName(cache_dtype));
         EXPECT_LT(test::RelativeError(test::ToHost(q_device), expected_q), kTolerance);
         // The stored rows on their own, so that the untouched rows do not dilute their error.
-        const std::vector<float> stored_keys = keys.ToHostFloats();
+        const std::vector<float> stored_keys =
+            test::FromBlocks(keys.ToHostFloats(), kv_dim, block_table, capacity);
         const std::vector<float> rounded_keys = test::RoundedTo(expected_keys, cache_dtype);
         EXPECT_LT(test::RelativeError(RowsAt(stored_keys, positions, kv_dim),
                                       RowsAt(rounded_keys, positions, kv_dim)),
                   cache_dtype == DType::kF32 ? kTolerance : kSixteenBitTolerance);
         EXPECT_EQ(WithoutRowsAt(stored_keys, positions, kv_dim),
                   WithoutRowsAt(rounded_keys, positions, kv_dim));
-        EXPECT_EQ(values.ToHostFloats(), test::RoundedTo(expected_values, cache_dtype));
+        EXPECT_EQ(test::FromBlocks(values.ToHostFloats(), kv_dim, block_table, capacity),
+                  test::RoundedTo(expected_values, cache_dtype));
       }
     }
   }
 }
 
 // Tokens of three sequences in one launch, as a batched step passes them: each token's keys and
-// values land in its own sequence's cache (token_views), at its position there, exactly as a
-// launch per sequence would put them.
+// values land in its own sequence's blocks (token_views) of the pool the sequences share, at its
+// position there, exactly as a launch per sequence would put them.
 TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   constexpr int kHeads = 4, kKvHeads = 2, kHeadDim = 64;
-  constexpr int64_t kCapacity = 16, kKvDim = int64_t{kKvHeads} * kHeadDim;
-  // Sequence 0 gets positions 3..5, sequence 1 position 0, sequence 2 positions 9 and 10.
-  const std::vector<int32_t> positions = {3, 4, 5, 0, 9, 10};
+  constexpr int64_t kBlocks = 3;  // a sequence's
+  constexpr int64_t kCapacity = kBlocks * kKvBlockTokens, kKvDim = int64_t{kKvHeads} * kHeadDim;
+  // Sequence 0 gets positions 15..17 (across a block boundary), sequence 1 position 0, sequence
+  // 2 positions 9 and 47.
+  const std::vector<int32_t> positions = {15, 16, 17, 0, 9, 47};
   const std::vector<int32_t> sequence_of = {0, 0, 0, 1, 2, 2};
   constexpr int kLayers = 2;  // views of one layer are kLayers apart, as a model lays them out
   std::vector<int32_t> token_views;
@@ -149,14 +161,18 @@ TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
   cpu::Rope(rotated_k.data(), positions.data(), n_tokens, kKvHeads, kHeadDim, kHeadDim,
             inv_freq.data(), cpu::RopeStyle::kHalves, 1.0f);
 
-  std::vector<test::DeviceValues> keys, values;
+  // Sequence s owns the entries [s * kBlocks, (s + 1) * kBlocks) of one shuffled table over the
+  // pool.
+  const std::vector<int32_t> blocks = test::ShuffledBlockTable(3 * kCapacity, 23);
+  const std::vector<float> zeros =
+      test::ToBlocks(std::vector<float>(3 * kCapacity * kKvDim, 0.0f), kKvDim, blocks);
+  test::DeviceValues keys(zeros, DType::kF32);
+  test::DeviceValues values(zeros, DType::kF32);
+  auto blocks_device = test::ToDevice(blocks);
   std::vector<cuda::KvCacheView> views(3 * kLayers);
   for (int sequence = 0; sequence < 3; ++sequence) {
-    keys.emplace_back(std::vector<float>(kCapacity * kKvDim, 0.0f), DType::kF32);
-    values.emplace_back(std::vector<float>(kCapacity * kKvDim, 0.0f), DType::kF32);
-  }
-  for (int sequence = 0; sequence < 3; ++sequence) {
-    views[sequence * kLayers] = {keys[sequence].data(), values[sequence].data(), 0};
+    views[sequence * kLayers] = {keys.data(), values.data(),
+                                 blocks_device.data() + sequence * kBlocks, /*length=*/0};
   }
   auto q_device = test::ToDevice(q);
   auto k_device = test::ToDevice(k);
@@ -171,7 +187,11 @@ TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
                            inv_freq_device.data(), cpu::RopeStyle::kHalves, 1.0f,
                            views_device.data(), token_views_device.data(), DType::kF32, nullptr),
       cudaSuccess);
+  const std::vector<float> stored_keys = keys.ToHostFloats();
+  const std::vector<float> stored_values = values.ToHostFloats();
   for (int sequence = 0; sequence < 3; ++sequence) {
+    const std::span<const int32_t> block_table =
+        std::span(blocks).subspan(sequence * kBlocks, kBlocks);
     std::vector<float> expected_keys(kCapacity * kKvDim, 0.0f);
     std::vector<float> expected_values(kCapacity * kKvDim, 0.0f);
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -181,8 +201,10 @@ TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
       std::copy_n(v.begin() + t * kKvDim, kKvDim, expected_values.begin() + positions[t] * kKvDim);
     }
     SCOPED_TRACE(testing::Message() << "sequence " << sequence);
-    EXPECT_LT(test::RelativeError(keys[sequence].ToHostFloats(), expected_keys), kTolerance);
-    EXPECT_EQ(values[sequence].ToHostFloats(), expected_values);
+    EXPECT_LT(test::RelativeError(test::FromBlocks(stored_keys, kKvDim, block_table, kCapacity),
+                                  expected_keys),
+              kTolerance);
+    EXPECT_EQ(test::FromBlocks(stored_values, kKvDim, block_table, kCapacity), expected_values);
   }
 }
 

@@ -2,16 +2,21 @@
 // values every dtype represents exactly, so that one double-precision reference serves all.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <numeric>
 #include <ostream>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "kernels/cpu/half.h"
+#include "kernels/kv_blocks.h"
 #include "kernels/tensor.h"
 
 namespace tessera {
@@ -71,5 +76,51 @@ class StoredWeight {
   std::vector<uint16_t> halves_;  // F16 or BF16 storage
   Tensor tensor_;
 };
+
+// Paged KV caches (kernels/kv_blocks.h) for attention tests.
+
+// The blocks of `positions` positions, in a pool twice as large, in random order: a kernel that
+// mixes up positions, or reads a row outside its table, is caught.
+inline std::vector<int32_t> ShuffledBlockTable(int64_t positions, uint32_t seed) {
+  const int64_t n_blocks = KvBlocksFor(positions);
+  std::vector<int32_t> pool(2 * n_blocks);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::shuffle(pool.begin(), pool.end(), std::mt19937(seed));
+  pool.resize(n_blocks);
+  return pool;
+}
+
+// Blocks in position order, as a contiguous cache would be.
+inline std::vector<int32_t> InOrderBlockTable(int64_t positions) {
+  std::vector<int32_t> table(KvBlocksFor(positions));
+  std::iota(table.begin(), table.end(), 0);
+  return table;
+}
+
+// `rows` ([n, row_values], position order) scattered into a pool of blocks as `block_table`
+// places them; the pool's other rows are NaN, so that reading one poisons a result.
+inline std::vector<float> ToBlocks(const std::vector<float>& rows, int64_t row_values,
+                                   std::span<const int32_t> block_table) {
+  const int64_t n = static_cast<int64_t>(rows.size()) / row_values;
+  const int64_t n_blocks =
+      block_table.empty() ? 0 : *std::max_element(block_table.begin(), block_table.end()) + 1;
+  std::vector<float> pool(n_blocks * kKvBlockTokens * row_values, NAN);
+  for (int64_t p = 0; p < n; ++p) {
+    std::copy_n(rows.begin() + p * row_values, row_values,
+                pool.begin() + KvRow(block_table.data(), p) * row_values);
+  }
+  return pool;
+}
+
+// The first `n` positions' rows of a pool of blocks, in position order: ToBlocks reversed.
+inline std::vector<float> FromBlocks(const std::vector<float>& pool, int64_t row_values,
+                                     std::span<const int32_t> block_table, int64_t n) {
+  std::vector<float> rows(n * row_values);
+  for (int64_t p = 0; p < n; ++p) {
+    std::copy_n(pool.begin() + KvRow(block_table.data(), p) * row_values, row_values,
+                rows.begin() + p * row_values);
+  }
+  return rows;
+}
 
 }  // namespace tessera::test

@@ -46,13 +46,13 @@
 namespace tessera {
 namespace {
 
-// KV caches in the memory of one device.
+// The KV-cache pool in the memory of one device.
 class DeviceKvMemory : public KvMemory {
  public:
   explicit DeviceKvMemory(int device) : device_(device) {}
   absl::StatusOr<void*> Allocate(size_t bytes) override {
-    TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device_, static_cast<int64_t>(bytes),
-                                                  "the sequence's KV cache would"));
+    TESSERA_RETURN_IF_ERROR(
+        cuda::CheckFreeMemory(device_, static_cast<int64_t>(bytes), "the model's KV cache would"));
     void* data = nullptr;
     TESSERA_RETURN_IF_CUDA_ERROR(cudaMalloc(&data, bytes));
     return data;
@@ -60,6 +60,13 @@ class DeviceKvMemory : public KvMemory {
   void Free(void* data) override {
     cudaSetDevice(device_);
     cudaFree(data);
+  }
+  int64_t FreeBytes() const override {
+    size_t free = 0, total = 0;
+    if (cudaSetDevice(device_) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) {
+      return 0;
+    }
+    return static_cast<int64_t>(free);
   }
 
  private:
@@ -383,15 +390,14 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
       i = end;
       continue;
     }
+    const cuda::KvCacheView* view = views + i * layers;
     if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
       // 16-bit weights: bf16 tensor cores, at their precision.
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
-          chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype, chunk.n, chunk.start,
-          shape, attended, stream_));
+          chunk_q, view, cache_dtype, chunk.n, chunk.start, shape, attended, stream_));
     } else {
-      TESSERA_RETURN_IF_CUDA_ERROR(
-          cuda::AttentionPrefill(chunk_q, chunk.cache->keys(l), chunk.cache->values(l), cache_dtype,
-                                 chunk.n, chunk.start, shape, attended, stream_));
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(chunk_q, view, cache_dtype, chunk.n,
+                                                          chunk.start, shape, attended, stream_));
     }
     ++i;
   }
@@ -527,6 +533,12 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
   Scratch& s = decode_step ? decode_scratch_ : prefill_scratch_;
   if (n > s.tokens) TESSERA_RETURN_IF_ERROR(AllocateScratch(s, n));
   const int layers = static_cast<int>(layers_.size());
+  int64_t table_entries = 0;  // every chunk's block table, one after another
+  for (const ChunkPlan& plan : plans) {
+    table_entries += static_cast<int64_t>(plan.cache->block_table().size());
+  }
+  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.ReserveBlockTables(table_entries));
+  int64_t table_offset = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
     const ChunkPlan& plan = plans[i];
     std::copy(pass[i].tokens.begin(), pass[i].tokens.end(),
@@ -534,10 +546,15 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
     std::iota(s.inputs.host_positions().begin() + plan.first,
               s.inputs.host_positions().begin() + plan.first + plan.n,
               static_cast<int32_t>(plan.start));
+    const std::span<const int32_t> table = plan.cache->block_table();
+    std::copy(table.begin(), table.end(), s.inputs.host_block_tables().begin() + table_offset);
+    const KvCachePool& pool = plan.cache->pool();
     for (int l = 0; l < layers; ++l) {
-      s.inputs.host_views()[i * layers + l] = {plan.cache->keys(l), plan.cache->values(l),
+      s.inputs.host_views()[i * layers + l] = {pool.keys(l), pool.values(l),
+                                               s.inputs.block_tables() + table_offset,
                                                plan.start + plan.n};
     }
+    table_offset += static_cast<int64_t>(table.size());
     std::fill_n(s.inputs.host_token_views().begin() + plan.first, plan.n,
                 static_cast<int32_t>(i * layers));
   }
@@ -550,7 +567,7 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
       TESSERA_RETURN_IF_CUDA_ERROR(batch_decode_workspace_.Allocate(bytes));
     }
   }
-  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(stream_));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(table_entries, stream_));
   if (decode_step) {
     TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(plans));
   } else {

@@ -1,5 +1,7 @@
 #include "core/models/cuda/step_inputs.h"
 
+#include <algorithm>
+
 namespace tessera::cuda {
 
 cudaError_t StepInputs::Allocate(int64_t views, int64_t tokens) {
@@ -26,9 +28,22 @@ cudaError_t StepInputs::Allocate(int64_t views, int64_t tokens) {
   return cudaSuccess;
 }
 
-cudaError_t StepInputs::Upload(cudaStream_t stream) const {
-  return cudaMemcpyAsync(device_.data(), host_.data(), host_.bytes(), cudaMemcpyHostToDevice,
-                         stream);
+cudaError_t StepInputs::ReserveBlockTables(int64_t entries) {
+  // The device side is allocated last: if it has the room, both have.
+  if (static_cast<int64_t>(device_tables_.size()) >= entries) return cudaSuccess;
+  // Doubling, so that a growing context moves them a few times only.
+  const int64_t size = std::max(entries, 2 * static_cast<int64_t>(host_tables_.size()));
+  cudaError_t error = host_tables_.Allocate(size);
+  if (error == cudaSuccess) error = device_tables_.Allocate(size);
+  return error;
+}
+
+cudaError_t StepInputs::Upload(int64_t block_table_entries, cudaStream_t stream) const {
+  cudaError_t error =
+      cudaMemcpyAsync(device_.data(), host_.data(), host_.bytes(), cudaMemcpyHostToDevice, stream);
+  if (error != cudaSuccess || block_table_entries == 0) return error;
+  return cudaMemcpyAsync(device_tables_.data(), host_tables_.data(),
+                         block_table_entries * sizeof(int32_t), cudaMemcpyHostToDevice, stream);
 }
 
 }  // namespace tessera::cuda
