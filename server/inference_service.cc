@@ -36,6 +36,7 @@ StepOutput MergeSteps(std::vector<StepOutput> steps) {
     merged.text += step.text;
     merged.finish_reason = step.finish_reason;
     merged.prompt_tokens = step.prompt_tokens;
+    merged.cached_prompt_tokens = step.cached_prompt_tokens;
     merged.completion_tokens = step.completion_tokens;
   }
   return merged;

@@ -77,6 +77,7 @@ EngineOptions ToEngineOptions(const pb::LoadModelRequest& request) {
   options.path = request.path();
   options.device = request.device();
   options.kv_cache_capacity_tokens = request.kv_cache_capacity_tokens();
+  options.share_prompt_prefixes = !request.disable_prefix_sharing();
   return options;
 }
 
@@ -102,6 +103,7 @@ pb::ModelInfo ToModelInfoProto(const std::string& name, const Engine& engine) {
   proto.set_kv_cache_capacity_tokens(engine.kv_cache_capacity_tokens());
   proto.set_device(engine.device());
   proto.set_has_chat_template(engine.has_chat_template());
+  proto.set_prefix_sharing(engine.shares_prompt_prefixes());
   return proto;
 }
 
@@ -146,6 +148,7 @@ pb::Usage ToUsageProto(const StepOutput& output) {
   pb::Usage usage;
   usage.set_prompt_tokens(output.prompt_tokens);
   usage.set_completion_tokens(output.completion_tokens);
+  usage.set_cached_prompt_tokens(output.cached_prompt_tokens);
   return usage;
 }
 

@@ -119,9 +119,10 @@ int RunGenerate(const CommandContext& context) {
     return kExitInterrupted;
   }
   if (!status.ok()) return ReportRpcError(status);
-  std::cerr << absl::StreamFormat("finish_reason=%s prompt_tokens=%d completion_tokens=%d\n",
-                                  FinishReasonName(last.finish_reason()),
-                                  last.usage().prompt_tokens(), last.usage().completion_tokens());
+  std::cerr << absl::StreamFormat(
+      "finish_reason=%s prompt_tokens=%d cached_prompt_tokens=%d completion_tokens=%d\n",
+      FinishReasonName(last.finish_reason()), last.usage().prompt_tokens(),
+      last.usage().cached_prompt_tokens(), last.usage().completion_tokens());
   return kExitOk;
 }
 

@@ -24,6 +24,7 @@ int RunLoad(const CommandContext& context) {
       context.args.Number<int64_t>("kv_cache_tokens");
   if (!capacity.ok()) return ReportUsageError(capacity.status().message(), "load");
   request.set_kv_cache_capacity_tokens(capacity->value_or(0));
+  request.set_disable_prefix_sharing(context.args.Has("no_prefix_sharing"));
 
   grpc::ClientContext call;
   context.PrepareCall(call);
@@ -79,7 +80,9 @@ std::vector<CommandSpec> ModelCommands() {
                   .help = "cpu, cuda or cuda:N (default: the first GPU, else cpu)"},
                  {.name = "kv_cache_tokens",
                   .value = "N",
-                  .help = "KV-cache capacity in tokens (default: the server's)"}},
+                  .help = "KV-cache capacity in tokens (default: the server's)"},
+                 {.name = "no_prefix_sharing",
+                  .help = "compute every prompt's KV cache, sharing none between requests"}},
        .run = RunLoad},
       {.name = "unload",
        .arguments = "NAME",
@@ -87,9 +90,7 @@ std::vector<CommandSpec> ModelCommands() {
        .min_arguments = 1,
        .max_arguments = 1,
        .run = RunUnload},
-      {.name = "list",
-       .summary = "List the loaded models.",
-       .run = RunList},
+      {.name = "list", .summary = "List the loaded models.", .run = RunList},
   };
 }
 

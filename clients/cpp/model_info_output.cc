@@ -34,12 +34,13 @@ void PrintModelInfo(const inference::v1::ModelInfo& model, std::ostream& out) {
       "weight_dtype:             %s\n"
       "weight_bytes:             %d (%s)\n"
       "kv_cache_bytes_per_token: %d\n"
-      "kv_cache_capacity_tokens: %d\n",
+      "kv_cache_capacity_tokens: %d\n"
+      "prefix_sharing:           %s\n",
       model.name(), model.path(), model.architecture(), model.device(), model.vocab_size(),
       model.hidden_size(), model.num_layers(), model.num_attention_heads(), model.num_kv_heads(),
       model.context_length(), model.weight_dtype(), model.weight_bytes(),
       HumanBytes(model.weight_bytes()), model.kv_cache_bytes_per_token(),
-      model.kv_cache_capacity_tokens());
+      model.kv_cache_capacity_tokens(), model.prefix_sharing() ? "on" : "off");
 }
 
 void PrintModelTable(const google::protobuf::RepeatedPtrField<inference::v1::ModelInfo>& models,

@@ -139,9 +139,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
   }
   TESSERA_ASSIGN_OR_RETURN(
       std::unique_ptr<KvCachePool> kv_pool,
-      KvCachePool::Create(model->info().kv_shape,
-                          KvCacheCapacityTokens(options, model->info(), model->kv_memory()),
-                          model->kv_memory()));
+      KvCachePool::Create(
+          model->info().kv_shape, KvCacheCapacityTokens(options, model->info(), model->kv_memory()),
+          model->kv_memory(), options.share_prompt_prefixes && model->info().prefix_determines_kv));
   return std::unique_ptr<Engine>(new Engine(options, std::move(file), std::move(tokenizer),
                                             std::move(end_of_generation_ids), std::move(model),
                                             std::move(chat_template), std::move(kv_pool)));
@@ -217,7 +217,7 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
   }
   // Room for everything the sequence can hold: the prompt and every token it may generate.
   const int64_t capacity = max_tokens > 0 ? prompt_tokens + max_tokens : info.context_length;
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, kv_pool_->Allocate(capacity));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, kv_pool_->Allocate(capacity, prompt));
   return std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
                                     std::move(request.stop), std::move(cache), *tokenizer_,
                                     end_of_generation_ids_, output_starts_text);

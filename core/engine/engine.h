@@ -43,6 +43,9 @@ struct EngineOptions {
   // in chunks of what is left, so a long prompt never holds the decoding streams up for longer
   // than one step of this many tokens.
   int32_t max_batch_tokens = kDefaultMaxBatchTokens;
+  // Whether sequences whose prompts start alike share the KV blocks of that prefix (where the
+  // model allows it: ModelInfo::prefix_determines_kv).
+  bool share_prompt_prefixes = true;
 };
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
@@ -93,6 +96,9 @@ class Engine {
   int64_t kv_cache_free_tokens() const { return kv_pool_->free_tokens(); }
   // Whether the model file has a chat template, so prompts may be chat messages.
   bool has_chat_template() const { return chat_template_.has_value(); }
+  bool shares_prompt_prefixes() const { return kv_pool_->shares_prefixes(); }
+  // Positions of shared prompt prefixes that no sequence holds now, kept for later ones.
+  int64_t kv_cache_idle_prefix_tokens() const { return kv_pool_->idle_filed_tokens(); }
 
   // Validates the request, tokenizes the prompt and reserves its KV cache. No compute yet.
   // Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range, a chat the

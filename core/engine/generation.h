@@ -41,6 +41,7 @@ struct StepOutput {
   FinishReason finish_reason = FinishReason::kNone;
   int32_t prompt_tokens = 0;         // totals so far
   int32_t completion_tokens = 0;
+  int32_t cached_prompt_tokens = 0;  // of prompt_tokens, those whose KV cache was shared
 };
 
 }  // namespace tessera

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <numeric>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "core/util/error_reason.h"
 
 namespace tessera {
@@ -20,6 +23,12 @@ class HostMemory : public KvMemory {
   }
 };
 
+// A block's key among the filed: a hash of its tokens and, through prefix_hash, of every token
+// before them.
+uint64_t BlockHash(uint64_t prefix_hash, std::span<const int32_t> tokens) {
+  return absl::HashOf(prefix_hash, absl::MakeConstSpan(tokens.data(), tokens.size()));
+}
+
 }  // namespace
 
 KvMemory& HostKvMemory() {
@@ -27,23 +36,36 @@ KvMemory& HostKvMemory() {
   return *memory;
 }
 
-KvCache::KvCache(KvCachePool* pool, int64_t capacity) : pool_(pool), capacity_(capacity) {}
+KvCache::KvCache(KvCachePool* pool, int64_t capacity, int64_t new_blocks)
+    : pool_(pool), capacity_(capacity), new_blocks_left_(new_blocks) {}
 
-KvCache::~KvCache() { pool_->Release(block_table_, KvBlocksFor(capacity_)); }
+KvCache::~KvCache() { pool_->Release(block_table_, new_blocks_left_); }
 
 absl::Status KvCache::AddBlocksFor(int64_t positions) {
   if (positions > capacity_) return absl::InternalError("KV cache: positions past its capacity");
   while (static_cast<int64_t>(block_table_.size()) < KvBlocksFor(positions)) {
-    const std::optional<int32_t> block = pool_->TakeBlock();
+    const std::optional<int32_t> block = new_blocks_left_ > 0 ? pool_->TakeBlock() : std::nullopt;
     if (!block) return absl::InternalError("KV cache: a reserved block is missing");
+    --new_blocks_left_;
     block_table_.push_back(*block);
   }
   return absl::OkStatus();
 }
 
+void KvCache::Extend(std::span<const int32_t> tokens) {
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  if (!pool_->share_prefixes_) return;
+  for (; (filed_blocks_ + 1) * kKvBlockTokens <= length(); ++filed_blocks_) {
+    prefix_hash_ = pool_->File(
+        block_table_[filed_blocks_], prefix_hash_,
+        std::span<const int32_t>(tokens_).subspan(filed_blocks_ * kKvBlockTokens, kKvBlockTokens));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<KvCachePool>> KvCachePool::Create(KvCacheShape shape,
                                                                  int64_t capacity_tokens,
-                                                                 KvMemory& memory) {
+                                                                 KvMemory& memory,
+                                                                 bool share_prefixes) {
   const int64_t n_blocks = KvBlocksFor(capacity_tokens);
   // Keys and values take half of bytes_per_token each.
   const size_t bytes = static_cast<size_t>(n_blocks * kKvBlockTokens * shape.bytes_per_token() / 2);
@@ -53,16 +75,19 @@ absl::StatusOr<std::unique_ptr<KvCachePool>> KvCachePool::Create(KvCacheShape sh
     if (keys.ok()) memory.Free(*keys);
     return values.status();
   }
-  return std::unique_ptr<KvCachePool>(new KvCachePool(shape, n_blocks, memory, *keys, *values));
+  return std::unique_ptr<KvCachePool>(
+      new KvCachePool(shape, n_blocks, memory, *keys, *values, share_prefixes));
 }
 
 KvCachePool::KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys,
-                         void* values)
+                         void* values, bool share_prefixes)
     : shape_(shape),
       n_blocks_(n_blocks),
       memory_(memory),
       keys_(static_cast<std::byte*>(keys)),
       values_(static_cast<std::byte*>(values)),
+      share_prefixes_(share_prefixes),
+      blocks_(n_blocks),
       free_blocks_(n_blocks) {
   // Taken from the back: block 0 first.
   std::iota(free_blocks_.rbegin(), free_blocks_.rend(), 0);
@@ -73,38 +98,117 @@ KvCachePool::~KvCachePool() {
   memory_.Free(values_);
 }
 
-absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens) {
-  const int64_t blocks = KvBlocksFor(tokens);
+std::vector<int32_t> KvCachePool::SharedPrefix(std::span<const int32_t> prompt,
+                                               uint64_t& prefix_hash) const {
+  std::vector<int32_t> shared;
+  if (!share_prefixes_ || prompt.empty()) return shared;
+  const int64_t most = (static_cast<int64_t>(prompt.size()) - 1) / kKvBlockTokens;
+  for (int64_t b = 0; b < most; ++b) {
+    const std::span<const int32_t> tokens = prompt.subspan(b * kKvBlockTokens, kKvBlockTokens);
+    const auto found = filed_.find(BlockHash(prefix_hash, tokens));
+    if (found == filed_.end()) break;
+    const Block& block = blocks_[found->second];
+    if (block.prefix_hash != prefix_hash ||
+        !std::equal(tokens.begin(), tokens.end(), block.tokens.begin())) {
+      break;
+    }
+    shared.push_back(found->second);
+    prefix_hash = block.hash;
+  }
+  return shared;
+}
+
+absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens,
+                                                               std::span<const int32_t> prompt) {
   absl::MutexLock lock(&mutex_);
-  if (reserved_blocks_ + blocks > n_blocks_) {
+  uint64_t prefix_hash = 0;
+  const std::vector<int32_t> shared = SharedPrefix(prompt, prefix_hash);
+  const int64_t new_blocks = KvBlocksFor(tokens) - static_cast<int64_t>(shared.size());
+  // Idle filed blocks this cache takes stop being available to others.
+  const int64_t idle_taken = std::count_if(shared.begin(), shared.end(),
+                                           [&](int32_t b) { return blocks_[b].holders == 0; });
+  const int64_t available =
+      static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - idle_taken - reserved_;
+  if (new_blocks > available) {
     return WithReason(
         absl::ResourceExhaustedError(absl::StrFormat(
             "KV cache full: the request needs %d tokens of KV cache, %d of %d are free; retry "
             "later or ask for fewer tokens",
-            tokens, (n_blocks_ - reserved_blocks_) * kKvBlockTokens, capacity_tokens())),
+            new_blocks * kKvBlockTokens, (available + idle_taken) * kKvBlockTokens,
+            capacity_tokens())),
         reason::kKvCacheFull);
   }
-  reserved_blocks_ += blocks;
-  return std::unique_ptr<KvCache>(new KvCache(this, tokens));
+  for (const int32_t b : shared) {
+    Block& block = blocks_[b];
+    if (block.holders++ == 0) idle_filed_.erase(block.idle);
+  }
+  reserved_ += new_blocks;
+  std::unique_ptr<KvCache> cache(new KvCache(this, tokens, new_blocks));
+  const int64_t shared_tokens = static_cast<int64_t>(shared.size()) * kKvBlockTokens;
+  cache->block_table_ = shared;
+  cache->tokens_.assign(prompt.begin(), prompt.begin() + shared_tokens);
+  cache->shared_prefix_tokens_ = shared_tokens;
+  cache->filed_blocks_ = static_cast<int64_t>(shared.size());
+  cache->prefix_hash_ = prefix_hash;
+  return cache;
 }
 
 int64_t KvCachePool::free_tokens() const {
   absl::MutexLock lock(&mutex_);
-  return (n_blocks_ - reserved_blocks_) * kKvBlockTokens;
+  return (static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_) *
+         kKvBlockTokens;
+}
+
+int64_t KvCachePool::idle_filed_tokens() const {
+  absl::MutexLock lock(&mutex_);
+  return static_cast<int64_t>(idle_filed_.size()) * kKvBlockTokens;
 }
 
 std::optional<int32_t> KvCachePool::TakeBlock() {
   absl::MutexLock lock(&mutex_);
-  if (free_blocks_.empty()) return std::nullopt;
-  const int32_t block = free_blocks_.back();
-  free_blocks_.pop_back();
-  return block;
+  int32_t taken;
+  if (!free_blocks_.empty()) {
+    taken = free_blocks_.back();
+    free_blocks_.pop_back();
+  } else if (!idle_filed_.empty()) {
+    taken = idle_filed_.front();
+    idle_filed_.pop_front();
+    Block& block = blocks_[taken];
+    filed_.erase(block.hash);
+    block.filed = false;
+  } else {
+    return std::nullopt;
+  }
+  --reserved_;
+  blocks_[taken].holders = 1;
+  return taken;
 }
 
-void KvCachePool::Release(std::span<const int32_t> blocks, int64_t reserved_blocks) {
+uint64_t KvCachePool::File(int32_t b, uint64_t prefix_hash, std::span<const int32_t> tokens) {
+  const uint64_t hash = BlockHash(prefix_hash, tokens);
   absl::MutexLock lock(&mutex_);
-  free_blocks_.insert(free_blocks_.end(), blocks.begin(), blocks.end());
-  reserved_blocks_ -= reserved_blocks;
+  if (filed_.try_emplace(hash, b).second) {
+    Block& block = blocks_[b];
+    block.filed = true;
+    block.hash = hash;
+    block.prefix_hash = prefix_hash;
+    std::copy(tokens.begin(), tokens.end(), block.tokens.begin());
+  }
+  return hash;
+}
+
+void KvCachePool::Release(std::span<const int32_t> blocks, int64_t unused_reservation) {
+  absl::MutexLock lock(&mutex_);
+  for (const int32_t b : blocks) {
+    Block& block = blocks_[b];
+    if (--block.holders > 0) continue;
+    if (block.filed) {
+      block.idle = idle_filed_.insert(idle_filed_.end(), b);
+    } else {
+      free_blocks_.push_back(b);
+    }
+  }
+  reserved_ -= unused_reservation;
 }
 
 }  // namespace tessera

@@ -4,16 +4,24 @@
 // memory of the model's device (KvMemory) when the model loads. A sequence reserves its capacity
 // in blocks up front, so one that starts can always finish and a full pool is a clear
 // RESOURCE_EXHAUSTED at admission; it takes the blocks themselves only as its tokens arrive.
+//
+// Prefix sharing: once a block is full, the pool files it under a hash of its tokens and of every
+// token before it. A new sequence whose prompt starts with the same tokens takes those blocks
+// instead of computing them (reference-counted, never written again). A filed block nobody holds
+// stays filed until a fresh block is needed and it is the least recently released.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -61,17 +69,19 @@ class KvCache {
 
   // Positions it may hold: what it reserved.
   int64_t capacity() const { return capacity_; }
+  // Positions whose keys and values it took from other sequences' blocks when it was allocated.
+  int64_t shared_prefix_tokens() const { return shared_prefix_tokens_; }
   int64_t length() const { return static_cast<int64_t>(tokens_.size()); }
   // The ids of the tokens whose keys and values it holds, in position order.
   std::span<const int32_t> tokens() const { return tokens_; }
   // Takes blocks from its reservation until they hold positions [0, positions), where the model
   // is about to write keys and values. INTERNAL past capacity(): a caller's bug.
   absl::Status AddBlocksFor(int64_t positions);
-  // Records `tokens` at the next positions; the model writes their keys and values first.
-  void Extend(std::span<const int32_t> tokens) {
-    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
-  }
-  // Forgets every position, keeping the blocks, so the tokens can be encoded afresh.
+  // Records `tokens` at the next positions, whose keys and values the model has written; files
+  // the blocks this fills for sharing, when the pool shares prefixes.
+  void Extend(std::span<const int32_t> tokens);
+  // Forgets every position, keeping the blocks, so the tokens can be encoded afresh. Only for a
+  // pool that does not share prefixes: shared blocks are never written again.
   void Clear() { tokens_.clear(); }
 
   // Its blocks in position order: position p is in row KvRow(block_table().data(), p) of the
@@ -81,12 +91,18 @@ class KvCache {
 
  private:
   friend class KvCachePool;
-  KvCache(KvCachePool* pool, int64_t capacity);
+  KvCache(KvCachePool* pool, int64_t capacity, int64_t new_blocks);
 
   KvCachePool* pool_;
   int64_t capacity_;
+  int64_t new_blocks_left_;  // of its reservation, not yet taken
+  int64_t shared_prefix_tokens_ = 0;
   std::vector<int32_t> tokens_;       // [length]
   std::vector<int32_t> block_table_;  // [blocks taken so far]
+  // Its first filed_blocks_ blocks are filed (by it or, when shared, by another sequence); the
+  // last of them under prefix_hash_.
+  int64_t filed_blocks_ = 0;
+  uint64_t prefix_hash_ = 0;
 };
 
 // One sequence's part of a batched pass: `tokens` at positions [cache->length(),
@@ -101,22 +117,33 @@ struct SequenceChunk {
 class KvCachePool {
  public:
   // Allocates the keys and values of KvBlocksFor(capacity_tokens) blocks in `memory`, which must
-  // outlive the pool. Errors as KvMemory::Allocate.
+  // outlive the pool. `share_prefixes`: whether caches share the blocks of a common prompt
+  // prefix (only where the model's ModelInfo::prefix_determines_kv). Errors as
+  // KvMemory::Allocate.
   static absl::StatusOr<std::unique_ptr<KvCachePool>> Create(KvCacheShape shape,
                                                              int64_t capacity_tokens,
-                                                             KvMemory& memory = HostKvMemory());
+                                                             KvMemory& memory = HostKvMemory(),
+                                                             bool share_prefixes = false);
   ~KvCachePool();
   KvCachePool(const KvCachePool&) = delete;
   KvCachePool& operator=(const KvCachePool&) = delete;
 
-  // A cache that reserves the blocks for `tokens` positions. RESOURCE_EXHAUSTED (reason
-  // KV_CACHE_FULL) when fewer are free.
-  absl::StatusOr<std::unique_ptr<KvCache>> Allocate(int64_t tokens);
+  // A cache for `tokens` positions, the first of which will be `prompt` (tokens >=
+  // prompt.size()). When the pool shares prefixes it starts with the longest run of whole filed
+  // blocks that matches the prompt's start, short of its last token (whose logits the model must
+  // compute), and reserves fresh blocks for the rest. RESOURCE_EXHAUSTED (reason KV_CACHE_FULL)
+  // when fewer blocks are free.
+  absl::StatusOr<std::unique_ptr<KvCache>> Allocate(int64_t tokens,
+                                                    std::span<const int32_t> prompt = {});
 
   const KvCacheShape& shape() const { return shape_; }
+  bool shares_prefixes() const { return share_prefixes_; }
   int64_t capacity_tokens() const { return n_blocks_ * kKvBlockTokens; }
-  // Positions in blocks that no cache has reserved.
+  // Positions in blocks that no cache holds or has reserved (filed blocks that nobody holds
+  // count: they are given out again when needed).
   int64_t free_tokens() const;
+  // Positions in filed blocks that nobody holds: the prefixes kept for later sequences.
+  int64_t idle_filed_tokens() const;
 
   // One layer's blocks: [n_blocks, kKvBlockTokens, num_kv_heads, head_dim] in the shape's dtype.
   void* keys(int layer) const { return keys_ + layer * layer_bytes(); }
@@ -124,24 +151,48 @@ class KvCachePool {
 
  private:
   friend class KvCache;
-  KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys, void* values);
+  struct Block {
+    int32_t holders = 0;  // caches whose tables list it
+    bool filed = false;   // in filed_, under `hash`
+    uint64_t hash = 0;
+    // What a match checks besides the hash, so that a collision cannot hand out another
+    // prefix's keys: the hash of the blocks before it, and its own tokens.
+    uint64_t prefix_hash = 0;
+    std::array<int32_t, kKvBlockTokens> tokens{};
+    std::list<int32_t>::iterator idle;  // its place in idle_filed_, while filed and unheld
+  };
+
+  KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys, void* values,
+              bool share_prefixes);
   int64_t layer_bytes() const {
     return n_blocks_ * kKvBlockTokens * shape_.values_per_token_per_layer() *
            static_cast<int64_t>(DTypeSize(shape_.dtype));
   }
-  // A block no cache holds; none only if more were taken than reserved.
+  // The filed blocks, in order, that hold the prompt's whole blocks, short of its last token;
+  // the hash of the last of them in `prefix_hash`.
+  std::vector<int32_t> SharedPrefix(std::span<const int32_t> prompt, uint64_t& prefix_hash) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // A fresh block for a cache that reserved one: a free one, else the least recently released
+  // idle filed one (which stops being filed). None only if more were taken than reserved.
   std::optional<int32_t> TakeBlock();
-  // Gives back `blocks` and the reservation of `reserved_blocks`.
-  void Release(std::span<const int32_t> blocks, int64_t reserved_blocks);
+  // Files the full block `block` (after the blocks hashed as `prefix_hash`, holding `tokens`)
+  // unless a block with the same contents is filed already. Returns its hash.
+  uint64_t File(int32_t block, uint64_t prefix_hash, std::span<const int32_t> tokens);
+  // Lets go of `blocks` and of `unused_reservation` reserved blocks never taken.
+  void Release(std::span<const int32_t> blocks, int64_t unused_reservation);
 
   const KvCacheShape shape_;
   const int64_t n_blocks_;
   KvMemory& memory_;
   std::byte* const keys_;    // [num_layers, n_blocks, kKvBlockTokens, num_kv_heads, head_dim]
   std::byte* const values_;  // same
+  const bool share_prefixes_;
   mutable absl::Mutex mutex_;
-  int64_t reserved_blocks_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::vector<int32_t> free_blocks_ ABSL_GUARDED_BY(mutex_);
+  std::vector<Block> blocks_ ABSL_GUARDED_BY(mutex_);         // [n_blocks]
+  std::vector<int32_t> free_blocks_ ABSL_GUARDED_BY(mutex_);  // unheld and unfiled
+  std::list<int32_t> idle_filed_ ABSL_GUARDED_BY(mutex_);     // unheld and filed, oldest first
+  absl::flat_hash_map<uint64_t, int32_t> filed_ ABSL_GUARDED_BY(mutex_);  // hash -> block
+  int64_t reserved_ ABSL_GUARDED_BY(mutex_) = 0;  // reserved by caches and not yet taken
 };
 
 }  // namespace tessera

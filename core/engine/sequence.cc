@@ -39,7 +39,8 @@ Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCri
       sampler_(sampling_, tokenizer.vocab_size(), prompt),
       text_stream_(output_starts_text && tokenizer.strips_leading_space()),
       tokens_(std::move(prompt)),
-      prompt_tokens_(static_cast<int32_t>(tokens_.size())) {}
+      prompt_tokens_(static_cast<int32_t>(tokens_.size())),
+      cached_prompt_tokens_(static_cast<int32_t>(cache_->shared_prefix_tokens())) {}
 
 absl::Status Sequence::Append(std::span<const int32_t> tokens) {
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -74,6 +75,7 @@ StepOutput Sequence::AcceptChoice(const TokenChoice& choice) {
   const FinishReason reason = stop_string ? FinishReason::kStop : FinishReasonAfter(token);
   if (reason != FinishReason::kNone) Finish(reason, output, /*drop_pending_text=*/stop_string);
   output.prompt_tokens = prompt_tokens_;
+  output.cached_prompt_tokens = cached_prompt_tokens_;
   output.completion_tokens = completion_tokens_;
   return output;
 }
@@ -124,6 +126,7 @@ void Sequence::Finish(FinishReason reason, StepOutput& output, bool drop_pending
   finish_reason_ = reason;
   output.finish_reason = reason;
   output.prompt_tokens = prompt_tokens_;
+  output.cached_prompt_tokens = cached_prompt_tokens_;
   output.completion_tokens = completion_tokens_;
   cache_.reset();  // a finished sequence never runs again: give its KV cache back now
 }

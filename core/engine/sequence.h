@@ -37,6 +37,8 @@ class Sequence {
   bool finished() const { return finish_reason_ != FinishReason::kNone; }
   FinishReason finish_reason() const { return finish_reason_; }
   int32_t prompt_tokens() const { return prompt_tokens_; }
+  // Prompt tokens whose KV cache it shares with an earlier sequence, so never fed to the model.
+  int32_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   int32_t completion_tokens() const { return completion_tokens_; }
 
   // Tokens fed to the model after the last sampled one. INVALID_ARGUMENT if an id is outside
@@ -81,6 +83,7 @@ class Sequence {
 
   std::vector<int32_t> tokens_;  // everything in the context, fed or not
   int32_t prompt_tokens_;
+  int32_t cached_prompt_tokens_;
   int32_t completion_tokens_ = 0;
   std::string held_text_;  // complete characters that may begin a stop string
   FinishReason finish_reason_ = FinishReason::kNone;

@@ -29,6 +29,10 @@ struct ModelInfo {
   DType weight_dtype = DType::kF32;  // of the largest weight matrices
   int64_t weight_bytes = 0;
   KvCacheShape kv_shape;
+  // Whether a position's keys and values depend on the tokens up to it alone, so that sequences
+  // with one prompt prefix may share its KV blocks. Not so with LongRoPE, whose caches are
+  // encoded afresh once a sequence passes the original context.
+  bool prefix_determines_kv = true;
 };
 
 // How to choose the token after a chunk (cpu::ChooseToken): greedy when `draw` is null, else

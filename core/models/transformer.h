@@ -45,12 +45,17 @@ absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
     int64_t rope_switch_position, std::span<const SequenceChunk> chunks,
     std::vector<std::vector<int32_t>>& reencoded);
 
+inline ModelInfo WithPrefixDeterminingKv(ModelInfo info, bool prefix_determines_kv) {
+  info.prefix_determines_kv = prefix_determines_kv;
+  return info;
+}
+
 class Transformer : public Model {
  public:
   // `rope_switch_position`: for LongRoPE, the original context (0 otherwise); see MustReencode.
   Transformer(ModelInfo info, float rms_norm_eps, int64_t rope_switch_position,
               TransformerWeights weights)
-      : info_(std::move(info)),
+      : info_(WithPrefixDeterminingKv(std::move(info), rope_switch_position == 0)),
         rms_norm_eps_(rms_norm_eps),
         rope_switch_position_(rope_switch_position),
         weights_(std::move(weights)) {}

@@ -1,12 +1,16 @@
 // The paged KV-cache pool: reservations in whole blocks, blocks taken only as positions arrive,
-// distinct blocks for every cache, everything back when a cache goes, and the layout
-// (kernels/kv_blocks.h) that puts a position's keys in its block's row.
+// distinct blocks for every cache, everything back when a cache goes, the layout
+// (kernels/kv_blocks.h) that puts a position's keys in its block's row; and prefix sharing:
+// which blocks a prompt shares, that shared blocks outlive their first holder, and that idle ones
+// are given out again, least recently released first, when fresh blocks run out.
 #include "core/engine/kv_cache.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
+#include <span>
 #include <vector>
 
 #include "core/util/error_reason.h"
@@ -99,6 +103,132 @@ TEST(KvCachePoolTest, LayersAndRowsAreDistinctMemory) {
       ASSERT_EQ(values[r * row], -1000 * layer - p);
     }
   }
+}
+
+// Blocks of a pool that shares prefixes, after the model "ran" `tokens` through `cache`.
+void Feed(KvCache& cache, std::span<const int32_t> tokens) {
+  ASSERT_TRUE(cache.AddBlocksFor(cache.length() + static_cast<int64_t>(tokens.size())).ok());
+  cache.Extend(tokens);
+}
+
+std::vector<int32_t> Tokens(int32_t first, int64_t n) {
+  std::vector<int32_t> tokens(n);
+  std::iota(tokens.begin(), tokens.end(), first);
+  return tokens;
+}
+
+std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::unique_ptr<KvCachePool> SharingPool(int64_t blocks) {
+  return KvCachePool::Create(kShape, blocks * kKvBlockTokens, HostKvMemory(),
+                             /*share_prefixes=*/true)
+      .value();
+}
+
+TEST(KvCachePrefixTest, PromptSharesTheWholeBlocksOfAnEarlierPrompt) {
+  const auto pool = SharingPool(16);
+  const std::vector<int32_t> prefix = Tokens(100, 40);  // two whole blocks and 8 tokens
+  std::unique_ptr<KvCache> first = pool->Allocate(64, prefix).value();
+  EXPECT_EQ(first->shared_prefix_tokens(), 0);
+  Feed(*first, prefix);
+
+  const std::vector<int32_t> prompt = Concat(prefix, Tokens(7, 5));
+  std::unique_ptr<KvCache> second = pool->Allocate(64, prompt).value();
+  EXPECT_EQ(second->shared_prefix_tokens(), 2 * kKvBlockTokens);
+  EXPECT_EQ(second->length(), 2 * kKvBlockTokens);  // the model starts after the shared blocks
+  EXPECT_TRUE(std::equal(second->tokens().begin(), second->tokens().end(), prompt.begin()));
+  ASSERT_EQ(second->block_table().size(), 2u);
+  EXPECT_EQ(second->block_table()[0], first->block_table()[0]);
+  EXPECT_EQ(second->block_table()[1], first->block_table()[1]);
+  // It reserved fresh blocks only for what it does not share: 4 - 2.
+  EXPECT_EQ(pool->free_tokens(), (16 - 4 - 2) * kKvBlockTokens);
+  Feed(*second, std::span<const int32_t>(prompt).subspan(2 * kKvBlockTokens));
+  EXPECT_EQ(second->block_table().size(), 3u);
+  EXPECT_NE(second->block_table()[2], first->block_table()[2]);
+}
+
+TEST(KvCachePrefixTest, TheLastPromptTokenIsNeverShared) {
+  const auto pool = SharingPool(16);
+  const std::vector<int32_t> prompt = Tokens(100, 2 * kKvBlockTokens);
+  std::unique_ptr<KvCache> first = pool->Allocate(48, prompt).value();
+  Feed(*first, prompt);
+  // The same 32 tokens: the second block holds the last one, whose logits must be computed.
+  std::unique_ptr<KvCache> again = pool->Allocate(48, prompt).value();
+  EXPECT_EQ(again->shared_prefix_tokens(), kKvBlockTokens);
+}
+
+TEST(KvCachePrefixTest, SharingStopsAtTheFirstDifferentBlock) {
+  const auto pool = SharingPool(16);
+  const std::vector<int32_t> prompt = Tokens(100, 3 * kKvBlockTokens);
+  std::unique_ptr<KvCache> first = pool->Allocate(64, prompt).value();
+  Feed(*first, prompt);
+  std::vector<int32_t> changed = Concat(prompt, {1});
+  changed[kKvBlockTokens + 3] = 9;  // in the second block: the third matches, but follows it
+  std::unique_ptr<KvCache> second = pool->Allocate(64, changed).value();
+  EXPECT_EQ(second->shared_prefix_tokens(), kKvBlockTokens);
+}
+
+TEST(KvCachePrefixTest, NothingIsSharedWhenThePoolDoesNotShare) {
+  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  EXPECT_FALSE(pool->shares_prefixes());
+  const std::vector<int32_t> prompt = Tokens(100, 40);
+  std::unique_ptr<KvCache> first = pool->Allocate(64, prompt).value();
+  Feed(*first, prompt);
+  EXPECT_EQ(pool->Allocate(64, prompt).value()->shared_prefix_tokens(), 0);
+}
+
+TEST(KvCachePrefixTest, SharedBlocksOutliveTheirFirstHolderThenWaitIdle) {
+  const auto pool = SharingPool(8);
+  const std::vector<int32_t> prompt = Tokens(100, 40);
+  std::unique_ptr<KvCache> first = pool->Allocate(48, prompt).value();
+  Feed(*first, prompt);
+  std::unique_ptr<KvCache> second = pool->Allocate(48, Concat(prompt, {5})).value();
+  first.reset();
+  EXPECT_EQ(pool->idle_filed_tokens(), 0);  // the second still holds both filed blocks
+  second.reset();
+  EXPECT_EQ(pool->idle_filed_tokens(), 2 * kKvBlockTokens);
+  EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());  // idle blocks count as free
+  // Idle, they still serve a third.
+  EXPECT_EQ(pool->Allocate(48, prompt).value()->shared_prefix_tokens(), 2 * kKvBlockTokens);
+}
+
+TEST(KvCachePrefixTest, FreshBlocksTakeTheLeastRecentlyReleasedIdleOnes) {
+  const auto pool = SharingPool(4);
+  const std::vector<int32_t> old_prompt = Tokens(100, kKvBlockTokens + 1);
+  const std::vector<int32_t> new_prompt = Tokens(500, kKvBlockTokens + 1);
+  for (const auto& prompt : {old_prompt, new_prompt}) {
+    std::unique_ptr<KvCache> cache = pool->Allocate(2 * kKvBlockTokens, prompt).value();
+    Feed(*cache, prompt);
+  }
+  EXPECT_EQ(pool->idle_filed_tokens(), 2 * kKvBlockTokens);  // one filed block of each
+  // Three fresh blocks: the two never filed, then the older prompt's block.
+  std::unique_ptr<KvCache> big = pool->Allocate(3 * kKvBlockTokens).value();
+  ASSERT_TRUE(big->AddBlocksFor(3 * kKvBlockTokens).ok());
+  EXPECT_EQ(pool->idle_filed_tokens(), kKvBlockTokens);
+  big.reset();
+  EXPECT_EQ(pool->Allocate(32, old_prompt).value()->shared_prefix_tokens(), 0);
+  EXPECT_EQ(pool->Allocate(32, new_prompt).value()->shared_prefix_tokens(), kKvBlockTokens);
+}
+
+// A full pool counts the idle filed blocks a new cache would take as no longer free.
+TEST(KvCachePrefixTest, ReservationsCountSharedIdleBlocks) {
+  const auto pool = SharingPool(4);
+  const std::vector<int32_t> prompt = Tokens(100, 2 * kKvBlockTokens + 1);
+  {
+    std::unique_ptr<KvCache> cache = pool->Allocate(3 * kKvBlockTokens, prompt).value();
+    Feed(*cache, prompt);
+  }
+  // It shares the 2 idle blocks and needs 2 fresh: 4, all there is.
+  std::unique_ptr<KvCache> sharer = pool->Allocate(4 * kKvBlockTokens, prompt).value();
+  EXPECT_EQ(sharer->shared_prefix_tokens(), 2 * kKvBlockTokens);
+  EXPECT_EQ(pool->free_tokens(), 0);
+  auto more = pool->Allocate(1);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kResourceExhausted);
+  sharer.reset();
+  EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
 }
 
 }  // namespace

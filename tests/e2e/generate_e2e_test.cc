@@ -1,5 +1,5 @@
 // Generate over the wire: greedy output against llama2.c's reference, determinism, tokens and
-// text agreeing, stop criteria, usage, request ids and logprobs.
+// text agreeing, stop criteria, usage (cached prompt tokens included), request ids and logprobs.
 #include <string>
 #include <vector>
 
@@ -93,6 +93,24 @@ TEST_F(GenerateTest, MaxTokensEndsWithLengthAndCountsUsage) {
   EXPECT_EQ(result.usage.completion_tokens(), 7);
   EXPECT_EQ(result.usage.prompt_tokens(),
             static_cast<int32_t>(TokenizeWithBos(stub(), kPrompt).size()));
+}
+
+// A prompt run before shares its KV cache in whole 16-token blocks, short of its last token,
+// and gives the same tokens; usage says how many prompt tokens were cached.
+TEST_F(GenerateTest, RepeatedPromptReportsCachedTokensAndGivesTheSameTokens) {
+  const std::string prompt =
+      "The old lighthouse keeper climbed the winding stairs every evening to light the lamp, "
+      "and the ships far out at sea";
+  const int32_t prompt_tokens = static_cast<int32_t>(TokenizeWithBos(stub(), prompt).size());
+  ASSERT_GT(prompt_tokens, 33);
+  const GenerateResult first = Generate(stub(), GreedyRequest(prompt, 12));
+  const GenerateResult second = Generate(stub(), GreedyRequest(prompt, 12));
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_EQ(first.usage.cached_prompt_tokens(), 0);
+  EXPECT_EQ(second.usage.cached_prompt_tokens(), (prompt_tokens - 1) / 16 * 16);
+  EXPECT_EQ(second.usage.prompt_tokens(), prompt_tokens);
+  EXPECT_EQ(second.token_ids, first.token_ids);
 }
 
 // Only the last message carries the finish reason and usage; every message the request id.
