@@ -27,6 +27,12 @@ ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
           "Sessions unused for this long are released.");
 ABSL_FLAG(int64_t, kv_cache_tokens, 0,
           "KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.");
+ABSL_FLAG(bool, prefix_sharing, true,
+          "Whether requests to the models loaded at start share the KV cache of common prompt "
+          "prefixes.");
+ABSL_FLAG(int32_t, max_batch_tokens, tessera::kDefaultMaxBatchTokens,
+          "Most tokens one step of a model loaded at start feeds it: decoding sequences' tokens "
+          "first, then prompts in chunks of what is left.");
 
 namespace {
 
@@ -74,6 +80,8 @@ int main(int argc, char** argv) {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.session_idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   options.kv_cache_tokens = absl::GetFlag(FLAGS_kv_cache_tokens);
+  options.prefix_sharing = absl::GetFlag(FLAGS_prefix_sharing);
+  options.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   options.device = absl::GetFlag(FLAGS_device);
   for (const std::string& flag : model_flags) {
     for (absl::string_view spec : absl::StrSplit(flag, ',', absl::SkipEmpty())) {

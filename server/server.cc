@@ -40,6 +40,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     engine_options.path = model.path;
     engine_options.kv_cache_capacity_tokens = options.kv_cache_tokens;
     engine_options.device = options.device;
+    engine_options.share_prompt_prefixes = options.prefix_sharing;
+    engine_options.max_batch_tokens = options.max_batch_tokens;
     absl::StatusOr<ModelHandle> loaded =
         server->models_.Load(model.name, engine_options, IgnoreProgress);
     if (!loaded.ok()) return loaded.status();

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/engine/engine.h"
 #include "grpcpp/server.h"
 #include "server/inference_service.h"
 #include "server/model_registry.h"
@@ -34,6 +35,9 @@ struct ServerOptions {
   int64_t kv_cache_tokens = 0;
   // Device of each model loaded at start ("cpu", "cuda", "cuda:N"); empty: the engine's default.
   std::string device;
+  // EngineOptions::share_prompt_prefixes and max_batch_tokens of each model loaded at start.
+  bool prefix_sharing = true;
+  int32_t max_batch_tokens = kDefaultMaxBatchTokens;
 };
 
 class Server {
