@@ -12,6 +12,7 @@
 #include "server/generate_reactor.h"
 #include "server/load_model_reactor.h"
 #include "server/proto_convert.h"
+#include "server/random_id.h"
 #include "server/run_collector.h"
 #include "server/sequence_canceller.h"
 #include "server/server_info.h"
@@ -258,6 +259,32 @@ grpc::ServerUnaryReactor* InferenceService::ReleaseSession(
     grpc::CallbackServerContext* context, const pb::ReleaseSessionRequest* request,
     pb::ReleaseSessionResponse* response) {
   return FinishNow(context, sessions_.Release(request->session_id()));
+}
+
+grpc::ServerUnaryReactor* InferenceService::ForkSession(grpc::CallbackServerContext* context,
+                                                        const pb::ForkSessionRequest* request,
+                                                        pb::ForkSessionResponse* response) {
+  return FinishNow(context, ForkSessionInto(*request, *response));
+}
+
+absl::Status InferenceService::ForkSessionInto(const pb::ForkSessionRequest& request,
+                                               pb::ForkSessionResponse& response) {
+  // The lease keeps Decode off the session while its state is copied.
+  TESSERA_ASSIGN_OR_RETURN(const SessionTable::Lease lease,
+                           sessions_.Acquire(request.session_id()));
+  const Session& parent = lease.session();
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<Sequence> child, parent.sequence()->Fork());
+  StepOutput counts;
+  counts.prompt_tokens = child->prompt_tokens();
+  counts.cached_prompt_tokens = child->cached_prompt_tokens();
+  counts.completion_tokens = child->completion_tokens();
+  const std::string request_id = request.request_id().empty() ? RandomId() : request.request_id();
+  TESSERA_ASSIGN_OR_RETURN(std::string id, sessions_.Add(parent.model(), std::move(child),
+                                                         request_id, parent.with_logprobs()));
+  response.set_session_id(std::move(id));
+  response.set_request_id(request_id);
+  *response.mutable_usage() = ToUsageProto(counts);
+  return absl::OkStatus();
 }
 
 grpc::ServerWriteReactor<pb::GenerateResponse>* InferenceService::Generate(

@@ -48,6 +48,9 @@ class InferenceService final : public inference::v1::InferenceService::CallbackS
   grpc::ServerUnaryReactor* ReleaseSession(
       grpc::CallbackServerContext* context, const inference::v1::ReleaseSessionRequest* request,
       inference::v1::ReleaseSessionResponse* response) override;
+  grpc::ServerUnaryReactor* ForkSession(grpc::CallbackServerContext* context,
+                                        const inference::v1::ForkSessionRequest* request,
+                                        inference::v1::ForkSessionResponse* response) override;
   grpc::ServerWriteReactor<inference::v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context,
       const inference::v1::GenerateRequest* request) override;
@@ -67,6 +70,9 @@ class InferenceService final : public inference::v1::InferenceService::CallbackS
   absl::Status StartDecode(const inference::v1::DecodeRequest& request,
                            inference::v1::DecodeResponse* response,
                            grpc::ServerUnaryReactor* reactor);
+  // Forks the session (Sequence::Fork) and stores the fork as a new session.
+  absl::Status ForkSessionInto(const inference::v1::ForkSessionRequest& request,
+                               inference::v1::ForkSessionResponse& response);
 
   ModelRegistry& models_;
   SessionTable& sessions_;

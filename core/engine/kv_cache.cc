@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "core/util/error_reason.h"
+#include "core/util/status_macros.h"
 
 namespace tessera {
 
@@ -20,6 +22,10 @@ class HostMemory : public KvMemory {
   void Free(void* data) override { ::operator delete(data); }
   int64_t FreeBytes() const override {
     return int64_t{sysconf(_SC_AVPHYS_PAGES)} * sysconf(_SC_PAGESIZE);
+  }
+  absl::Status Copy(void* dst, const void* src, size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+    return absl::OkStatus();
   }
 };
 
@@ -43,6 +49,10 @@ KvCache::~KvCache() { pool_->Release(block_table_, new_blocks_left_); }
 
 absl::Status KvCache::AddBlocksFor(int64_t positions) {
   if (positions > capacity_) return absl::InternalError("KV cache: positions past its capacity");
+  if (positions > length() && length() % kKvBlockTokens != 0) {
+    // The first new position lands in the last block, which a fork may hold too.
+    TESSERA_ASSIGN_OR_RETURN(block_table_.back(), pool_->BlockToWrite(block_table_.back()));
+  }
   while (static_cast<int64_t>(block_table_.size()) < KvBlocksFor(positions)) {
     const std::optional<int32_t> block = new_blocks_left_ > 0 ? pool_->TakeBlock() : std::nullopt;
     if (!block) return absl::InternalError("KV cache: a reserved block is missing");
@@ -129,15 +139,7 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens,
                                            [&](int32_t b) { return blocks_[b].holders == 0; });
   const int64_t available =
       static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - idle_taken - reserved_;
-  if (new_blocks > available) {
-    return WithReason(
-        absl::ResourceExhaustedError(absl::StrFormat(
-            "KV cache full: the request needs %d tokens of KV cache, %d of %d are free; retry "
-            "later or ask for fewer tokens",
-            new_blocks * kKvBlockTokens, (available + idle_taken) * kKvBlockTokens,
-            capacity_tokens())),
-        reason::kKvCacheFull);
-  }
+  if (new_blocks > available) return FullError(new_blocks, available + idle_taken);
   for (const int32_t b : shared) {
     Block& block = blocks_[b];
     if (block.holders++ == 0) idle_filed_.erase(block.idle);
@@ -153,6 +155,65 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens,
   return cache;
 }
 
+absl::Status KvCachePool::FullError(int64_t blocks, int64_t free) const {
+  return WithReason(absl::ResourceExhaustedError(absl::StrFormat(
+                        "KV cache full: the request needs %d tokens of KV cache, %d of %d are "
+                        "free; retry later or ask for fewer tokens",
+                        blocks * kKvBlockTokens, free * kKvBlockTokens, capacity_tokens())),
+                    reason::kKvCacheFull);
+}
+
+absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Fork(const KvCache& parent) {
+  absl::MutexLock lock(&mutex_);
+  const std::vector<int32_t>& table = parent.block_table_;
+  const bool partial_last = parent.length() % kKvBlockTokens != 0;
+  const int64_t new_blocks =
+      KvBlocksFor(parent.capacity_) - static_cast<int64_t>(table.size()) + (partial_last ? 1 : 0);
+  const int64_t available =
+      static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_;
+  if (new_blocks > available) return FullError(new_blocks, available);
+  for (const int32_t b : table) ++blocks_[b].holders;
+  // The copy of the last block is reserved with it rather than with either cache: whichever
+  // writes into it first while the other holds it takes the copy.
+  if (partial_last) ++blocks_[table.back()].copies_reserved;
+  reserved_ += new_blocks;
+  std::unique_ptr<KvCache> child(
+      new KvCache(this, parent.capacity_, new_blocks - (partial_last ? 1 : 0)));
+  child->tokens_ = parent.tokens_;
+  child->block_table_ = table;
+  child->shared_prefix_tokens_ = parent.shared_prefix_tokens_;
+  child->filed_blocks_ = parent.filed_blocks_;
+  child->prefix_hash_ = parent.prefix_hash_;
+  return child;
+}
+
+absl::StatusOr<int32_t> KvCachePool::BlockToWrite(int32_t shared) {
+  int32_t copy;
+  {
+    absl::MutexLock lock(&mutex_);
+    Block& block = blocks_[shared];
+    if (block.holders == 1) return shared;
+    const std::optional<int32_t> fresh = TakeFreshBlock();
+    if (!fresh || block.copies_reserved == 0) {
+      return absl::InternalError("KV cache: no copy reserved for a shared block");
+    }
+    copy = *fresh;
+    --block.copies_reserved;
+    --block.holders;
+  }
+  // Only this cache writes into the copy, and nobody writes into `shared` (its other holders
+  // write into copies of their own, or into it once alone): the copy needs no lock.
+  const int64_t bytes = layer_bytes() / n_blocks_;
+  for (int layer = 0; layer < shape_.num_layers; ++layer) {
+    for (std::byte* base : {keys_, values_}) {
+      std::byte* layer_base = base + layer * layer_bytes();
+      TESSERA_RETURN_IF_ERROR(
+          memory_.Copy(layer_base + copy * bytes, layer_base + shared * bytes, bytes));
+    }
+  }
+  return copy;
+}
+
 int64_t KvCachePool::free_tokens() const {
   absl::MutexLock lock(&mutex_);
   return (static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_) *
@@ -166,6 +227,10 @@ int64_t KvCachePool::idle_filed_tokens() const {
 
 std::optional<int32_t> KvCachePool::TakeBlock() {
   absl::MutexLock lock(&mutex_);
+  return TakeFreshBlock();
+}
+
+std::optional<int32_t> KvCachePool::TakeFreshBlock() {
   int32_t taken;
   if (!free_blocks_.empty()) {
     taken = free_blocks_.back();
@@ -201,6 +266,11 @@ void KvCachePool::Release(std::span<const int32_t> blocks, int64_t unused_reserv
   absl::MutexLock lock(&mutex_);
   for (const int32_t b : blocks) {
     Block& block = blocks_[b];
+    if (block.copies_reserved > 0) {
+      // One holder fewer: one copy fewer may be needed.
+      --block.copies_reserved;
+      --reserved_;
+    }
     if (--block.holders > 0) continue;
     if (block.filed) {
       block.idle = idle_filed_.insert(idle_filed_.end(), b);

@@ -9,6 +9,10 @@
 // token before it. A new sequence whose prompt starts with the same tokens takes those blocks
 // instead of computing them (reference-counted, never written again). A filed block nobody holds
 // stays filed until a fresh block is needed and it is the least recently released.
+//
+// Forks: a cache's fork shares all its blocks. Whole blocks are never written again; the last,
+// partly filled one is copied by whichever cache writes into it first while the other still holds
+// it (copy on write), so branches cost nothing until they diverge.
 #pragma once
 
 #include <array>
@@ -54,6 +58,8 @@ class KvMemory {
   virtual void Free(void* data) = 0;
   // What Allocate could still take.
   virtual int64_t FreeBytes() const = 0;
+  // Copies `bytes` bytes within this memory, complete when it returns.
+  virtual absl::Status Copy(void* dst, const void* src, size_t bytes) = 0;
 };
 
 // Plain host memory.
@@ -74,8 +80,10 @@ class KvCache {
   int64_t length() const { return static_cast<int64_t>(tokens_.size()); }
   // The ids of the tokens whose keys and values it holds, in position order.
   std::span<const int32_t> tokens() const { return tokens_; }
-  // Takes blocks from its reservation until they hold positions [0, positions), where the model
-  // is about to write keys and values. INTERNAL past capacity(): a caller's bug.
+  // Makes positions [length(), positions) writable, where the model is about to write keys and
+  // values: takes blocks from its reservation until they hold them, and first copies its last
+  // block if it writes into it while a fork still holds it. INTERNAL past capacity(): a caller's
+  // bug; errors as KvMemory::Copy.
   absl::Status AddBlocksFor(int64_t positions);
   // Records `tokens` at the next positions, whose keys and values the model has written; files
   // the blocks this fills for sharing, when the pool shares prefixes.
@@ -87,7 +95,7 @@ class KvCache {
   // Its blocks in position order: position p is in row KvRow(block_table().data(), p) of the
   // pool's layers.
   std::span<const int32_t> block_table() const { return block_table_; }
-  const KvCachePool& pool() const { return *pool_; }
+  KvCachePool& pool() const { return *pool_; }
 
  private:
   friend class KvCachePool;
@@ -128,6 +136,11 @@ class KvCachePool {
   KvCachePool(const KvCachePool&) = delete;
   KvCachePool& operator=(const KvCachePool&) = delete;
 
+  // A cache holding what `parent` holds, in the same blocks, with the same capacity; it
+  // reserves fresh blocks for the rest of that capacity and for a copy of the last block when it
+  // is partly filled. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when fewer blocks are free.
+  absl::StatusOr<std::unique_ptr<KvCache>> Fork(const KvCache& parent);
+
   // A cache for `tokens` positions, the first of which will be `prompt` (tokens >=
   // prompt.size()). When the pool shares prefixes it starts with the longest run of whole filed
   // blocks that matches the prompt's start, short of its last token (whose logits the model must
@@ -153,7 +166,10 @@ class KvCachePool {
   friend class KvCache;
   struct Block {
     int32_t holders = 0;  // caches whose tables list it
-    bool filed = false;   // in filed_, under `hash`
+    // Copies of it reserved for forks that may write into it: holders - 1 while it is the partly
+    // filled last block of forked caches, 0 otherwise.
+    int32_t copies_reserved = 0;
+    bool filed = false;  // in filed_, under `hash`
     uint64_t hash = 0;
     // What a match checks besides the hash, so that a collision cannot hand out another
     // prefix's keys: the hash of the blocks before it, and its own tokens.
@@ -175,6 +191,13 @@ class KvCachePool {
   // A fresh block for a cache that reserved one: a free one, else the least recently released
   // idle filed one (which stops being filed). None only if more were taken than reserved.
   std::optional<int32_t> TakeBlock();
+  std::optional<int32_t> TakeFreshBlock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The block a holder of the forked block `shared` writes into instead, with its contents:
+  // `shared` itself when no other cache holds it any more, else a fresh block from the copies
+  // reserved for it.
+  absl::StatusOr<int32_t> BlockToWrite(int32_t shared);
+  // RESOURCE_EXHAUSTED (KV_CACHE_FULL) for a request of `blocks` blocks when `free` are free.
+  absl::Status FullError(int64_t blocks, int64_t free) const;
   // Files the full block `block` (after the blocks hashed as `prefix_hash`, holding `tokens`)
   // unless a block with the same contents is filed already. Returns its hash.
   uint64_t File(int32_t block, uint64_t prefix_hash, std::span<const int32_t> tokens);

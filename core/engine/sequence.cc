@@ -42,6 +42,30 @@ Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCri
       prompt_tokens_(static_cast<int32_t>(tokens_.size())),
       cached_prompt_tokens_(static_cast<int32_t>(cache_->shared_prefix_tokens())) {}
 
+Sequence::Sequence(const Sequence& parent, std::unique_ptr<KvCache> cache)
+    : tokenizer_(parent.tokenizer_),
+      end_of_generation_ids_(parent.end_of_generation_ids_),
+      sampling_(parent.sampling_),
+      stop_(parent.stop_),
+      max_length_(parent.max_length_),
+      cache_(std::move(cache)),
+      sampler_(parent.sampler_),
+      text_stream_(parent.text_stream_),
+      tokens_(parent.tokens_),
+      prompt_tokens_(parent.prompt_tokens_),
+      cached_prompt_tokens_(parent.cached_prompt_tokens_),
+      completion_tokens_(parent.completion_tokens_),
+      held_text_(parent.held_text_) {}
+
+absl::StatusOr<std::unique_ptr<Sequence>> Sequence::Fork() const {
+  if (finished()) {
+    return WithReason(absl::FailedPreconditionError("the session has finished; it cannot fork"),
+                      reason::kSessionFinished);
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, cache_->pool().Fork(*cache_));
+  return std::unique_ptr<Sequence>(new Sequence(*this, std::move(cache)));
+}
+
 absl::Status Sequence::Append(std::span<const int32_t> tokens) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= tokenizer_.vocab_size()) {

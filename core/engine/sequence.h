@@ -62,7 +62,14 @@ class Sequence {
   // The final output of a sequence whose cancellation was requested; the model does not run.
   StepOutput FinishCancelled();
 
+  // A copy of this sequence, as it stands between runs, that goes on independently: the same
+  // tokens, sampler state (so the same seeded draws) and text held back, its KV cache a fork of
+  // this one's (KvCachePool::Fork). FAILED_PRECONDITION (SESSION_FINISHED) once finished; errors
+  // as KvCachePool::Fork.
+  absl::StatusOr<std::unique_ptr<Sequence>> Fork() const;
+
  private:
+  Sequence(const Sequence& parent, std::unique_ptr<KvCache> cache);
   // The finish reason `token` (just sampled) causes, if any, before looking at stop strings.
   FinishReason FinishReasonAfter(int32_t token) const;
   // Adds `token`'s text to the held text and moves what can no longer start a stop string to

@@ -2,7 +2,8 @@
 // distinct blocks for every cache, everything back when a cache goes, the layout
 // (kernels/kv_blocks.h) that puts a position's keys in its block's row; and prefix sharing:
 // which blocks a prompt shares, that shared blocks outlive their first holder, and that idle ones
-// are given out again, least recently released first, when fresh blocks run out.
+// are given out again, least recently released first, when fresh blocks run out; and forks,
+// which share every block and copy the partly filled last one only when they write into it.
 #include "core/engine/kv_cache.h"
 
 #include <gtest/gtest.h>
@@ -228,6 +229,123 @@ TEST(KvCachePrefixTest, ReservationsCountSharedIdleBlocks) {
   auto more = pool->Allocate(1);
   EXPECT_EQ(more.status().code(), absl::StatusCode::kResourceExhausted);
   sharer.reset();
+  EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
+}
+
+// Writes `value` into every key and value of `positions` of `cache` in each layer, as the model
+// would when it runs those positions.
+void WriteRows(const KvCache& cache, int64_t first, int64_t end, float value) {
+  const int64_t row = kShape.values_per_token_per_layer();
+  for (int layer = 0; layer < kShape.num_layers; ++layer) {
+    for (void* base : {cache.pool().keys(layer), cache.pool().values(layer)}) {
+      for (int64_t p = first; p < end; ++p) {
+        std::fill_n(static_cast<float*>(base) + KvRow(cache.block_table().data(), p) * row, row,
+                    value + p);
+      }
+    }
+  }
+}
+
+// Whether every key and value of positions [first, end) of `cache` holds `value` + position.
+bool RowsHold(const KvCache& cache, int64_t first, int64_t end, float value) {
+  const int64_t row = kShape.values_per_token_per_layer();
+  for (int layer = 0; layer < kShape.num_layers; ++layer) {
+    for (const void* base : {cache.pool().keys(layer), cache.pool().values(layer)}) {
+      for (int64_t p = first; p < end; ++p) {
+        const float* at =
+            static_cast<const float*>(base) + KvRow(cache.block_table().data(), p) * row;
+        if (!std::all_of(at, at + row, [&](float v) { return v == value + p; })) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// The parent after running `n` positions, their rows holding position + 1000.
+std::unique_ptr<KvCache> RunParent(KvCachePool& pool, int64_t capacity, int64_t n) {
+  std::unique_ptr<KvCache> parent = pool.Allocate(capacity).value();
+  const std::vector<int32_t> tokens = Tokens(100, n);
+  EXPECT_TRUE(parent->AddBlocksFor(n).ok());
+  WriteRows(*parent, 0, n, 1000);
+  parent->Extend(tokens);
+  return parent;
+}
+
+TEST(KvCacheForkTest, ForkSharesEveryBlockAndCopiesThePartlyFilledOneOnWrite) {
+  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, kKvBlockTokens + 4);
+  const int64_t free_before = pool->free_tokens();
+  std::unique_ptr<KvCache> child = pool->Fork(*parent).value();
+  EXPECT_EQ(child->length(), parent->length());
+  EXPECT_TRUE(std::equal(child->tokens().begin(), child->tokens().end(), parent->tokens().begin(),
+                         parent->tokens().end()));
+  EXPECT_TRUE(std::equal(child->block_table().begin(), child->block_table().end(),
+                         parent->block_table().begin(), parent->block_table().end()));
+  // Reserved: two blocks for the child's last two, one for the copy of the partly filled block.
+  EXPECT_EQ(pool->free_tokens(), free_before - 3 * kKvBlockTokens);
+
+  // The child writes into the shared partly filled block: it gets a copy, contents and all.
+  ASSERT_TRUE(child->AddBlocksFor(child->length() + 1).ok());
+  EXPECT_EQ(child->block_table()[0], parent->block_table()[0]);
+  EXPECT_NE(child->block_table()[1], parent->block_table()[1]);
+  EXPECT_TRUE(RowsHold(*child, 0, parent->length(), 1000));
+  WriteRows(*child, parent->length(), parent->length() + 1, 2000);
+  EXPECT_EQ(pool->free_tokens(), free_before - 3 * kKvBlockTokens);  // the copy was reserved
+
+  // The parent, alone in its block now, writes in place and sees none of the child's rows.
+  const int32_t parent_block = parent->block_table()[1];
+  ASSERT_TRUE(parent->AddBlocksFor(parent->length() + 1).ok());
+  EXPECT_EQ(parent->block_table()[1], parent_block);
+  WriteRows(*parent, parent->length(), parent->length() + 1, 3000);
+  EXPECT_TRUE(RowsHold(*parent, 0, parent->length(), 1000));
+  EXPECT_TRUE(RowsHold(*parent, parent->length(), parent->length() + 1, 3000));
+  EXPECT_TRUE(RowsHold(*child, parent->length(), parent->length() + 1, 2000));
+
+  child.reset();
+  parent.reset();
+  EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
+}
+
+TEST(KvCacheForkTest, WholeBlocksNeedNoCopy) {
+  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, 2 * kKvBlockTokens);
+  const int64_t free_before = pool->free_tokens();
+  std::unique_ptr<KvCache> child = pool->Fork(*parent).value();
+  EXPECT_EQ(pool->free_tokens(), free_before - 2 * kKvBlockTokens);
+  ASSERT_TRUE(child->AddBlocksFor(child->length() + 1).ok());
+  ASSERT_EQ(child->block_table().size(), 3u);
+  EXPECT_EQ(child->block_table()[1], parent->block_table()[1]);
+}
+
+TEST(KvCacheForkTest, AForkReleasedBeforeWritingGivesItsCopyBack) {
+  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, 5);
+  const int64_t free_before = pool->free_tokens();
+  pool->Fork(*parent).value().reset();
+  EXPECT_EQ(pool->free_tokens(), free_before);
+  const int32_t block = parent->block_table()[0];
+  ASSERT_TRUE(parent->AddBlocksFor(6).ok());
+  EXPECT_EQ(parent->block_table()[0], block);  // alone again: written in place
+}
+
+TEST(KvCacheForkTest, ForkOfAForkAndFullPool) {
+  const auto pool = KvCachePool::Create(kShape, 6 * kKvBlockTokens).value();
+  std::unique_ptr<KvCache> parent = RunParent(*pool, 2 * kKvBlockTokens, 5);  // 1 block taken
+  std::unique_ptr<KvCache> child = pool->Fork(*parent).value();               // 1 + 1 copy
+  std::unique_ptr<KvCache> grandchild = pool->Fork(*child).value();           // 1 + 1 copy
+  EXPECT_EQ(pool->free_tokens(), 0);
+  EXPECT_EQ(pool->Fork(*parent).status().code(), absl::StatusCode::kResourceExhausted);
+  // Three holders of one block: each writer but the last gets a copy.
+  for (KvCache* cache : {parent.get(), child.get(), grandchild.get()}) {
+    ASSERT_TRUE(cache->AddBlocksFor(2 * kKvBlockTokens).ok());
+    EXPECT_TRUE(RowsHold(*cache, 0, 5, 1000));
+  }
+  EXPECT_NE(parent->block_table()[0], child->block_table()[0]);
+  EXPECT_NE(child->block_table()[0], grandchild->block_table()[0]);
+  EXPECT_NE(parent->block_table()[0], grandchild->block_table()[0]);
+  parent.reset();
+  child.reset();
+  grandchild.reset();
   EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
 }
 

@@ -1,6 +1,6 @@
-// Prefill / Decode / ReleaseSession over the wire: step-by-step decoding reproduces Generate,
-// appended tokens join the context, and finished, released, expired or unloaded sessions fail
-// with the documented codes.
+// Prefill / Decode / ForkSession / ReleaseSession over the wire: step-by-step decoding reproduces
+// Generate, appended tokens join the context, a fork and its parent both go on as the session
+// would have, and finished, released, expired or unloaded sessions fail with the documented codes.
 #include <string>
 #include <vector>
 
@@ -47,6 +47,14 @@ grpc::Status Release(pb::InferenceService::Stub& stub, const std::string& sessio
   return stub.ReleaseSession(&context, request, &response);
 }
 
+grpc::Status Fork(pb::InferenceService::Stub& stub, const std::string& session_id,
+                  pb::ForkSessionResponse* response) {
+  pb::ForkSessionRequest request;
+  request.set_session_id(session_id);
+  grpc::ClientContext context;
+  return stub.ForkSession(&context, request, response);
+}
+
 std::vector<int32_t> Ids(const pb::DecodeResponse& response) {
   std::vector<int32_t> ids;
   for (const pb::GeneratedToken& token : response.tokens()) ids.push_back(token.token_id());
@@ -88,6 +96,41 @@ TEST_F(SessionsTest, PrefillThenDecodeReproducesGenerate) {
   pb::DecodeResponse one;
   ASSERT_TRUE(Decode(stub(), prefill.session_id(), 0, {}, &one).ok());
   EXPECT_EQ(Ids(one), std::vector<int32_t>{g[7]});
+}
+
+TEST_F(SessionsTest, ForkAndParentBothContinueAsTheSession) {
+  pb::GenerateRequest generate = GreedyRequest(kPrompt, 12);
+  generate.mutable_stop()->set_ignore_eos(true);
+  const GenerateResult reference = Generate(stub(), generate);
+  ASSERT_TRUE(reference.status.ok()) << reference.status.error_message();
+  const std::vector<int32_t>& g = reference.token_ids;
+
+  pb::PrefillResponse prefill;
+  ASSERT_TRUE(Prefill(stub(), GreedyPrefill(kPrompt, 12), &prefill).ok());
+  pb::DecodeResponse first;
+  ASSERT_TRUE(Decode(stub(), prefill.session_id(), 3, {}, &first).ok());
+  pb::ForkSessionResponse fork;
+  ASSERT_TRUE(Fork(stub(), prefill.session_id(), &fork).ok());
+  EXPECT_NE(fork.session_id(), prefill.session_id());
+  EXPECT_FALSE(fork.request_id().empty());
+  EXPECT_NE(fork.request_id(), prefill.request_id());
+  EXPECT_EQ(fork.usage().completion_tokens(), 4);
+  EXPECT_EQ(fork.usage().prompt_tokens(), prefill.usage().prompt_tokens());
+
+  for (const std::string& session : {fork.session_id(), prefill.session_id()}) {
+    pb::DecodeResponse rest;
+    ASSERT_TRUE(Decode(stub(), session, 8, {}, &rest).ok());
+    EXPECT_EQ(Ids(rest), std::vector<int32_t>(g.begin() + 4, g.end()));
+    EXPECT_EQ(rest.finish_reason(), pb::FINISH_REASON_LENGTH);
+  }
+  // Finished sessions do not fork; unknown ones are not found.
+  pb::ForkSessionResponse refused;
+  ExpectError(Fork(stub(), fork.session_id(), &refused), grpc::StatusCode::FAILED_PRECONDITION,
+              "SESSION_FINISHED");
+  ExpectError(Fork(stub(), "no-such-session", &refused), grpc::StatusCode::NOT_FOUND,
+              "SESSION_NOT_FOUND");
+  EXPECT_TRUE(Release(stub(), fork.session_id()).ok());
+  EXPECT_TRUE(Release(stub(), prefill.session_id()).ok());
 }
 
 TEST_F(SessionsTest, PrefillEchoesTheClientsRequestId) {

@@ -61,6 +61,11 @@ class DeviceKvMemory : public KvMemory {
     cudaSetDevice(device_);
     cudaFree(data);
   }
+  absl::Status Copy(void* dst, const void* src, size_t bytes) override {
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    return absl::OkStatus();
+  }
   int64_t FreeBytes() const override {
     size_t free = 0, total = 0;
     if (cudaSetDevice(device_) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) {
