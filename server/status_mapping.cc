@@ -47,6 +47,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     rpc_status.add_details()->PackFrom(bad_request);
   }
 
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    google::rpc::RetryInfo retry_info;
+    const int64_t nanos = absl::ToInt64Nanoseconds(*delay);
+    retry_info.mutable_retry_delay()->set_seconds(nanos / 1'000'000'000);
+    retry_info.mutable_retry_delay()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+    rpc_status.add_details()->PackFrom(retry_info);
+  }
+
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
                       rpc_status.SerializeAsString());
 }

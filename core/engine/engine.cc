@@ -89,6 +89,9 @@ std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> 
   return id ? std::string(tokenizer.TokenText(*id)) : std::string();
 }
 
+// How often runs waiting for room in the KV cache try again while nothing else wakes the engine.
+constexpr absl::Duration kAdmissionRetry = absl::Milliseconds(5);
+
 // The tokens of the model's KV-cache pool: as asked, or kDefaultFullContextSequences full
 // contexts within kDefaultKvMemoryFraction of the memory its device has free once the weights are
 // in (a long-context model's eight contexts may not fit).
@@ -217,10 +220,26 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
   }
   // Room for everything the sequence can hold: the prompt and every token it may generate.
   const int64_t capacity = max_tokens > 0 ? prompt_tokens + max_tokens : info.context_length;
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, kv_pool_->Allocate(capacity, prompt));
-  return std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
-                                    std::move(request.stop), std::move(cache), *tokenizer_,
-                                    end_of_generation_ids_, output_starts_text);
+  if (KvBlocksFor(capacity) * kKvBlockTokens > kv_pool_->capacity_tokens()) {
+    return InvalidField("stop.max_tokens",
+                        absl::StrCat("the prompt (", prompt_tokens, " tokens) and max_tokens (",
+                                     max_tokens > 0 ? absl::StrCat(max_tokens)
+                                                    : absl::StrCat("0: up to the context length"),
+                                     ") need ", capacity, " tokens of KV cache; the model's holds ",
+                                     kv_pool_->capacity_tokens(), " in all"),
+                        reason::kExceedsKvCache);
+  }
+  auto sequence = std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
+                                             std::move(request.stop), capacity, *tokenizer_,
+                                             end_of_generation_ids_, output_starts_text);
+  absl::MutexLock lock(&mutex_);
+  // Straight in when nobody waits and there is room; otherwise its run waits its turn.
+  if (WaitingJobs() == 0) {
+    absl::StatusOr<std::unique_ptr<KvCache>> cache =
+        kv_pool_->Allocate(capacity, sequence->prompt());
+    if (cache.ok()) sequence->AttachKvCache(*std::move(cache));
+  }
+  return sequence;
 }
 
 absl::StatusOr<std::vector<int32_t>> Engine::TokenizeChat(
@@ -262,6 +281,14 @@ absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,
                           "); release it and start a new one")),
                       reason::kSessionFinished);
   }
+  if (!sequence->has_kv_cache() && WaitingJobs() >= options_.max_waiting_runs) {
+    return WithRetryDelay(
+        WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                       options_.max_waiting_runs,
+                       " requests already wait for room in the KV cache; retry later")),
+                   reason::kQueueFull),
+        kQueueFullRetryDelay);
+  }
   TESSERA_RETURN_IF_ERROR(sequence->Append(options.append_tokens));
   jobs_.push_back(Job{std::move(sequence), options.max_steps > 0 ? options.max_steps : -1, sink});
   return absl::OkStatus();
@@ -279,8 +306,28 @@ void Engine::Cancel(Sequence& sequence) {
 
 bool Engine::AnyJobReady() const {
   return std::any_of(jobs_.begin(), jobs_.end(), [](const Job& job) {
-    return job.sequence->cancel_requested() || job.sink->ReadyForMore();
+    return job.sequence->cancel_requested() ||
+           (job.sequence->has_kv_cache() && job.sink->ReadyForMore());
   });
+}
+
+int64_t Engine::WaitingJobs() const {
+  return std::count_if(jobs_.begin(), jobs_.end(),
+                       [](const Job& job) { return !job.done && !job.sequence->has_kv_cache(); });
+}
+
+void Engine::AdmitWaitingJobs() {
+  // jobs_ keeps waiting runs in arrival order: only runs that have stepped move to the back.
+  for (Job& job : jobs_) {
+    Sequence& sequence = *job.sequence;
+    if (job.done || sequence.has_kv_cache() || sequence.cancel_requested()) continue;
+    absl::StatusOr<std::unique_ptr<KvCache>> cache =
+        kv_pool_->Allocate(sequence.kv_capacity(), sequence.prompt());
+    // The first that does not fit holds the others back, so that large requests are not
+    // starved by small ones.
+    if (!cache.ok()) return;
+    sequence.AttachKvCache(*std::move(cache));
+  }
 }
 
 void Engine::Loop() {
@@ -288,14 +335,31 @@ void Engine::Loop() {
     std::vector<JobIterator> ready;
     {
       absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(
+      AdmitWaitingJobs();
+      const absl::Condition some_ready(
           +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
             return engine->stopping_ || engine->AnyJobReady();
           },
-          this));
+          this);
+      if (WaitingJobs() > 0) {
+        // Room in the pool may come from another thread (a released session), which does not
+        // wake this one: look again every kAdmissionRetry.
+        if (!mutex_.AwaitWithTimeout(some_ready, kAdmissionRetry)) continue;
+      } else {
+        mutex_.Await(absl::Condition(
+            +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return engine->stopping_ || engine->AnyJobReady() || engine->WaitingJobs() > 0;
+            },
+            this));
+        // A run that came to wait is admitted (or left waiting) first.
+        if (!stopping_ && !AnyJobReady()) continue;
+      }
       if (stopping_) return;
       for (auto job = jobs_.begin(); job != jobs_.end(); ++job) {
-        if (job->sequence->cancel_requested() || job->sink->ReadyForMore()) ready.push_back(job);
+        if (job->sequence->cancel_requested() ||
+            (job->sequence->has_kv_cache() && job->sink->ReadyForMore())) {
+          ready.push_back(job);
+        }
       }
     }
     const std::vector<JobIterator> stepped = StepReadyJobs(ready);

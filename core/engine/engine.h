@@ -29,6 +29,9 @@ namespace tessera {
 class Sequence;
 
 inline constexpr int32_t kDefaultMaxBatchTokens = 512;
+inline constexpr int32_t kDefaultMaxWaitingRuns = 256;
+// The retry hint of a run refused because too many wait.
+inline constexpr absl::Duration kQueueFullRetryDelay = absl::Seconds(1);
 
 struct EngineOptions {
   std::string path;    // GGUF model file or Hugging Face model directory
@@ -46,6 +49,8 @@ struct EngineOptions {
   // Whether sequences whose prompts start alike share the KV blocks of that prefix (where the
   // model allows it: ModelInfo::prefix_determines_kv).
   bool share_prompt_prefixes = true;
+  // Most runs that may wait for room in the KV cache; more are refused (QUEUE_FULL).
+  int32_t max_waiting_runs = kDefaultMaxWaitingRuns;
 };
 
 inline constexpr int64_t kDefaultFullContextSequences = 8;
@@ -100,17 +105,20 @@ class Engine {
   // Positions of shared prompt prefixes that no sequence holds now, kept for later ones.
   int64_t kv_cache_idle_prefix_tokens() const { return kv_pool_->idle_filed_tokens(); }
 
-  // Validates the request, tokenizes the prompt and reserves its KV cache. No compute yet.
-  // Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range, a chat the
-  // template refuses, bad sampling value, CONTEXT_LENGTH_EXCEEDED), FAILED_PRECONDITION
-  // (NO_CHAT_TEMPLATE) for chat messages to a model without a chat template,
-  // RESOURCE_EXHAUSTED (KV_CACHE_FULL).
+  // Validates the request, tokenizes the prompt and reserves its KV cache if the pool has room
+  // and no run waits for it; otherwise the sequence's run waits for room (in arrival order). No
+  // compute yet. Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range,
+  // a chat the template refuses, bad sampling value, CONTEXT_LENGTH_EXCEEDED, EXCEEDS_KV_CACHE
+  // when the whole pool could never hold it), FAILED_PRECONDITION (NO_CHAT_TEMPLATE) for chat
+  // messages to a model without a chat template.
   absl::StatusOr<std::shared_ptr<Sequence>> CreateSequence(GenerationRequest request);
 
   // Queues steps of `sequence` on the engine thread; `sink` must stay valid until its
-  // OnRunDone. FAILED_PRECONDITION (SESSION_BUSY / SESSION_FINISHED) if the sequence is already
-  // running or has finished; INVALID_ARGUMENT for bad append_tokens. On error nothing is queued
-  // and the sink is not called.
+  // OnRunDone. A sequence without its KV cache first waits for room in the pool, behind those
+  // that came before it. FAILED_PRECONDITION (SESSION_BUSY / SESSION_FINISHED) if the sequence
+  // is already running or has finished; INVALID_ARGUMENT for bad append_tokens;
+  // RESOURCE_EXHAUSTED (QUEUE_FULL, with a retry delay) when max_waiting_runs runs wait already.
+  // On error nothing is queued and the sink is not called.
   absl::Status Run(std::shared_ptr<Sequence> sequence, RunOptions options, GenerationSink* sink);
 
   // Tells the engine thread that a sink became ready for more.
@@ -144,6 +152,10 @@ class Engine {
   // sequence finished, the run's steps are used up, or `output` is an error.
   void Deliver(Job& job, absl::StatusOr<StepOutput> output);
   bool AnyJobReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Runs whose sequence waits for its KV cache.
+  int64_t WaitingJobs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Gives waiting sequences their KV caches, in arrival order, while the pool has room.
+  void AdmitWaitingJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const EngineOptions options_;
   std::unique_ptr<gguf::GgufFile> file_;

@@ -28,19 +28,18 @@ size_t HeldSuffixLength(std::string_view text, const std::vector<std::string>& s
 }  // namespace
 
 Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-                   std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer,
+                   int64_t kv_capacity, const Tokenizer& tokenizer,
                    std::span<const int32_t> end_of_generation_ids, bool output_starts_text)
     : tokenizer_(tokenizer),
       end_of_generation_ids_(end_of_generation_ids),
       sampling_(std::move(sampling)),
       stop_(std::move(stop)),
-      max_length_(cache->capacity()),
-      cache_(std::move(cache)),
+      max_length_(kv_capacity),
       sampler_(sampling_, tokenizer.vocab_size(), prompt),
       text_stream_(output_starts_text && tokenizer.strips_leading_space()),
       tokens_(std::move(prompt)),
       prompt_tokens_(static_cast<int32_t>(tokens_.size())),
-      cached_prompt_tokens_(static_cast<int32_t>(cache_->shared_prefix_tokens())) {}
+      cached_prompt_tokens_(0) {}
 
 Sequence::Sequence(const Sequence& parent, std::unique_ptr<KvCache> cache)
     : tokenizer_(parent.tokenizer_),
@@ -61,6 +60,11 @@ absl::StatusOr<std::unique_ptr<Sequence>> Sequence::Fork() const {
   if (finished()) {
     return WithReason(absl::FailedPreconditionError("the session has finished; it cannot fork"),
                       reason::kSessionFinished);
+  }
+  if (!cache_) {
+    return WithReason(
+        absl::FailedPreconditionError("the session is waiting for KV cache; fork it once it runs"),
+        reason::kSessionBusy);
   }
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, cache_->pool().Fork(*cache_));
   return std::unique_ptr<Sequence>(new Sequence(*this, std::move(cache)));

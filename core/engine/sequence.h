@@ -25,8 +25,10 @@ class Sequence {
   // unless stop.ignore_eos; like `tokenizer`, they must outlive it. `output_starts_text`: the
   // prompt holds no text (only BOS), so the output's first characters start a text (see
   // Tokenizer::Decode).
+  // `kv_capacity`: the positions its KV cache must hold (the prompt and every token it may
+  // generate); the cache itself comes with AttachKvCache, before the model first runs it.
   Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-           std::unique_ptr<KvCache> cache, const Tokenizer& tokenizer,
+           int64_t kv_capacity, const Tokenizer& tokenizer,
            std::span<const int32_t> end_of_generation_ids, bool output_starts_text);
 
   // Thread-safe: the next step finishes the sequence with FinishReason::kCancelled. Use
@@ -37,6 +39,17 @@ class Sequence {
   bool finished() const { return finish_reason_ != FinishReason::kNone; }
   FinishReason finish_reason() const { return finish_reason_; }
   int32_t prompt_tokens() const { return prompt_tokens_; }
+  std::span<const int32_t> prompt() const {
+    return std::span<const int32_t>(tokens_).first(static_cast<size_t>(prompt_tokens_));
+  }
+  int64_t kv_capacity() const { return max_length_; }
+  // Whether it has its KV cache: admitted to run, rather than waiting for room in the pool.
+  bool has_kv_cache() const { return cache_ != nullptr; }
+  // `cache` holds kv_capacity() positions, and possibly the prompt's first ones (shared).
+  void AttachKvCache(std::unique_ptr<KvCache> cache) {
+    cached_prompt_tokens_ = static_cast<int32_t>(cache->shared_prefix_tokens());
+    cache_ = std::move(cache);
+  }
   // Prompt tokens whose KV cache it shares with an earlier sequence, so never fed to the model.
   int32_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   int32_t completion_tokens() const { return completion_tokens_; }
@@ -64,8 +77,8 @@ class Sequence {
 
   // A copy of this sequence, as it stands between runs, that goes on independently: the same
   // tokens, sampler state (so the same seeded draws) and text held back, its KV cache a fork of
-  // this one's (KvCachePool::Fork). FAILED_PRECONDITION (SESSION_FINISHED) once finished; errors
-  // as KvCachePool::Fork.
+  // this one's (KvCachePool::Fork). FAILED_PRECONDITION (SESSION_FINISHED) once finished,
+  // (SESSION_BUSY) while it waits for its KV cache; errors as KvCachePool::Fork.
   absl::StatusOr<std::unique_ptr<Sequence>> Fork() const;
 
  private:

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace tessera {
 
@@ -24,6 +25,8 @@ inline constexpr absl::string_view kUnsupportedDevice = "UNSUPPORTED_DEVICE";
 inline constexpr absl::string_view kInvalidArgument = "INVALID_ARGUMENT";
 inline constexpr absl::string_view kContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
 inline constexpr absl::string_view kKvCacheFull = "KV_CACHE_FULL";
+inline constexpr absl::string_view kExceedsKvCache = "EXCEEDS_KV_CACHE";
+inline constexpr absl::string_view kQueueFull = "QUEUE_FULL";
 inline constexpr absl::string_view kDeviceOutOfMemory = "DEVICE_OUT_OF_MEMORY";
 inline constexpr absl::string_view kSessionBusy = "SESSION_BUSY";
 inline constexpr absl::string_view kSessionFinished = "SESSION_FINISHED";
@@ -37,6 +40,12 @@ absl::Status WithReason(absl::Status status, absl::string_view reason);
 
 // The reason attached by WithReason, if any.
 std::optional<std::string> ErrorReasonOf(const absl::Status& status);
+
+// Returns `status` carrying a hint to retry after `delay` (google.rpc.RetryInfo on the wire).
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// The delay attached by WithRetryDelay, if any.
+std::optional<absl::Duration> RetryDelayOf(const absl::Status& status);
 
 // The request field a bad-argument error is about (AIP-193 field violation), if any.
 std::optional<std::string> FieldOf(const absl::Status& status);

@@ -1,7 +1,9 @@
 // Engine behaviour on the default model: stop criteria, sessions run in several parts,
-// cancellation, flow control and admission errors.
+// cancellation, flow control, and admission: runs waiting for room in the KV cache, a bounded
+// wait, requests the cache could never hold.
 #include <atomic>
 
+#include "absl/time/clock.h"
 #include "core/models/cuda_backend.h"
 #include "core/util/error_reason.h"
 #include "gmock/gmock.h"
@@ -204,16 +206,76 @@ TEST_F(EngineTest, ContextFullEndsWithLength) {
   EXPECT_EQ(sink->Tokens().size(), 3u);
 }
 
-TEST(EngineKvCacheTest, FullCacheIsResourceExhaustedUntilReleased) {
+// 100 tokens of capacity: 7 blocks of 16. A sequence of 61 tokens reserves 4.
+TEST(EngineKvCacheTest, RunsWaitForRoomInArrivalOrder) {
   std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
   ASSERT_NE(engine, nullptr);
-  auto first = engine->CreateSequence(GreedyRequest({kBos}, 60));
-  ASSERT_TRUE(first.ok());
-  auto second = engine->CreateSequence(GreedyRequest({kBos}, 60));
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrorReasonOf(second.status()), std::string(reason::kKvCacheFull));
-  first->reset();  // releasing a sequence gives its cache back
-  EXPECT_TRUE(engine->CreateSequence(GreedyRequest({kBos}, 60)).ok());
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 60));
+  ASSERT_TRUE(holder->has_kv_cache());
+  auto waiting = engine->CreateSequence(GreedyRequest({kBos}, 60));
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_FALSE((*waiting)->has_kv_cache());
+  testing::CollectingSink waiting_sink, small_sink;
+  ASSERT_TRUE(engine->Run(*waiting, RunOptions{}, &waiting_sink).ok());
+  // A small one that would fit now still waits behind the run before it.
+  auto small = engine->CreateSequence(GreedyRequest({kBos}, 5));
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_FALSE((*small)->has_kv_cache());
+  ASSERT_TRUE(engine->Run(*small, RunOptions{}, &small_sink).ok());
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_TRUE(waiting_sink.outputs.empty());
+  EXPECT_TRUE(small_sink.outputs.empty());
+
+  holder.reset();  // a session released on another thread: its blocks come back
+  EXPECT_TRUE(waiting_sink.Wait().ok());
+  EXPECT_TRUE(small_sink.Wait().ok());
+  EXPECT_EQ(waiting_sink.finish_reason(), FinishReason::kLength);
+  EXPECT_EQ(waiting_sink.Tokens().size(), 60u);
+  EXPECT_EQ(small_sink.Tokens().size(), 5u);
+  waiting->reset();
+  small->reset();
+  EXPECT_EQ(engine->kv_cache_free_tokens(), engine->kv_cache_capacity_tokens());
+}
+
+TEST(EngineKvCacheTest, RequestsThePoolCouldNeverHoldAreInvalid) {
+  std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(engine->CreateSequence(GreedyRequest({kBos}, 111)).ok());  // 112: all 7 blocks
+  auto too_big = engine->CreateSequence(GreedyRequest({kBos}, 112));
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReasonOf(too_big.status()), std::string(reason::kExceedsKvCache));
+}
+
+TEST(EngineKvCacheTest, ABoundedNumberOfRunsWait) {
+  EngineOptions options{.path = testing::DefaultModelPath(), .kv_cache_capacity_tokens = 100};
+  options.max_waiting_runs = 1;
+  std::unique_ptr<Engine> engine = *Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 99));
+  std::shared_ptr<Sequence> first = *engine->CreateSequence(GreedyRequest({kBos}, 20));
+  std::shared_ptr<Sequence> second = *engine->CreateSequence(GreedyRequest({kBos}, 20));
+  testing::CollectingSink first_sink, second_sink;
+  ASSERT_TRUE(engine->Run(first, RunOptions{}, &first_sink).ok());
+  const absl::Status refused = engine->Run(second, RunOptions{}, &second_sink);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReasonOf(refused), std::string(reason::kQueueFull));
+  EXPECT_EQ(RetryDelayOf(refused), kQueueFullRetryDelay);
+  holder.reset();
+  EXPECT_TRUE(first_sink.Wait().ok());
+}
+
+// A run cancelled while it waits ends as cancelled without ever taking KV cache.
+TEST(EngineKvCacheTest, CancelledWhileWaiting) {
+  std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
+  ASSERT_NE(engine, nullptr);
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 99));
+  std::shared_ptr<Sequence> waiting = *engine->CreateSequence(GreedyRequest({kBos}, 20));
+  testing::CollectingSink sink;
+  ASSERT_TRUE(engine->Run(waiting, RunOptions{}, &sink).ok());
+  engine->Cancel(*waiting);
+  EXPECT_TRUE(sink.Wait().ok());
+  EXPECT_EQ(sink.finish_reason(), FinishReason::kCancelled);
+  EXPECT_TRUE(sink.Tokens().empty());
+  EXPECT_FALSE(waiting->has_kv_cache());
 }
 
 TEST(EngineLoadTest, UnknownDeviceIsRejected) {

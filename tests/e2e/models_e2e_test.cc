@@ -1,7 +1,9 @@
 // Model management over the wire: LoadModel's stream, ListModels/GetModel, load errors (the
-// server keeps serving), a KV cache too small for a request, and UnloadModel waiting for a
-// running generation while other models carry on.
+// server keeps serving), requests waiting for room in a full KV cache or refused when it could
+// never hold them, and UnloadModel waiting for a running generation while other models carry on.
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -230,14 +232,15 @@ TEST_F(ModelsTest, GetAndUnloadUnknownModel) {
   ExpectError(UnloadModel(stub(), "ghost"), grpc::StatusCode::NOT_FOUND, "MODEL_NOT_FOUND");
 }
 
-TEST_F(ModelsTest, FullKvCacheIsResourceExhaustedAndOthersCarryOn) {
+TEST_F(ModelsTest, FullKvCacheQueuesRequestsAndOthersCarryOn) {
   ASSERT_TRUE(LoadModel(stub(), "tiny", kModelPath, /*kv_cache_capacity_tokens=*/32).status.ok());
+  // More than the whole cache: refused up front, as it could never run.
   pb::GenerateRequest too_big = GreedyRequest("Once upon a time", 40);
   too_big.set_model("tiny");
-  ExpectError(Generate(stub(), too_big).status, grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "KV_CACHE_FULL");
+  ExpectError(Generate(stub(), too_big).status, grpc::StatusCode::INVALID_ARGUMENT,
+              "EXCEEDS_KV_CACHE");
 
-  // A session holding most of the cache leaves too little for a generation that would fit alone.
+  // A session holding most of the cache: a generation that would fit alone waits for it.
   pb::PrefillRequest prefill;
   prefill.set_model("tiny");
   prefill.mutable_prompt()->set_text("Once upon a time");
@@ -247,8 +250,9 @@ TEST_F(ModelsTest, FullKvCacheIsResourceExhaustedAndOthersCarryOn) {
   ASSERT_TRUE(stub().Prefill(&prefill_context, prefill, &session).ok());
   pb::GenerateRequest fits_alone = GreedyRequest("Once upon a time", 8);
   fits_alone.set_model("tiny");
-  ExpectError(Generate(stub(), fits_alone).status, grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "KV_CACHE_FULL");
+  std::future<GenerateResult> waiting =
+      std::async(std::launch::async, [&] { return Generate(stub(), fits_alone); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
   ExpectStillServing(stub());
 
   pb::ReleaseSessionRequest release;
@@ -256,7 +260,7 @@ TEST_F(ModelsTest, FullKvCacheIsResourceExhaustedAndOthersCarryOn) {
   pb::ReleaseSessionResponse released;
   grpc::ClientContext release_context;
   ASSERT_TRUE(stub().ReleaseSession(&release_context, release, &released).ok());
-  const GenerateResult after = Generate(stub(), fits_alone);
+  const GenerateResult after = waiting.get();
   EXPECT_TRUE(after.status.ok()) << after.status.error_message();
   EXPECT_EQ(after.token_ids.size(), 8u);
 }

@@ -53,12 +53,24 @@ TEST(StatusMappingTest, EveryReasonReachesErrorInfo) {
       {absl::InternalError("m"), grpc::StatusCode::INTERNAL},
   };
   const std::vector<std::string> reasons = {
-      "MODEL_NOT_FOUND",         "MODEL_ALREADY_LOADED",  "SESSION_NOT_FOUND",
-      "REQUEST_NOT_FOUND",       "MODEL_FILE_NOT_FOUND",  "INVALID_MODEL_FILE",
-      "UNSUPPORTED_ARCHITECTURE", "UNSUPPORTED_TENSOR_TYPE", "UNSUPPORTED_DEVICE",
-      "INVALID_ARGUMENT",        "CONTEXT_LENGTH_EXCEEDED", "KV_CACHE_FULL",
-      "SESSION_BUSY",            "SESSION_FINISHED",      "FORWARD_PASS_FAILED",
+      "MODEL_NOT_FOUND",
+      "MODEL_ALREADY_LOADED",
+      "SESSION_NOT_FOUND",
+      "REQUEST_NOT_FOUND",
+      "MODEL_FILE_NOT_FOUND",
+      "INVALID_MODEL_FILE",
+      "UNSUPPORTED_ARCHITECTURE",
+      "UNSUPPORTED_TENSOR_TYPE",
+      "UNSUPPORTED_DEVICE",
+      "INVALID_ARGUMENT",
+      "CONTEXT_LENGTH_EXCEEDED",
+      "KV_CACHE_FULL",
+      "SESSION_BUSY",
+      "SESSION_FINISHED",
+      "FORWARD_PASS_FAILED",
       "DUPLICATE_REQUEST_ID",
+      "EXCEEDS_KV_CACHE",
+      "QUEUE_FULL",
   };
   for (const auto& [base, expected_code] : cases) {
     for (const std::string& reason : reasons) {
@@ -100,6 +112,21 @@ TEST(StatusMappingTest, FieldErrorKeepsItsOwnReason) {
   ASSERT_EQ(details.details_size(), 2);
   ASSERT_TRUE(details.details(1).UnpackTo(&bad_request));
   EXPECT_EQ(bad_request.field_violations(0).field(), "stop.max_tokens");
+}
+
+TEST(StatusMappingTest, RetryDelayBecomesRetryInfo) {
+  const grpc::Status status = ToGrpcStatus(
+      WithRetryDelay(WithReason(absl::ResourceExhaustedError("busy"), reason::kQueueFull),
+                     absl::Milliseconds(1500)));
+  const google::rpc::Status details = ParseDetails(status);
+  EXPECT_EQ(ErrorInfoOf(details).reason(), "QUEUE_FULL");
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(details.details(1).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 1);
+  EXPECT_EQ(retry.retry_delay().nanos(), 500'000'000);
+  // Without a delay, no RetryInfo.
+  EXPECT_EQ(ParseDetails(ToGrpcStatus(absl::ResourceExhaustedError("m"))).details_size(), 1);
 }
 
 // Without a Tessera reason, the reason is the code's canonical name (as in google.rpc.Code).
