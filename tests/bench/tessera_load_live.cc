@@ -110,7 +110,13 @@ TEST_F(TesseraLoadTest, ClosedLoopCountsEveryTokenOfEveryRequest) {
   EXPECT_DOUBLE_EQ(results.at("requests_per_second").get<double>(), 12 / seconds);
   for (const char* figure : {"time_to_first_token_ms", "inter_token_ms", "request_latency_ms"}) {
     const Json& d = results.at(figure);
-    EXPECT_GT(d.at("p50").get<double>(), 0) << figure;
+    // Tokens of steps the server writes as one message (it does when the client falls behind, as
+    // on a loaded machine) arrive together: gaps of 0, possibly most of them.
+    if (std::string(figure) == "inter_token_ms") {
+      EXPECT_GE(d.at("p50").get<double>(), 0) << figure;
+    } else {
+      EXPECT_GT(d.at("p50").get<double>(), 0) << figure;
+    }
     EXPECT_LE(d.at("p50").get<double>(), d.at("p90").get<double>()) << figure;
     EXPECT_LE(d.at("p90").get<double>(), d.at("p99").get<double>()) << figure;
   }

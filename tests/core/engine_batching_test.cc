@@ -68,21 +68,6 @@ std::vector<GenerationRequest> MixedRequests() {
   return requests;
 }
 
-void ExpectSameOutput(const CollectingSink& together, const CollectingSink& alone) {
-  ASSERT_TRUE(together.run_status.ok()) << together.run_status;
-  EXPECT_EQ(together.Tokens(), alone.Tokens());
-  EXPECT_EQ(together.Text(), alone.Text());
-  EXPECT_EQ(together.finish_reason(), alone.finish_reason());
-  std::vector<float> together_logprobs, alone_logprobs;
-  for (const StepOutput& output : together.outputs) {
-    for (const SampledToken& token : output.tokens) together_logprobs.push_back(token.logprob);
-  }
-  for (const StepOutput& output : alone.outputs) {
-    for (const SampledToken& token : output.tokens) alone_logprobs.push_back(token.logprob);
-  }
-  EXPECT_EQ(together_logprobs, alone_logprobs);
-}
-
 // Sinks for MixedRequests(), given the gate they wait on, each request's index and sequence.
 using SinkMaker = std::function<std::unique_ptr<GatedSink>(
     const std::atomic<bool>& open, size_t index, std::shared_ptr<Sequence> sequence)>;
@@ -133,7 +118,7 @@ TEST_P(EngineBatchingTest, ConcurrentRunsGiveWhatEachGivesAlone) {
   ASSERT_EQ(sinks.size(), alone.size());
   for (size_t i = 0; i < sinks.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
-    ExpectSameOutput(*sinks[i], *alone[i]);
+    testing::ExpectSameGeneration(*sinks[i], *alone[i]);
   }
   EXPECT_EQ(engine->kv_cache_free_tokens(), free_before);
 }
@@ -182,7 +167,7 @@ TEST(EngineBatchingCancelTest, CancellingOneRunMidwayLeavesTheOthersUnchanged) {
   for (size_t i = 0; i < sinks.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
     if (i != kCancelled) {
-      ExpectSameOutput(*sinks[i], *alone[i]);
+      testing::ExpectSameGeneration(*sinks[i], *alone[i]);
       continue;
     }
     EXPECT_TRUE(sinks[i]->run_status.ok()) << sinks[i]->run_status;

@@ -70,22 +70,6 @@ int32_t ExpectedCachedTokens(size_t system_tokens, int32_t prompt_tokens) {
   return static_cast<int32_t>(shareable / kKvBlockTokens * kKvBlockTokens);
 }
 
-std::vector<float> Logprobs(const CollectingSink& sink) {
-  std::vector<float> logprobs;
-  for (const StepOutput& output : sink.outputs) {
-    for (const SampledToken& token : output.tokens) logprobs.push_back(token.logprob);
-  }
-  return logprobs;
-}
-
-void ExpectSameOutput(const CollectingSink& shared, const CollectingSink& unshared) {
-  ASSERT_TRUE(shared.run_status.ok()) << shared.run_status;
-  EXPECT_EQ(shared.Tokens(), unshared.Tokens());
-  EXPECT_EQ(shared.Text(), unshared.Text());
-  EXPECT_EQ(shared.finish_reason(), unshared.finish_reason());
-  EXPECT_EQ(Logprobs(shared), Logprobs(unshared));
-}
-
 class EnginePrefixSharingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -114,7 +98,7 @@ TEST_F(EnginePrefixSharingTest, LaterRequestsShareAndGiveTheSameTokens) {
   for (size_t i = 0; i < requests.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
     auto shared = RunToEnd(*engine_, std::move(requests[i]));
-    ExpectSameOutput(*shared, *unshared_[i]);
+    testing::ExpectSameGeneration(*shared, *unshared_[i]);
     const StepOutput& last = shared->outputs.back();
     EXPECT_EQ(last.cached_prompt_tokens,
               i == 0 ? 0 : ExpectedCachedTokens(system_tokens_, last.prompt_tokens));
@@ -140,7 +124,7 @@ TEST_F(EnginePrefixSharingTest, RequestsRunTogetherShareWhatAnEarlierOneFiled) {
   for (size_t i = 0; i < sinks.size(); ++i) {
     SCOPED_TRACE(::testing::Message() << "request " << i);
     sinks[i]->run_status = sinks[i]->Wait();
-    ExpectSameOutput(*sinks[i], *unshared_[i]);
+    testing::ExpectSameGeneration(*sinks[i], *unshared_[i]);
     const StepOutput& last = sinks[i]->outputs.back();
     EXPECT_EQ(last.cached_prompt_tokens, ExpectedCachedTokens(system_tokens_, last.prompt_tokens));
   }

@@ -38,6 +38,13 @@ class CollectingSink : public GenerationSink {
     }
     return tokens;
   }
+  std::vector<float> Logprobs() const {
+    std::vector<float> logprobs;
+    for (const StepOutput& output : outputs) {
+      for (const SampledToken& token : output.tokens) logprobs.push_back(token.logprob);
+    }
+    return logprobs;
+  }
   FinishReason finish_reason() const {
     return outputs.empty() ? FinishReason::kNone : outputs.back().finish_reason;
   }
@@ -46,6 +53,16 @@ class CollectingSink : public GenerationSink {
   absl::Status run_status;
   absl::Notification done;
 };
+
+// That `actual` ended well with exactly `expected`'s tokens, text, finish reason and
+// log-probabilities.
+inline void ExpectSameGeneration(const CollectingSink& actual, const CollectingSink& expected) {
+  ASSERT_TRUE(actual.run_status.ok()) << actual.run_status;
+  EXPECT_EQ(actual.Tokens(), expected.Tokens());
+  EXPECT_EQ(actual.Text(), expected.Text());
+  EXPECT_EQ(actual.finish_reason(), expected.finish_reason());
+  EXPECT_EQ(actual.Logprobs(), expected.Logprobs());
+}
 
 inline std::unique_ptr<Engine> LoadDefaultModel(int64_t kv_cache_capacity_tokens = 0) {
   EngineOptions options{.path = DefaultModelPath(), .kv_cache_capacity_tokens = kv_cache_capacity_tokens};

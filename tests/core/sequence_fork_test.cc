@@ -51,14 +51,6 @@ std::unique_ptr<CollectingSink> Steps(Engine& engine, std::shared_ptr<Sequence> 
   return sink;
 }
 
-std::vector<float> Logprobs(const CollectingSink& sink) {
-  std::vector<float> logprobs;
-  for (const StepOutput& output : sink.outputs) {
-    for (const SampledToken& token : output.tokens) logprobs.push_back(token.logprob);
-  }
-  return logprobs;
-}
-
 class SequenceForkTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(SequenceForkTest, ForkAndParentBothGoOnAsTheUnforkedSequence) {
@@ -67,7 +59,7 @@ TEST_P(SequenceForkTest, ForkAndParentBothGoOnAsTheUnforkedSequence) {
   const auto unforked = RunToEnd(*engine, Request(GetParam()));
   ASSERT_TRUE(unforked->run_status.ok()) << unforked->run_status;
   const std::vector<int32_t> all = unforked->Tokens();
-  const std::vector<float> all_logprobs = Logprobs(*unforked);
+  const std::vector<float> all_logprobs = unforked->Logprobs();
   ASSERT_EQ(all.size(), static_cast<size_t>(kTokens));
   const int64_t free_before = engine->kv_cache_free_tokens();
 
@@ -88,7 +80,7 @@ TEST_P(SequenceForkTest, ForkAndParentBothGoOnAsTheUnforkedSequence) {
     const auto after = Steps(*engine, sequence, 0);
     ASSERT_TRUE(after->run_status.ok()) << after->run_status;
     EXPECT_EQ(after->Tokens(), rest);
-    EXPECT_EQ(Logprobs(*after), rest_logprobs);
+    EXPECT_EQ(after->Logprobs(), rest_logprobs);
     EXPECT_EQ(after->finish_reason(), FinishReason::kLength);
   }
   EXPECT_EQ(child->Fork().status().code(), absl::StatusCode::kFailedPrecondition);
