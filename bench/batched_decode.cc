@@ -23,8 +23,10 @@ absl::StatusOr<BatchedDecodeFigures> MeasureBatchedDecode(const Model& model, in
                                                           std::mt19937& rng) {
   const ModelInfo& info = model.info();
   const int64_t capacity = context + warmup_steps + steps;
+  // Each sequence reserves whole blocks.
+  const int64_t pool_tokens = batch * KvBlocksFor(capacity) * kKvBlockTokens;
   TESSERA_ASSIGN_OR_RETURN(const std::unique_ptr<KvCachePool> pool,
-                           KvCachePool::Create(info.kv_shape, batch * capacity, model.kv_memory()));
+                           KvCachePool::Create(info.kv_shape, pool_tokens, model.kv_memory()));
   std::vector<std::unique_ptr<KvCache>> caches;
   for (int i = 0; i < batch; ++i) {
     TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, pool->Allocate(capacity));
