@@ -379,7 +379,7 @@ absl::StatusOr<PrefillFigures> MeasurePrefill(const LoadedModel& loaded, int64_t
   const std::vector<int32_t> prompt = RandomTokens(tokens, info.vocab_size, rng);
   std::vector<double> seconds;
   for (int i = -1; i < kPrefillRepeats; ++i) {  // i = -1: the warm-up
-    cache->Clear();
+    TESSERA_RETURN_IF_ERROR(cache->Clear());
     const Clock::time_point start = Clock::now();
     TESSERA_RETURN_IF_ERROR(model.Forward(prompt, *cache, logits));
     if (i >= 0) seconds.push_back(SecondsSince(start));

@@ -105,6 +105,12 @@ int64_t KvCacheCapacityTokens(const EngineOptions& options, const ModelInfo& inf
                            std::min(kDefaultFullContextSequences * info.context_length, fitting));
 }
 
+// Blocks are shared only where a sequence's keys and values depend on its tokens alone.
+KvSharing KvSharingFor(const EngineOptions& options, const ModelInfo& info) {
+  if (!info.prefix_determines_kv) return KvSharing::kNone;
+  return options.share_prompt_prefixes ? KvSharing::kForksAndPrefixes : KvSharing::kForks;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options,
@@ -142,9 +148,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
   }
   TESSERA_ASSIGN_OR_RETURN(
       std::unique_ptr<KvCachePool> kv_pool,
-      KvCachePool::Create(
-          model->info().kv_shape, KvCacheCapacityTokens(options, model->info(), model->kv_memory()),
-          model->kv_memory(), options.share_prompt_prefixes && model->info().prefix_determines_kv));
+      KvCachePool::Create(model->info().kv_shape,
+                          KvCacheCapacityTokens(options, model->info(), model->kv_memory()),
+                          model->kv_memory(), KvSharingFor(options, model->info())));
   return std::unique_ptr<Engine>(new Engine(options, std::move(file), std::move(tokenizer),
                                             std::move(end_of_generation_ids), std::move(model),
                                             std::move(chat_template), std::move(kv_pool)));

@@ -62,9 +62,18 @@ absl::Status KvCache::AddBlocksFor(int64_t positions) {
   return absl::OkStatus();
 }
 
+absl::Status KvCache::Clear() {
+  if (pool_->sharing_ != KvSharing::kNone) {
+    return absl::FailedPreconditionError(
+        "KV cache: its blocks may be shared, so its positions cannot be encoded afresh");
+  }
+  tokens_.clear();
+  return absl::OkStatus();
+}
+
 void KvCache::Extend(std::span<const int32_t> tokens) {
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
-  if (!pool_->share_prefixes_) return;
+  if (!pool_->shares_prefixes()) return;
   for (; (filed_blocks_ + 1) * kKvBlockTokens <= length(); ++filed_blocks_) {
     prefix_hash_ = pool_->File(
         block_table_[filed_blocks_], prefix_hash_,
@@ -75,7 +84,7 @@ void KvCache::Extend(std::span<const int32_t> tokens) {
 absl::StatusOr<std::unique_ptr<KvCachePool>> KvCachePool::Create(KvCacheShape shape,
                                                                  int64_t capacity_tokens,
                                                                  KvMemory& memory,
-                                                                 bool share_prefixes) {
+                                                                 KvSharing sharing) {
   const int64_t n_blocks = KvBlocksFor(capacity_tokens);
   // Keys and values take half of bytes_per_token each.
   const size_t bytes = static_cast<size_t>(n_blocks * kKvBlockTokens * shape.bytes_per_token() / 2);
@@ -86,17 +95,17 @@ absl::StatusOr<std::unique_ptr<KvCachePool>> KvCachePool::Create(KvCacheShape sh
     return values.status();
   }
   return std::unique_ptr<KvCachePool>(
-      new KvCachePool(shape, n_blocks, memory, *keys, *values, share_prefixes));
+      new KvCachePool(shape, n_blocks, memory, *keys, *values, sharing));
 }
 
 KvCachePool::KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys,
-                         void* values, bool share_prefixes)
+                         void* values, KvSharing sharing)
     : shape_(shape),
       n_blocks_(n_blocks),
       memory_(memory),
       keys_(static_cast<std::byte*>(keys)),
       values_(static_cast<std::byte*>(values)),
-      share_prefixes_(share_prefixes),
+      sharing_(sharing),
       blocks_(n_blocks),
       free_blocks_(n_blocks) {
   // Taken from the back: block 0 first.
@@ -111,7 +120,7 @@ KvCachePool::~KvCachePool() {
 std::vector<int32_t> KvCachePool::SharedPrefix(std::span<const int32_t> prompt,
                                                uint64_t& prefix_hash) const {
   std::vector<int32_t> shared;
-  if (!share_prefixes_ || prompt.empty()) return shared;
+  if (!shares_prefixes() || prompt.empty()) return shared;
   const int64_t most = (static_cast<int64_t>(prompt.size()) - 1) / kKvBlockTokens;
   for (int64_t b = 0; b < most; ++b) {
     const std::span<const int32_t> tokens = prompt.subspan(b * kKvBlockTokens, kKvBlockTokens);
@@ -164,6 +173,13 @@ absl::Status KvCachePool::FullError(int64_t blocks, int64_t free) const {
 }
 
 absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Fork(const KvCache& parent) {
+  if (sharing_ == KvSharing::kNone) {
+    return WithReason(absl::FailedPreconditionError(
+                          "this model rewrites a sequence's earlier keys and values when it "
+                          "passes the model's original context (LongRoPE), so sequences cannot "
+                          "share them: it cannot fork sessions"),
+                      reason::kForkUnsupported);
+  }
   absl::MutexLock lock(&mutex_);
   const std::vector<int32_t>& table = parent.block_table_;
   const bool partial_last = parent.length() % kKvBlockTokens != 0;

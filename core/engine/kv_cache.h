@@ -65,6 +65,15 @@ class KvMemory {
 // Plain host memory.
 KvMemory& HostKvMemory();
 
+// Which blocks the caches of a pool hold together. Shared blocks are never written again, so a
+// model that rewrites a sequence's earlier keys (LongRoPE, on crossing its original context:
+// KvCache::Clear) needs kNone.
+enum class KvSharing {
+  kNone,              // each cache holds blocks of its own, and may rewrite them
+  kForks,             // a fork shares the blocks of the cache it was forked from
+  kForksAndPrefixes,  // and caches share the blocks of a common prompt prefix
+};
+
 class KvCachePool;
 
 class KvCache {
@@ -88,9 +97,9 @@ class KvCache {
   // Records `tokens` at the next positions, whose keys and values the model has written; files
   // the blocks this fills for sharing, when the pool shares prefixes.
   void Extend(std::span<const int32_t> tokens);
-  // Forgets every position, keeping the blocks, so the tokens can be encoded afresh. Only for a
-  // pool that does not share prefixes: shared blocks are never written again.
-  void Clear() { tokens_.clear(); }
+  // Forgets every position, keeping the blocks, so the tokens can be encoded afresh.
+  // FAILED_PRECONDITION unless the pool shares nothing (KvSharing::kNone).
+  absl::Status Clear();
 
   // Its blocks in position order: position p is in row KvRow(block_table().data(), p) of the
   // pool's layers.
@@ -125,20 +134,20 @@ struct SequenceChunk {
 class KvCachePool {
  public:
   // Allocates the keys and values of KvBlocksFor(capacity_tokens) blocks in `memory`, which must
-  // outlive the pool. `share_prefixes`: whether caches share the blocks of a common prompt
-  // prefix (only where the model's ModelInfo::prefix_determines_kv). Errors as
-  // KvMemory::Allocate.
+  // outlive the pool. `sharing`: kNone unless the model's ModelInfo::prefix_determines_kv.
+  // Errors as KvMemory::Allocate.
   static absl::StatusOr<std::unique_ptr<KvCachePool>> Create(KvCacheShape shape,
                                                              int64_t capacity_tokens,
                                                              KvMemory& memory = HostKvMemory(),
-                                                             bool share_prefixes = false);
+                                                             KvSharing sharing = KvSharing::kNone);
   ~KvCachePool();
   KvCachePool(const KvCachePool&) = delete;
   KvCachePool& operator=(const KvCachePool&) = delete;
 
   // A cache holding what `parent` holds, in the same blocks, with the same capacity; it
   // reserves fresh blocks for the rest of that capacity and for a copy of the last block when it
-  // is partly filled. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when fewer blocks are free.
+  // is partly filled. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when fewer blocks are free;
+  // FAILED_PRECONDITION (FORK_UNSUPPORTED) in a pool whose caches share nothing.
   absl::StatusOr<std::unique_ptr<KvCache>> Fork(const KvCache& parent);
 
   // A cache for `tokens` positions, the first of which will be `prompt` (tokens >=
@@ -150,7 +159,7 @@ class KvCachePool {
                                                     std::span<const int32_t> prompt = {});
 
   const KvCacheShape& shape() const { return shape_; }
-  bool shares_prefixes() const { return share_prefixes_; }
+  bool shares_prefixes() const { return sharing_ == KvSharing::kForksAndPrefixes; }
   int64_t capacity_tokens() const { return n_blocks_ * kKvBlockTokens; }
   // Positions in blocks that no cache holds or has reserved (filed blocks that nobody holds
   // count: they are given out again when needed).
@@ -179,7 +188,7 @@ class KvCachePool {
   };
 
   KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory, void* keys, void* values,
-              bool share_prefixes);
+              KvSharing sharing);
   int64_t layer_bytes() const {
     return n_blocks_ * kKvBlockTokens * shape_.values_per_token_per_layer() *
            static_cast<int64_t>(DTypeSize(shape_.dtype));
@@ -209,7 +218,7 @@ class KvCachePool {
   KvMemory& memory_;
   std::byte* const keys_;    // [num_layers, n_blocks, kKvBlockTokens, num_kv_heads, head_dim]
   std::byte* const values_;  // same
-  const bool share_prefixes_;
+  const KvSharing sharing_;
   mutable absl::Mutex mutex_;
   std::vector<Block> blocks_ ABSL_GUARDED_BY(mutex_);         // [n_blocks]
   std::vector<int32_t> free_blocks_ ABSL_GUARDED_BY(mutex_);  // unheld and unfiled

@@ -23,7 +23,7 @@ absl::StatusOr<std::vector<SequenceChunk>> ChunksToRun(
     if (!MustReencode(rope_switch_position, cache.length(), n_tokens)) continue;
     reencoded[i].assign(cache.tokens().begin(), cache.tokens().end());
     reencoded[i].insert(reencoded[i].end(), run[i].tokens.begin(), run[i].tokens.end());
-    cache.Clear();
+    TESSERA_RETURN_IF_ERROR(cache.Clear());
     run[i].tokens = reencoded[i];
   }
   return run;

@@ -30,6 +30,7 @@ inline constexpr absl::string_view kQueueFull = "QUEUE_FULL";
 inline constexpr absl::string_view kDeviceOutOfMemory = "DEVICE_OUT_OF_MEMORY";
 inline constexpr absl::string_view kSessionBusy = "SESSION_BUSY";
 inline constexpr absl::string_view kSessionFinished = "SESSION_FINISHED";
+inline constexpr absl::string_view kForkUnsupported = "FORK_UNSUPPORTED";
 inline constexpr absl::string_view kForwardPassFailed = "FORWARD_PASS_FAILED";
 inline constexpr absl::string_view kDuplicateRequestId = "DUPLICATE_REQUEST_ID";
 inline constexpr absl::string_view kNoChatTemplate = "NO_CHAT_TEMPLATE";

@@ -123,10 +123,9 @@ std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& 
   return a;
 }
 
-std::unique_ptr<KvCachePool> SharingPool(int64_t blocks) {
-  return KvCachePool::Create(kShape, blocks * kKvBlockTokens, HostKvMemory(),
-                             /*share_prefixes=*/true)
-      .value();
+std::unique_ptr<KvCachePool> SharingPool(int64_t blocks,
+                                         KvSharing sharing = KvSharing::kForksAndPrefixes) {
+  return KvCachePool::Create(kShape, blocks * kKvBlockTokens, HostKvMemory(), sharing).value();
 }
 
 TEST(KvCachePrefixTest, PromptSharesTheWholeBlocksOfAnEarlierPrompt) {
@@ -272,7 +271,7 @@ std::unique_ptr<KvCache> RunParent(KvCachePool& pool, int64_t capacity, int64_t 
 }
 
 TEST(KvCacheForkTest, ForkSharesEveryBlockAndCopiesThePartlyFilledOneOnWrite) {
-  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  const auto pool = SharingPool(16, KvSharing::kForks);
   std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, kKvBlockTokens + 4);
   const int64_t free_before = pool->free_tokens();
   std::unique_ptr<KvCache> child = pool->Fork(*parent).value();
@@ -307,7 +306,7 @@ TEST(KvCacheForkTest, ForkSharesEveryBlockAndCopiesThePartlyFilledOneOnWrite) {
 }
 
 TEST(KvCacheForkTest, WholeBlocksNeedNoCopy) {
-  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  const auto pool = SharingPool(16, KvSharing::kForks);
   std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, 2 * kKvBlockTokens);
   const int64_t free_before = pool->free_tokens();
   std::unique_ptr<KvCache> child = pool->Fork(*parent).value();
@@ -318,7 +317,7 @@ TEST(KvCacheForkTest, WholeBlocksNeedNoCopy) {
 }
 
 TEST(KvCacheForkTest, AForkReleasedBeforeWritingGivesItsCopyBack) {
-  const auto pool = KvCachePool::Create(kShape, 16 * kKvBlockTokens).value();
+  const auto pool = SharingPool(16, KvSharing::kForks);
   std::unique_ptr<KvCache> parent = RunParent(*pool, 4 * kKvBlockTokens, 5);
   const int64_t free_before = pool->free_tokens();
   pool->Fork(*parent).value().reset();
@@ -329,7 +328,7 @@ TEST(KvCacheForkTest, AForkReleasedBeforeWritingGivesItsCopyBack) {
 }
 
 TEST(KvCacheForkTest, ForkOfAForkAndFullPool) {
-  const auto pool = KvCachePool::Create(kShape, 6 * kKvBlockTokens).value();
+  const auto pool = SharingPool(6, KvSharing::kForks);
   std::unique_ptr<KvCache> parent = RunParent(*pool, 2 * kKvBlockTokens, 5);  // 1 block taken
   std::unique_ptr<KvCache> child = pool->Fork(*parent).value();               // 1 + 1 copy
   std::unique_ptr<KvCache> grandchild = pool->Fork(*child).value();           // 1 + 1 copy
@@ -347,6 +346,28 @@ TEST(KvCacheForkTest, ForkOfAForkAndFullPool) {
   child.reset();
   grandchild.reset();
   EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
+}
+
+// A model that rewrites a sequence's keys (LongRoPE) gets a pool that shares nothing: it may not
+// fork, and only there may a cache be cleared for encoding afresh.
+TEST(KvCacheForkTest, OnlyAPoolThatSharesNothingClearsAndItCannotFork) {
+  for (const KvSharing sharing :
+       {KvSharing::kNone, KvSharing::kForks, KvSharing::kForksAndPrefixes}) {
+    const auto pool = SharingPool(4, sharing);
+    std::unique_ptr<KvCache> cache = RunParent(*pool, 2 * kKvBlockTokens, 5);
+    const absl::StatusOr<std::unique_ptr<KvCache>> fork = pool->Fork(*cache);
+    const absl::Status clear = cache->Clear();
+    if (sharing == KvSharing::kNone) {
+      EXPECT_EQ(fork.status().code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_EQ(ErrorReasonOf(fork.status()), std::string(reason::kForkUnsupported));
+      EXPECT_TRUE(clear.ok()) << clear;
+      EXPECT_EQ(cache->length(), 0);
+    } else {
+      EXPECT_TRUE(fork.ok()) << fork.status();
+      EXPECT_EQ(clear.code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_EQ(cache->length(), 5);
+    }
+  }
 }
 
 }  // namespace
