@@ -28,9 +28,9 @@ GenerateReactor* GenerateReactor::Start(const pb::GenerateRequest& request, Mode
 absl::Status GenerateReactor::Begin(const pb::GenerateRequest& request, ModelRegistry& models,
                                     RequestRegistry& requests) {
   TESSERA_ASSIGN_OR_RETURN(model_, models.Get(request.model()));
-  TESSERA_ASSIGN_OR_RETURN(
-      GenerationRequest generation,
-      ToGenerationRequest(request.prompt(), request.sampling(), request.stop()));
+  TESSERA_ASSIGN_OR_RETURN(GenerationRequest generation,
+                           ToGenerationRequest(request.prompt(), request.sampling(), request.stop(),
+                                               request.priority()));
   TESSERA_ASSIGN_OR_RETURN(sequence_, model_->engine().CreateSequence(std::move(generation)));
   TESSERA_ASSIGN_OR_RETURN(registration_,
                            requests.Register(request.request_id(),

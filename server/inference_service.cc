@@ -164,9 +164,9 @@ absl::Status InferenceService::StartPrefill(const pb::PrefillRequest& request,
                                             pb::PrefillResponse* response,
                                             grpc::ServerUnaryReactor* reactor) {
   TESSERA_ASSIGN_OR_RETURN(ModelHandle model, models_.Get(request.model()));
-  TESSERA_ASSIGN_OR_RETURN(
-      GenerationRequest generation,
-      ToGenerationRequest(request.prompt(), request.sampling(), request.stop()));
+  TESSERA_ASSIGN_OR_RETURN(GenerationRequest generation,
+                           ToGenerationRequest(request.prompt(), request.sampling(), request.stop(),
+                                               request.priority()));
   TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<Sequence> sequence,
                            model.engine().CreateSequence(std::move(generation)));
   TESSERA_ASSIGN_OR_RETURN(

@@ -4,7 +4,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/util/error_reason.h"
+#include "core/util/status_macros.h"
 
 namespace tessera::server {
 namespace {
@@ -22,9 +24,24 @@ std::vector<ChatMessage> ToChatMessages(const pb::ChatMessages& chat) {
 
 }  // namespace
 
+absl::StatusOr<Priority> ToPriority(pb::Priority priority) {
+  switch (priority) {
+    case pb::PRIORITY_LOW:
+      return Priority::kLow;
+    case pb::PRIORITY_UNSPECIFIED:
+    case pb::PRIORITY_NORMAL:
+      return Priority::kNormal;
+    case pb::PRIORITY_HIGH:
+      return Priority::kHigh;
+    default:
+      return InvalidField("priority", absl::StrCat("unknown value ", priority));
+  }
+}
+
 absl::StatusOr<GenerationRequest> ToGenerationRequest(const pb::Prompt& prompt,
                                                       const pb::SamplingParams& sampling,
-                                                      const pb::StopCriteria& stop) {
+                                                      const pb::StopCriteria& stop,
+                                                      pb::Priority priority) {
   GenerationRequest request;
   switch (prompt.kind_case()) {
     case pb::Prompt::kText:
@@ -42,6 +59,7 @@ absl::StatusOr<GenerationRequest> ToGenerationRequest(const pb::Prompt& prompt,
   }
   request.sampling = ToSamplingParams(sampling);
   request.stop = ToStopCriteria(stop);
+  TESSERA_ASSIGN_OR_RETURN(request.priority, ToPriority(priority));
   return request;
 }
 

@@ -19,7 +19,9 @@ namespace pb = ::tessera::inference::v1;
 // Request side. Errors name the proto field, as the engine's do.
 absl::StatusOr<GenerationRequest> ToGenerationRequest(const pb::Prompt& prompt,
                                                       const pb::SamplingParams& sampling,
-                                                      const pb::StopCriteria& stop);
+                                                      const pb::StopCriteria& stop,
+                                                      pb::Priority priority);
+absl::StatusOr<Priority> ToPriority(pb::Priority priority);
 SamplingParams ToSamplingParams(const pb::SamplingParams& sampling);
 StopCriteria ToStopCriteria(const pb::StopCriteria& stop);
 EngineOptions ToEngineOptions(const pb::LoadModelRequest& request);

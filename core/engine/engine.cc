@@ -226,7 +226,7 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
   }
   // Room for everything the sequence can hold: the prompt and every token it may generate.
   const int64_t capacity = max_tokens > 0 ? prompt_tokens + max_tokens : info.context_length;
-  if (KvBlocksFor(capacity) * kKvBlockTokens > kv_pool_->capacity_tokens()) {
+  if (!kv_pool_->CanEverHold(capacity)) {
     return InvalidField("stop.max_tokens",
                         absl::StrCat("the prompt (", prompt_tokens, " tokens) and max_tokens (",
                                      max_tokens > 0 ? absl::StrCat(max_tokens)
@@ -235,17 +235,24 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
                                      kv_pool_->capacity_tokens(), " in all"),
                         reason::kExceedsKvCache);
   }
-  auto sequence = std::make_shared<Sequence>(std::move(prompt), std::move(request.sampling),
-                                             std::move(request.stop), capacity, *tokenizer_,
-                                             end_of_generation_ids_, output_starts_text);
+  auto sequence = std::make_shared<Sequence>(
+      std::move(prompt), std::move(request.sampling), std::move(request.stop), capacity,
+      request.priority, *tokenizer_, end_of_generation_ids_, output_starts_text);
   absl::MutexLock lock(&mutex_);
   // Straight in when nobody waits and there is room; otherwise its run waits its turn.
-  if (WaitingJobs() == 0) {
-    absl::StatusOr<std::unique_ptr<KvCache>> cache =
-        kv_pool_->Allocate(capacity, sequence->prompt());
+  if (waiting_runs_ == 0) {
+    absl::StatusOr<std::unique_ptr<KvCache>> cache = AllocateKvCache(*sequence);
     if (cache.ok()) sequence->AttachKvCache(*std::move(cache));
   }
   return sequence;
+}
+
+absl::StatusOr<std::unique_ptr<KvCache>> Engine::AllocateKvCache(const Sequence& sequence) {
+  // Its context and the position of the token its next step feeds: enough for its next step.
+  // Later positions take blocks nobody reserved; when none is left, MakeRoom preempts runs.
+  const int64_t context = static_cast<int64_t>(sequence.context().size());
+  return kv_pool_->Allocate(sequence.kv_capacity(), sequence.context(),
+                            std::min(sequence.kv_capacity(), context + 1));
 }
 
 absl::StatusOr<std::vector<int32_t>> Engine::TokenizeChat(
@@ -287,7 +294,8 @@ absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,
                           "); release it and start a new one")),
                       reason::kSessionFinished);
   }
-  if (!sequence->has_kv_cache() && WaitingJobs() >= options_.max_waiting_runs) {
+  const bool waiting = !sequence->has_kv_cache();
+  if (waiting && waiting_runs_ >= options_.max_waiting_runs) {
     return WithRetryDelay(
         WithReason(absl::ResourceExhaustedError(absl::StrCat(
                        options_.max_waiting_runs,
@@ -296,7 +304,14 @@ absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,
         kQueueFullRetryDelay);
   }
   TESSERA_RETURN_IF_ERROR(sequence->Append(options.append_tokens));
-  jobs_.push_back(Job{std::move(sequence), options.max_steps > 0 ? options.max_steps : -1, sink});
+  const Priority priority = sequence->priority();
+  jobs_.push_back(Job{.sequence = std::move(sequence),
+                      .steps_left = options.max_steps > 0 ? options.max_steps : -1,
+                      .sink = sink,
+                      .priority = priority,
+                      .arrival = next_arrival_++,
+                      .waiting = waiting});
+  if (waiting) ++waiting_runs_;
   return absl::OkStatus();
 }
 
@@ -317,22 +332,27 @@ bool Engine::AnyJobReady() const {
   });
 }
 
-int64_t Engine::WaitingJobs() const {
-  return std::count_if(jobs_.begin(), jobs_.end(),
-                       [](const Job& job) { return !job.done && !job.sequence->has_kv_cache(); });
+bool Engine::ServedBefore(const Job& a, const Job& b) {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  return a.arrival < b.arrival;
 }
 
 void Engine::AdmitWaitingJobs() {
-  // jobs_ keeps waiting runs in arrival order: only runs that have stepped move to the back.
+  if (waiting_runs_ == 0) return;
+  std::vector<Job*> waiting;
   for (Job& job : jobs_) {
-    Sequence& sequence = *job.sequence;
-    if (job.done || sequence.has_kv_cache() || sequence.cancel_requested()) continue;
-    absl::StatusOr<std::unique_ptr<KvCache>> cache =
-        kv_pool_->Allocate(sequence.kv_capacity(), sequence.prompt());
+    if (job.waiting && !job.sequence->cancel_requested()) waiting.push_back(&job);
+  }
+  std::sort(waiting.begin(), waiting.end(),
+            [](const Job* a, const Job* b) { return ServedBefore(*a, *b); });
+  for (Job* job : waiting) {
+    absl::StatusOr<std::unique_ptr<KvCache>> cache = AllocateKvCache(*job->sequence);
     // The first that does not fit holds the others back, so that large requests are not
     // starved by small ones.
     if (!cache.ok()) return;
-    sequence.AttachKvCache(*std::move(cache));
+    job->sequence->AttachKvCache(*std::move(cache));
+    job->waiting = false;
+    --waiting_runs_;
   }
 }
 
@@ -342,25 +362,19 @@ void Engine::Loop() {
     {
       absl::MutexLock lock(&mutex_);
       AdmitWaitingJobs();
-      const absl::Condition some_ready(
-          +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return engine->stopping_ || engine->AnyJobReady();
-          },
-          this);
-      if (WaitingJobs() > 0) {
-        // Room in the pool may come from another thread (a released session), which does not
-        // wake this one: look again every kAdmissionRetry.
-        if (!mutex_.AwaitWithTimeout(some_ready, kAdmissionRetry)) continue;
-      } else {
-        mutex_.Await(absl::Condition(
-            +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-              return engine->stopping_ || engine->AnyJobReady() || engine->WaitingJobs() > 0;
-            },
-            this));
-        // A run that came to wait is admitted (or left waiting) first.
-        if (!stopping_ && !AnyJobReady()) continue;
-      }
+      runs_left_waiting_ = waiting_runs_;
+      // Room in the pool may come from another thread (a released session), which does not
+      // wake this one: while runs wait, look again every kAdmissionRetry.
+      mutex_.AwaitWithTimeout(absl::Condition(
+                                  +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return engine->stopping_ || engine->AnyJobReady() ||
+                                           engine->waiting_runs_ > engine->runs_left_waiting_;
+                                  },
+                                  this),
+                              waiting_runs_ > 0 ? kAdmissionRetry : absl::InfiniteDuration());
       if (stopping_) return;
+      // A run that came to wait is admitted (or left waiting) first.
+      if (!AnyJobReady()) continue;
       for (auto job = jobs_.begin(); job != jobs_.end(); ++job) {
         if (job->sequence->cancel_requested() ||
             (job->sequence->has_kv_cache() && job->sink->ReadyForMore())) {
@@ -388,9 +402,12 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
     }
   }
   // Decoding sequences (one unseen token) first, then prompts (and appended tokens) in chunks
-  // of the budget that is left.
-  std::stable_partition(running.begin(), running.end(), [](const JobIterator& job) {
-    return job->sequence->unseen_tokens().size() == 1;
+  // of the budget that is left; higher priorities first within each, otherwise in queue order.
+  std::stable_sort(running.begin(), running.end(), [](const JobIterator& a, const JobIterator& b) {
+    const bool a_decodes = a->sequence->unseen_tokens().size() == 1;
+    const bool b_decodes = b->sequence->unseen_tokens().size() == 1;
+    if (a_decodes != b_decodes) return a_decodes;
+    return a->priority > b->priority;
   });
   std::vector<JobIterator> batch;
   std::vector<SequenceChunk> chunks;
@@ -399,8 +416,10 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
   for (const JobIterator& job : running) {
     if (budget == 0) break;
     Sequence& sequence = *job->sequence;
+    if (!sequence.has_kv_cache()) continue;  // preempted for a run before it
     const std::span<const int32_t> unseen = sequence.unseen_tokens();
     const size_t take = std::min<size_t>(unseen.size(), budget);
+    if (!MakeRoom(*job, sequence.cache().length() + static_cast<int64_t>(take), batch)) continue;
     budget -= static_cast<int64_t>(take);
     batch.push_back(job);
     chunks.push_back({unseen.first(take), &sequence.cache()});
@@ -431,6 +450,30 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
   return stepped;
 }
 
+bool Engine::MakeRoom(Job& job, int64_t positions, std::span<const JobIterator> batch) {
+  for (;;) {
+    const absl::Status room = job.sequence->cache().AddBlocksFor(positions);
+    // Another error recurs in the forward pass, which reports it.
+    if (!absl::IsResourceExhausted(room)) return true;
+    absl::MutexLock lock(&mutex_);
+    // Never one this step already runs: those were served first.
+    Job* victim = nullptr;
+    for (Job& other : jobs_) {
+      if (other.done || !other.sequence->has_kv_cache()) continue;
+      if (std::any_of(batch.begin(), batch.end(),
+                      [&](const JobIterator& in) { return &*in == &other; })) {
+        continue;
+      }
+      if (victim == nullptr || ServedBefore(*victim, other)) victim = &other;
+    }
+    // `job` itself is a candidate, so there is always one.
+    victim->sequence->Preempt();
+    victim->waiting = true;
+    ++waiting_runs_;
+    if (victim == &job) return false;
+  }
+}
+
 void Engine::Deliver(Job& job, absl::StatusOr<StepOutput> output) {
   const absl::Status status = output.status();
   bool over = !output.ok();
@@ -444,6 +487,10 @@ void Engine::Deliver(Job& job, absl::StatusOr<StepOutput> output) {
     // Marked before the sink hears of it, so a Run that follows at once is not refused as busy.
     absl::MutexLock lock(&mutex_);
     job.done = true;
+    if (job.waiting) {
+      job.waiting = false;
+      --waiting_runs_;
+    }
   }
   job.sink->OnRunDone(status);
 }

@@ -105,9 +105,10 @@ class Engine {
   // Positions of shared prompt prefixes that no sequence holds now, kept for later ones.
   int64_t kv_cache_idle_prefix_tokens() const { return kv_pool_->idle_filed_tokens(); }
 
-  // Validates the request, tokenizes the prompt and reserves its KV cache if the pool has room
-  // and no run waits for it; otherwise the sequence's run waits for room (in arrival order). No
-  // compute yet. Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range,
+  // Validates the request, tokenizes the prompt and takes its KV cache, reserving the prompt and
+  // the position after it, if the pool has room and no run waits for it; otherwise the
+  // sequence's run waits for room (higher priority first, then in arrival order). No compute
+  // yet. Errors: INVALID_ARGUMENT naming the field (empty prompt, token id out of range,
   // a chat the template refuses, bad sampling value, CONTEXT_LENGTH_EXCEEDED, EXCEEDS_KV_CACHE
   // when the whole pool could never hold it), FAILED_PRECONDITION (NO_CHAT_TEMPLATE) for chat
   // messages to a model without a chat template.
@@ -115,10 +116,13 @@ class Engine {
 
   // Queues steps of `sequence` on the engine thread; `sink` must stay valid until its
   // OnRunDone. A sequence without its KV cache first waits for room in the pool, behind those
-  // that came before it. FAILED_PRECONDITION (SESSION_BUSY / SESSION_FINISHED) if the sequence
-  // is already running or has finished; INVALID_ARGUMENT for bad append_tokens;
-  // RESOURCE_EXHAUSTED (QUEUE_FULL, with a retry delay) when max_waiting_runs runs wait already.
-  // On error nothing is queued and the sink is not called.
+  // served before it (higher priority, then earlier). A running sequence that needs a block
+  // when none is left either takes the cache of the run served last or, if that is itself,
+  // gives its own up; a preempted run waits for room again, then recomputes its context and
+  // goes on with the tokens it would have produced. FAILED_PRECONDITION (SESSION_BUSY /
+  // SESSION_FINISHED) if the sequence is already running or has finished; INVALID_ARGUMENT for bad
+  // append_tokens; RESOURCE_EXHAUSTED (QUEUE_FULL, with a retry delay) when max_waiting_runs runs
+  // wait already. On error nothing is queued and the sink is not called.
   absl::Status Run(std::shared_ptr<Sequence> sequence, RunOptions options, GenerationSink* sink);
 
   // Tells the engine thread that a sink became ready for more.
@@ -133,7 +137,10 @@ class Engine {
     std::shared_ptr<Sequence> sequence;
     int32_t steps_left;  // < 0: until finished
     GenerationSink* sink;
-    bool done = false;  // guarded by mutex_
+    Priority priority;
+    uint64_t arrival;      // the order of the runs' Run calls
+    bool waiting = false;  // for its KV cache (guarded by mutex_)
+    bool done = false;     // guarded by mutex_
   };
 
   Engine(EngineOptions options, std::unique_ptr<gguf::GgufFile> file,
@@ -152,10 +159,17 @@ class Engine {
   // sequence finished, the run's steps are used up, or `output` is an error.
   void Deliver(Job& job, absl::StatusOr<StepOutput> output);
   bool AnyJobReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Runs whose sequence waits for its KV cache.
-  int64_t WaitingJobs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Gives waiting sequences their KV caches, in arrival order, while the pool has room.
+  // Whether `a` comes before `b` for room in the KV cache: higher priority, then earlier.
+  static bool ServedBefore(const Job& a, const Job& b);
+  // A KV cache for `sequence`'s context, reserving what its next step needs.
+  absl::StatusOr<std::unique_ptr<KvCache>> AllocateKvCache(const Sequence& sequence);
+  // Gives waiting sequences their KV caches, in ServedBefore order, while the pool has room.
   void AdmitWaitingJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Takes the KV blocks `job`'s sequence needs to hold `positions`. While the pool has none
+  // left it preempts the run served last (ServedBefore) among those holding a cache, other
+  // than those of `batch` (this step's, served first); returns false if that is `job` itself.
+  bool MakeRoom(Job& job, int64_t positions, std::span<const JobIterator> batch)
+      ABSL_LOCKS_EXCLUDED(mutex_);
 
   const EngineOptions options_;
   std::unique_ptr<gguf::GgufFile> file_;
@@ -172,6 +186,10 @@ class Engine {
   // A list, so the engine thread can step jobs outside the lock while Run appends.
   std::list<Job> jobs_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  int64_t waiting_runs_ ABSL_GUARDED_BY(mutex_) = 0;  // jobs waiting for their KV cache
+  // How many waited when the engine thread last went to sleep: one more wakes it.
+  int64_t runs_left_waiting_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t next_arrival_ ABSL_GUARDED_BY(mutex_) = 0;
   std::thread thread_;
 };
 

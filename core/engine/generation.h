@@ -22,6 +22,10 @@ struct StopCriteria {
   bool ignore_eos = false;
 };
 
+// Which runs the engine serves first when they compete: for room in the KV cache (admission,
+// and which runs give theirs up when it runs out) and for the prompt tokens of each step.
+enum class Priority : uint8_t { kLow, kNormal, kHigh };
+
 struct GenerationRequest {
   // Text is tokenized (with BOS when the model uses one); ids are used as given; chat messages
   // are rendered with the model's chat template (ending with the assistant's header) and the
@@ -29,6 +33,7 @@ struct GenerationRequest {
   std::variant<std::string, std::vector<int32_t>, std::vector<ChatMessage>> prompt;
   SamplingParams sampling;
   StopCriteria stop;
+  Priority priority = Priority::kNormal;
 };
 
 enum class FinishReason : uint8_t { kNone, kLength, kStop, kEndOfSequence, kCancelled };

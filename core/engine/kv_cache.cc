@@ -54,7 +54,17 @@ absl::Status KvCache::AddBlocksFor(int64_t positions) {
     TESSERA_ASSIGN_OR_RETURN(block_table_.back(), pool_->BlockToWrite(block_table_.back()));
   }
   while (static_cast<int64_t>(block_table_.size()) < KvBlocksFor(positions)) {
-    const std::optional<int32_t> block = new_blocks_left_ > 0 ? pool_->TakeBlock() : std::nullopt;
+    if (new_blocks_left_ == 0) {
+      const std::optional<int32_t> block = pool_->TakeUnreservedBlock();
+      if (!block) {
+        return WithReason(absl::ResourceExhaustedError(
+                              "KV cache full: no block is left for the sequence to grow into"),
+                          reason::kKvCacheFull);
+      }
+      block_table_.push_back(*block);
+      continue;
+    }
+    const std::optional<int32_t> block = pool_->TakeBlock();
     if (!block) return absl::InternalError("KV cache: a reserved block is missing");
     --new_blocks_left_;
     block_table_.push_back(*block);
@@ -137,12 +147,13 @@ std::vector<int32_t> KvCachePool::SharedPrefix(std::span<const int32_t> prompt,
   return shared;
 }
 
-absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens,
-                                                               std::span<const int32_t> prompt) {
+absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(
+    int64_t capacity, std::span<const int32_t> prompt, std::optional<int64_t> reserved_tokens) {
   absl::MutexLock lock(&mutex_);
   uint64_t prefix_hash = 0;
   const std::vector<int32_t> shared = SharedPrefix(prompt, prefix_hash);
-  const int64_t new_blocks = KvBlocksFor(tokens) - static_cast<int64_t>(shared.size());
+  const int64_t new_blocks = std::max<int64_t>(
+      0, KvBlocksFor(reserved_tokens.value_or(capacity)) - static_cast<int64_t>(shared.size()));
   // Idle filed blocks this cache takes stop being available to others.
   const int64_t idle_taken = std::count_if(shared.begin(), shared.end(),
                                            [&](int32_t b) { return blocks_[b].holders == 0; });
@@ -154,7 +165,7 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(int64_t tokens,
     if (block.holders++ == 0) idle_filed_.erase(block.idle);
   }
   reserved_ += new_blocks;
-  std::unique_ptr<KvCache> cache(new KvCache(this, tokens, new_blocks));
+  std::unique_ptr<KvCache> cache(new KvCache(this, capacity, new_blocks));
   const int64_t shared_tokens = static_cast<int64_t>(shared.size()) * kKvBlockTokens;
   cache->block_table_ = shared;
   cache->tokens_.assign(prompt.begin(), prompt.begin() + shared_tokens);
@@ -183,8 +194,7 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Fork(const KvCache& parent
   absl::MutexLock lock(&mutex_);
   const std::vector<int32_t>& table = parent.block_table_;
   const bool partial_last = parent.length() % kKvBlockTokens != 0;
-  const int64_t new_blocks =
-      KvBlocksFor(parent.capacity_) - static_cast<int64_t>(table.size()) + (partial_last ? 1 : 0);
+  const int64_t new_blocks = parent.new_blocks_left_ + (partial_last ? 1 : 0);
   const int64_t available =
       static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_;
   if (new_blocks > available) return FullError(new_blocks, available);
@@ -243,6 +253,15 @@ int64_t KvCachePool::idle_filed_tokens() const {
 
 std::optional<int32_t> KvCachePool::TakeBlock() {
   absl::MutexLock lock(&mutex_);
+  return TakeFreshBlock();
+}
+
+std::optional<int32_t> KvCachePool::TakeUnreservedBlock() {
+  absl::MutexLock lock(&mutex_);
+  if (static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) <= reserved_) {
+    return std::nullopt;
+  }
+  ++reserved_;  // reserved and taken at once
   return TakeFreshBlock();
 }
 

@@ -82,7 +82,7 @@ class KvCache {
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
 
-  // Positions it may hold: what it reserved.
+  // Positions it may hold at most.
   int64_t capacity() const { return capacity_; }
   // Positions whose keys and values it took from other sequences' blocks when it was allocated.
   int64_t shared_prefix_tokens() const { return shared_prefix_tokens_; }
@@ -90,9 +90,11 @@ class KvCache {
   // The ids of the tokens whose keys and values it holds, in position order.
   std::span<const int32_t> tokens() const { return tokens_; }
   // Makes positions [length(), positions) writable, where the model is about to write keys and
-  // values: takes blocks from its reservation until they hold them, and first copies its last
-  // block if it writes into it while a fork still holds it. INTERNAL past capacity(): a caller's
-  // bug; errors as KvMemory::Copy.
+  // values: takes blocks from its reservation, then from the blocks nobody reserved, until they
+  // hold them, and first copies its last block if it writes into it while a fork still holds
+  // it. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when its reservation is used up and no unreserved
+  // block is left (the blocks it took stay taken); INTERNAL past capacity(): a caller's bug;
+  // errors as KvMemory::Copy.
   absl::Status AddBlocksFor(int64_t positions);
   // Records `tokens` at the next positions, whose keys and values the model has written; files
   // the blocks this fills for sharing, when the pool shares prefixes.
@@ -145,18 +147,23 @@ class KvCachePool {
   KvCachePool& operator=(const KvCachePool&) = delete;
 
   // A cache holding what `parent` holds, in the same blocks, with the same capacity; it
-  // reserves fresh blocks for the rest of that capacity and for a copy of the last block when it
-  // is partly filled. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when fewer blocks are free;
+  // reserves as many fresh blocks as `parent` still has reserved, and a copy of the last block
+  // when it is partly filled. RESOURCE_EXHAUSTED (KV_CACHE_FULL) when fewer blocks are free;
   // FAILED_PRECONDITION (FORK_UNSUPPORTED) in a pool whose caches share nothing.
   absl::StatusOr<std::unique_ptr<KvCache>> Fork(const KvCache& parent);
 
-  // A cache for `tokens` positions, the first of which will be `prompt` (tokens >=
+  // A cache for at most `capacity` positions, the first of which will be `prompt` (capacity >=
   // prompt.size()). When the pool shares prefixes it starts with the longest run of whole filed
   // blocks that matches the prompt's start, short of its last token (whose logits the model must
-  // compute), and reserves fresh blocks for the rest. RESOURCE_EXHAUSTED (reason KV_CACHE_FULL)
-  // when fewer blocks are free.
-  absl::StatusOr<std::unique_ptr<KvCache>> Allocate(int64_t tokens,
-                                                    std::span<const int32_t> prompt = {});
+  // compute). It reserves fresh blocks for the rest of its first `reserved_tokens` positions
+  // (all of `capacity` when absent), so that those never run short; blocks past them come from
+  // what nobody reserved, as they are needed. RESOURCE_EXHAUSTED (reason KV_CACHE_FULL) when
+  // fewer blocks are free than it reserves.
+  absl::StatusOr<std::unique_ptr<KvCache>> Allocate(
+      int64_t capacity, std::span<const int32_t> prompt = {},
+      std::optional<int64_t> reserved_tokens = std::nullopt);
+  // Whether the pool, empty, could hold a cache of `capacity` positions.
+  bool CanEverHold(int64_t capacity) const { return KvBlocksFor(capacity) <= n_blocks_; }
 
   const KvCacheShape& shape() const { return shape_; }
   bool shares_prefixes() const { return sharing_ == KvSharing::kForksAndPrefixes; }
@@ -200,6 +207,9 @@ class KvCachePool {
   // A fresh block for a cache that reserved one: a free one, else the least recently released
   // idle filed one (which stops being filed). None only if more were taken than reserved.
   std::optional<int32_t> TakeBlock();
+  // A fresh block for a cache that has used up its reservation, if one is neither held nor
+  // reserved.
+  std::optional<int32_t> TakeUnreservedBlock();
   std::optional<int32_t> TakeFreshBlock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The block a holder of the forked block `shared` writes into instead, with its contents:
   // `shared` itself when no other cache holds it any more, else a fresh block from the copies

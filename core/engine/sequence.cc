@@ -28,13 +28,14 @@ size_t HeldSuffixLength(std::string_view text, const std::vector<std::string>& s
 }  // namespace
 
 Sequence::Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-                   int64_t kv_capacity, const Tokenizer& tokenizer,
+                   int64_t kv_capacity, Priority priority, const Tokenizer& tokenizer,
                    std::span<const int32_t> end_of_generation_ids, bool output_starts_text)
     : tokenizer_(tokenizer),
       end_of_generation_ids_(end_of_generation_ids),
       sampling_(std::move(sampling)),
       stop_(std::move(stop)),
       max_length_(kv_capacity),
+      priority_(priority),
       sampler_(sampling_, tokenizer.vocab_size(), prompt),
       text_stream_(output_starts_text && tokenizer.strips_leading_space()),
       tokens_(std::move(prompt)),
@@ -47,6 +48,7 @@ Sequence::Sequence(const Sequence& parent, std::unique_ptr<KvCache> cache)
       sampling_(parent.sampling_),
       stop_(parent.stop_),
       max_length_(parent.max_length_),
+      priority_(parent.priority_),
       cache_(std::move(cache)),
       sampler_(parent.sampler_),
       text_stream_(parent.text_stream_),

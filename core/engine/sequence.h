@@ -25,10 +25,10 @@ class Sequence {
   // unless stop.ignore_eos; like `tokenizer`, they must outlive it. `output_starts_text`: the
   // prompt holds no text (only BOS), so the output's first characters start a text (see
   // Tokenizer::Decode).
-  // `kv_capacity`: the positions its KV cache must hold (the prompt and every token it may
-  // generate); the cache itself comes with AttachKvCache, before the model first runs it.
+  // `kv_capacity`: the positions its KV cache may have to hold (the prompt and every token it
+  // may generate); the cache itself comes with AttachKvCache, before the model first runs it.
   Sequence(std::vector<int32_t> prompt, SamplingParams sampling, StopCriteria stop,
-           int64_t kv_capacity, const Tokenizer& tokenizer,
+           int64_t kv_capacity, Priority priority, const Tokenizer& tokenizer,
            std::span<const int32_t> end_of_generation_ids, bool output_starts_text);
 
   // Thread-safe: the next step finishes the sequence with FinishReason::kCancelled. Use
@@ -42,14 +42,25 @@ class Sequence {
   std::span<const int32_t> prompt() const {
     return std::span<const int32_t>(tokens_).first(static_cast<size_t>(prompt_tokens_));
   }
+  // Everything in its context: the prompt, the tokens generated and appended so far.
+  std::span<const int32_t> context() const { return tokens_; }
   int64_t kv_capacity() const { return max_length_; }
+  Priority priority() const { return priority_; }
   // Whether it has its KV cache: admitted to run, rather than waiting for room in the pool.
   bool has_kv_cache() const { return cache_ != nullptr; }
-  // `cache` holds kv_capacity() positions, and possibly the prompt's first ones (shared).
+  // `cache` may hold kv_capacity() positions, and possibly the context's first ones (shared).
   void AttachKvCache(std::unique_ptr<KvCache> cache) {
-    cached_prompt_tokens_ = static_cast<int32_t>(cache->shared_prefix_tokens());
+    if (preemptions_ == 0)
+      cached_prompt_tokens_ = static_cast<int32_t>(cache->shared_prefix_tokens());
     cache_ = std::move(cache);
   }
+  // Gives the KV cache back so that others may run; the sequence waits for a new one, and the
+  // model then recomputes its context, going on as if nothing had happened.
+  void Preempt() {
+    cache_.reset();
+    ++preemptions_;
+  }
+  int32_t preemptions() const { return preemptions_; }
   // Prompt tokens whose KV cache it shares with an earlier sequence, so never fed to the model.
   int32_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   int32_t completion_tokens() const { return completion_tokens_; }
@@ -97,6 +108,7 @@ class Sequence {
   SamplingParams sampling_;
   StopCriteria stop_;
   int64_t max_length_;  // context (fed tokens + the last sampled one) may not exceed this
+  Priority priority_;
   std::unique_ptr<KvCache> cache_;
   Sampler sampler_;
   TextStream text_stream_;
@@ -105,6 +117,7 @@ class Sequence {
   int32_t prompt_tokens_;
   int32_t cached_prompt_tokens_;
   int32_t completion_tokens_ = 0;
+  int32_t preemptions_ = 0;
   std::string held_text_;  // complete characters that may begin a stop string
   FinishReason finish_reason_ = FinishReason::kNone;
   std::atomic<bool> cancelled_{false};

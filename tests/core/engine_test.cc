@@ -206,13 +206,23 @@ TEST_F(EngineTest, ContextFullEndsWithLength) {
   EXPECT_EQ(sink->Tokens().size(), 3u);
 }
 
-// 100 tokens of capacity: 7 blocks of 16. A sequence of 61 tokens reserves 4.
+// BOS, then `n` - 1 copies of a token.
+std::vector<int32_t> LongPrompt(int n) {
+  std::vector<int32_t> prompt(n, 300);
+  prompt[0] = kBos;
+  return prompt;
+}
+
+// 100 tokens of capacity: 7 blocks of 16. A new sequence reserves its prompt and the position
+// after it: 6 blocks for a prompt of 80 tokens, all 7 for 100.
 TEST(EngineKvCacheTest, RunsWaitForRoomInArrivalOrder) {
   std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
   ASSERT_NE(engine, nullptr);
-  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 60));
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest(LongPrompt(80), 10));
   ASSERT_TRUE(holder->has_kv_cache());
-  auto waiting = engine->CreateSequence(GreedyRequest({kBos}, 60));
+  GenerationRequest waits_for_room = GreedyRequest(LongPrompt(40), 40);
+  waits_for_room.stop.ignore_eos = true;
+  auto waiting = engine->CreateSequence(std::move(waits_for_room));
   ASSERT_TRUE(waiting.ok()) << waiting.status();
   EXPECT_FALSE((*waiting)->has_kv_cache());
   testing::CollectingSink waiting_sink, small_sink;
@@ -230,7 +240,7 @@ TEST(EngineKvCacheTest, RunsWaitForRoomInArrivalOrder) {
   EXPECT_TRUE(waiting_sink.Wait().ok());
   EXPECT_TRUE(small_sink.Wait().ok());
   EXPECT_EQ(waiting_sink.finish_reason(), FinishReason::kLength);
-  EXPECT_EQ(waiting_sink.Tokens().size(), 60u);
+  EXPECT_EQ(waiting_sink.Tokens().size(), 40u);
   EXPECT_EQ(small_sink.Tokens().size(), 5u);
   waiting->reset();
   small->reset();
@@ -250,7 +260,7 @@ TEST(EngineKvCacheTest, ABoundedNumberOfRunsWait) {
   EngineOptions options{.path = testing::DefaultModelPath(), .kv_cache_capacity_tokens = 100};
   options.max_waiting_runs = 1;
   std::unique_ptr<Engine> engine = *Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
-  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 99));
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest(LongPrompt(100), 5));
   std::shared_ptr<Sequence> first = *engine->CreateSequence(GreedyRequest({kBos}, 20));
   std::shared_ptr<Sequence> second = *engine->CreateSequence(GreedyRequest({kBos}, 20));
   testing::CollectingSink first_sink, second_sink;
@@ -267,7 +277,7 @@ TEST(EngineKvCacheTest, ABoundedNumberOfRunsWait) {
 TEST(EngineKvCacheTest, CancelledWhileWaiting) {
   std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
   ASSERT_NE(engine, nullptr);
-  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest({kBos}, 99));
+  std::shared_ptr<Sequence> holder = *engine->CreateSequence(GreedyRequest(LongPrompt(100), 5));
   std::shared_ptr<Sequence> waiting = *engine->CreateSequence(GreedyRequest({kBos}, 20));
   testing::CollectingSink sink;
   ASSERT_TRUE(engine->Run(waiting, RunOptions{}, &sink).ok());

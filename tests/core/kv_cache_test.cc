@@ -63,11 +63,33 @@ TEST(KvCachePoolTest, BlocksArriveWithThePositionsAndNeverOverlap) {
   EXPECT_LT(all.back(), 8);
 }
 
-TEST(KvCachePoolTest, PositionsPastTheReservationAreAnError) {
+TEST(KvCachePoolTest, PositionsPastTheCapacityAreAnError) {
   const auto pool = KvCachePool::Create(kShape, 8 * kKvBlockTokens).value();
   std::unique_ptr<KvCache> cache = pool->Allocate(20).value();
   EXPECT_TRUE(cache->AddBlocksFor(20).ok());
   EXPECT_EQ(cache->AddBlocksFor(21).code(), absl::StatusCode::kInternal);
+}
+
+// A cache reserving fewer positions than its capacity grows into blocks nobody reserved, while
+// there are any.
+TEST(KvCachePoolTest, PositionsPastTheReservationTakeUnreservedBlocksWhileAnyAreLeft) {
+  const auto pool = KvCachePool::Create(kShape, 4 * kKvBlockTokens).value();
+  std::unique_ptr<KvCache> growing =
+      pool->Allocate(4 * kKvBlockTokens, {}, /*reserved_tokens=*/kKvBlockTokens).value();
+  std::unique_ptr<KvCache> reserved = pool->Allocate(2 * kKvBlockTokens).value();
+  EXPECT_EQ(pool->free_tokens(), kKvBlockTokens);
+  ASSERT_TRUE(growing->AddBlocksFor(2 * kKvBlockTokens).ok());
+  EXPECT_EQ(pool->free_tokens(), 0);
+  const absl::Status full = growing->AddBlocksFor(3 * kKvBlockTokens);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReasonOf(full), std::string(reason::kKvCacheFull));
+  EXPECT_EQ(growing->block_table().size(), 2u);
+  // What others reserved stays theirs.
+  EXPECT_TRUE(reserved->AddBlocksFor(2 * kKvBlockTokens).ok());
+  reserved.reset();
+  EXPECT_TRUE(growing->AddBlocksFor(4 * kKvBlockTokens).ok());
+  growing.reset();
+  EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
 }
 
 TEST(KvCachePoolTest, ReleasedBlocksServeTheNextCache) {
@@ -346,6 +368,17 @@ TEST(KvCacheForkTest, ForkOfAForkAndFullPool) {
   child.reset();
   grandchild.reset();
   EXPECT_EQ(pool->free_tokens(), pool->capacity_tokens());
+}
+
+TEST(KvCacheForkTest, AForkReservesWhatItsParentStillHasReserved) {
+  const auto pool = SharingPool(8, KvSharing::kForks);
+  std::unique_ptr<KvCache> parent =
+      pool->Allocate(8 * kKvBlockTokens, {}, /*reserved_tokens=*/3 * kKvBlockTokens).value();
+  ASSERT_TRUE(parent->AddBlocksFor(kKvBlockTokens).ok());
+  parent->Extend(Tokens(100, kKvBlockTokens));
+  EXPECT_EQ(pool->free_tokens(), 5 * kKvBlockTokens);
+  std::unique_ptr<KvCache> child = pool->Fork(*parent).value();
+  EXPECT_EQ(pool->free_tokens(), 3 * kKvBlockTokens);  // the parent's two untaken blocks
 }
 
 // A model that rewrites a sequence's keys (LongRoPE) gets a pool that shares nothing: it may not

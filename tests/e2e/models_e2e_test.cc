@@ -240,11 +240,14 @@ TEST_F(ModelsTest, FullKvCacheQueuesRequestsAndOthersCarryOn) {
   ExpectError(Generate(stub(), too_big).status, grpc::StatusCode::INVALID_ARGUMENT,
               "EXCEEDS_KV_CACHE");
 
-  // A session holding most of the cache: a generation that would fit alone waits for it.
+  // A session whose 30-token prompt holds the whole cache (the prompt and the next position
+  // are reserved: 2 blocks), open after its first token: a generation that would fit alone
+  // waits for it.
   pb::PrefillRequest prefill;
   prefill.set_model("tiny");
-  prefill.mutable_prompt()->set_text("Once upon a time");
-  prefill.mutable_stop()->set_max_tokens(20);
+  prefill.mutable_prompt()->mutable_token_ids()->add_ids(1);  // BOS
+  for (int i = 1; i < 30; ++i) prefill.mutable_prompt()->mutable_token_ids()->add_ids(300);
+  prefill.mutable_stop()->set_max_tokens(2);
   pb::PrefillResponse session;
   grpc::ClientContext prefill_context;
   ASSERT_TRUE(stub().Prefill(&prefill_context, prefill, &session).ok());

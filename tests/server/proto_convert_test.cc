@@ -99,20 +99,30 @@ TEST(ProtoConvertTest, StopCriteriaAreCopied) {
 TEST(ProtoConvertTest, PromptKinds) {
   pb::Prompt text;
   text.set_text("Once upon");
-  absl::StatusOr<GenerationRequest> from_text = ToGenerationRequest(text, {}, {});
+  absl::StatusOr<GenerationRequest> from_text = ToGenerationRequest(text, {}, {}, {});
   ASSERT_TRUE(from_text.ok());
   EXPECT_EQ(std::get<std::string>(from_text->prompt), "Once upon");
 
   pb::Prompt ids;
   ids.mutable_token_ids()->add_ids(1);
   ids.mutable_token_ids()->add_ids(403);
-  absl::StatusOr<GenerationRequest> from_ids = ToGenerationRequest(ids, {}, {});
+  absl::StatusOr<GenerationRequest> from_ids = ToGenerationRequest(ids, {}, {}, {});
   ASSERT_TRUE(from_ids.ok());
   EXPECT_THAT(std::get<std::vector<int32_t>>(from_ids->prompt), ElementsAre(1, 403));
 
-  absl::StatusOr<GenerationRequest> unset = ToGenerationRequest(pb::Prompt(), {}, {});
+  absl::StatusOr<GenerationRequest> unset = ToGenerationRequest(pb::Prompt(), {}, {}, {});
   EXPECT_EQ(unset.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FieldOf(unset.status()), "prompt");
+}
+
+TEST(ProtoConvertTest, PriorityDefaultsToNormalAndUnknownValuesAreInvalid) {
+  EXPECT_EQ(*ToPriority(pb::PRIORITY_UNSPECIFIED), Priority::kNormal);
+  EXPECT_EQ(*ToPriority(pb::PRIORITY_LOW), Priority::kLow);
+  EXPECT_EQ(*ToPriority(pb::PRIORITY_NORMAL), Priority::kNormal);
+  EXPECT_EQ(*ToPriority(pb::PRIORITY_HIGH), Priority::kHigh);
+  const absl::Status unknown = ToPriority(static_cast<pb::Priority>(7)).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldOf(unknown), "priority");
 }
 
 TEST(ProtoConvertTest, LogprobsAreWantedWhenAskedFor) {

@@ -31,11 +31,14 @@ class SessionTableTest : public ::testing::Test {
 
   ModelHandle Model(const std::string& name) { return *models_.Get(name); }
 
-  // A sequence that reserves the whole context, i.e. all of the KV cache.
+  // A sequence whose prompt fills the context, so that its KV cache reserves every block.
   absl::StatusOr<std::shared_ptr<Sequence>> FullContextSequence(const std::string& model) {
+    Engine& engine = Model(model).engine();
+    std::vector<int32_t> prompt(engine.model_info().context_length - 1, 300);
+    prompt[0] = 1;  // BOS
     GenerationRequest request;
-    request.prompt = std::string("Once upon a time");
-    return Model(model).engine().CreateSequence(std::move(request));
+    request.prompt = std::move(prompt);
+    return engine.CreateSequence(std::move(request));
   }
 
   ModelRegistry models_;
