@@ -29,6 +29,7 @@ func (c *Client) Generate(ctx context.Context, model string, prompt *Prompt, opt
 		Prompt:    prompt,
 		Sampling:  s.sampling,
 		Stop:      s.stop,
+		Priority:  s.priority,
 	})
 	if err != nil {
 		cancel()

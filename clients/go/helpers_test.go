@@ -61,3 +61,36 @@ func readToEnd(stream *tessera.Stream) (*tessera.GenerateResponse, error) {
 		last = resp
 	}
 }
+
+// generate runs a Generate to its end and returns its token ids and its last message, which
+// carries the finish reason and usage.
+func generate(t *testing.T, client *tessera.Client, prompt *tessera.Prompt,
+	opts ...tessera.Option) ([]int32, *tessera.GenerateResponse) {
+	t.Helper()
+	stream, err := client.Generate(testContext(t), model, prompt, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int32
+	var last *tessera.GenerateResponse
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			return ids, last
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tokenIDs(resp.Tokens)...)
+		last = resp
+	}
+}
+
+// tokenIDs are the ids of tokens, in order.
+func tokenIDs(tokens []*tessera.GeneratedToken) []int32 {
+	ids := make([]int32, len(tokens))
+	for i, token := range tokens {
+		ids[i] = token.TokenId
+	}
+	return ids
+}

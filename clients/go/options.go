@@ -10,6 +10,7 @@ type settings struct {
 	requestID string
 	sampling  *SamplingParams
 	stop      *StopCriteria
+	priority  Priority
 }
 
 func newSettings(opts []Option) *settings {
@@ -49,4 +50,10 @@ func WithStop(criteria *StopCriteria) Option {
 // WithMaxTokens stops after n generated tokens.
 func WithMaxTokens(n int32) Option {
 	return func(s *settings) { s.stop.MaxTokens = n }
+}
+
+// WithPriority sets which requests the model serves first when they compete for its KV cache:
+// PriorityHigh before the others, PriorityLow after them.
+func WithPriority(p Priority) Option {
+	return func(s *settings) { s.priority = p }
 }

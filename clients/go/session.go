@@ -12,8 +12,10 @@ type Session struct {
 	client *Client
 	// ID names the session on the server.
 	ID string
+	// RequestID names the session's Decode calls for Cancel.
+	RequestID string
 	// First is Prefill's answer: the first token and its text, and a finish reason when the
-	// session ended at once.
+	// session ended at once. Nil for a session from Fork.
 	First *PrefillResponse
 }
 
@@ -27,11 +29,12 @@ func (c *Client) Prefill(ctx context.Context, model string, prompt *Prompt, opts
 		Prompt:    prompt,
 		Sampling:  s.sampling,
 		Stop:      s.stop,
+		Priority:  s.priority,
 	})
 	if err != nil {
 		return nil, fromRPC(err)
 	}
-	return &Session{client: c, ID: resp.SessionId, First: resp}, nil
+	return &Session{client: c, ID: resp.SessionId, RequestID: resp.RequestId, First: resp}, nil
 }
 
 // Decode appends appendTokenIDs to the context, then samples up to numTokens tokens (fewer
@@ -46,6 +49,16 @@ func (s *Session) Decode(ctx context.Context, numTokens int32, appendTokenIDs ..
 		return nil, fromRPC(err)
 	}
 	return resp, nil
+}
+
+// Fork opens a new session that goes on from where this one stands, with the same context,
+// sampling state and settings, sharing its KV cache. The server names its request.
+func (s *Session) Fork(ctx context.Context) (*Session, error) {
+	resp, err := s.client.rpc.ForkSession(ctx, &inferencev1.ForkSessionRequest{SessionId: s.ID})
+	if err != nil {
+		return nil, fromRPC(err)
+	}
+	return &Session{client: s.client, ID: resp.SessionId, RequestID: resp.RequestId}, nil
 }
 
 // Release frees the session and its KV cache.

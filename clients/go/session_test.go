@@ -2,6 +2,7 @@ package tessera_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -50,5 +51,60 @@ func TestSessionDecodesUntilReleased(t *testing.T) {
 	if !errors.As(err, &tesseraErr) || tesseraErr.Code() != codes.NotFound ||
 		tesseraErr.Reason() != "SESSION_NOT_FOUND" {
 		t.Errorf("Decode after Release: %v, want NotFound (SESSION_NOT_FOUND)", err)
+	}
+}
+
+// A greedy session's fork and the session itself each go on with the tokens a greedy Generate
+// gives; a finished session does not fork.
+func TestForkAndParentBothContinueAsTheSession(t *testing.T) {
+	client := dial(t)
+	ctx := testContext(t)
+	prompt := tessera.TextPrompt("Once upon a time")
+	greedy := []tessera.Option{tessera.WithTemperature(0),
+		tessera.WithStop(&tessera.StopCriteria{MaxTokens: 12, IgnoreEos: true})}
+	reference, _ := generate(t, client, prompt, greedy...)
+	if len(reference) != 12 {
+		t.Fatalf("Generate gave %d tokens, want 12", len(reference))
+	}
+
+	parent, err := client.Prefill(ctx, model, prompt, greedy...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Release(ctx)
+	step, err := parent.Decode(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := append([]int32{parent.First.Token.TokenId}, tokenIDs(step.Tokens)...)
+	if !reflect.DeepEqual(began, reference[:4]) {
+		t.Fatalf("session began with %v, want %v", began, reference[:4])
+	}
+	fork, err := parent.Fork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fork.Release(ctx)
+	if fork.ID == parent.ID || fork.RequestID == "" || fork.RequestID == parent.RequestID ||
+		fork.First != nil {
+		t.Errorf("fork %+v of session %+v, want a new session and request id", fork, parent)
+	}
+
+	for _, session := range []*tessera.Session{fork, parent} {
+		rest, err := session.Decode(ctx, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := tokenIDs(rest.Tokens)
+		if !reflect.DeepEqual(got, reference[4:]) || rest.FinishReason != tessera.FinishLength {
+			t.Errorf("session %s went on with %v (%v), want %v (FINISH_REASON_LENGTH)",
+				session.ID, got, rest.FinishReason, reference[4:])
+		}
+	}
+	_, err = fork.Fork(ctx)
+	var tesseraErr *tessera.Error
+	if !errors.As(err, &tesseraErr) || tesseraErr.Code() != codes.FailedPrecondition ||
+		tesseraErr.Reason() != "SESSION_FINISHED" {
+		t.Errorf("Fork of a finished session: %v, want FailedPrecondition (SESSION_FINISHED)", err)
 	}
 }

@@ -19,6 +19,7 @@ type (
 	DecodeResponse   = inferencev1.DecodeResponse
 	Usage            = inferencev1.Usage
 	FinishReason     = inferencev1.FinishReason
+	Priority         = inferencev1.Priority
 )
 
 // Why a generation or session ended; FinishUnspecified while it goes on.
@@ -28,4 +29,11 @@ const (
 	FinishStop          = inferencev1.FinishReason_FINISH_REASON_STOP
 	FinishEndOfSequence = inferencev1.FinishReason_FINISH_REASON_END_OF_SEQUENCE
 	FinishCancelled     = inferencev1.FinishReason_FINISH_REASON_CANCELLED
+)
+
+// Which requests a model serves first when they compete for its KV cache; unset, PriorityNormal.
+const (
+	PriorityLow    = inferencev1.Priority_PRIORITY_LOW
+	PriorityNormal = inferencev1.Priority_PRIORITY_NORMAL
+	PriorityHigh   = inferencev1.Priority_PRIORITY_HIGH
 )

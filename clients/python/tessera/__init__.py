@@ -13,7 +13,7 @@ from tessera.errors import (AlreadyExistsError, DeadlineExceededError, FailedPre
                             TesseraError, UnavailableError, UnimplementedError)
 from tessera.generation import AsyncGeneration, Generation
 from tessera.model_load import AsyncModelLoad, ModelLoad
-from tessera.options import GenerationOptions
+from tessera.options import GenerationOptions, Priority
 from tessera.results import FinishReason, Step
 from tessera.session import AsyncSession, Session
 
@@ -21,6 +21,6 @@ __all__ = [
     "AlreadyExistsError", "AsyncClient", "AsyncGeneration", "AsyncModelLoad", "AsyncSession",
     "Client", "DeadlineExceededError", "FailedPreconditionError", "FinishReason", "Generation",
     "GenerationOptions", "InvalidArgumentError", "ModelLoad", "NotFoundError",
-    "ResourceExhaustedError", "Session", "Step", "TesseraError", "UnavailableError",
+    "Priority", "ResourceExhaustedError", "Session", "Step", "TesseraError", "UnavailableError",
     "UnimplementedError", "pb",
 ]

@@ -2,6 +2,7 @@
 arguments turned into the contract's messages. None (or the zero value) means the server's
 default, as the proto documents for each field."""
 import dataclasses
+import enum
 from collections.abc import Mapping, Sequence
 from typing import Optional, Union
 
@@ -9,6 +10,14 @@ from tessera._proto import pb
 
 # Text, token ids, or chat messages as {"role": ..., "content": ...} mappings.
 PromptLike = Union[str, Sequence[int], Sequence[Mapping[str, str]]]
+
+
+class Priority(enum.Enum):
+    """Which requests a model serves first when they compete for its KV cache."""
+
+    LOW = pb.PRIORITY_LOW
+    NORMAL = pb.PRIORITY_NORMAL
+    HIGH = pb.PRIORITY_HIGH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +39,7 @@ class GenerationOptions:
     seed: Optional[int] = None
     logprobs: bool = False
     top_logprobs: int = 0
+    priority: Priority = Priority.NORMAL
 
     def sampling(self) -> pb.SamplingParams:
         return pb.SamplingParams(
@@ -68,10 +78,12 @@ def to_prompt(prompt: PromptLike) -> pb.Prompt:
 def generate_request(model: str, prompt: PromptLike, request_id: str,
                      options: GenerationOptions) -> pb.GenerateRequest:
     return pb.GenerateRequest(model=model, request_id=request_id, prompt=to_prompt(prompt),
-                              sampling=options.sampling(), stop=options.stop_criteria())
+                              sampling=options.sampling(), stop=options.stop_criteria(),
+                              priority=options.priority.value)
 
 
 def prefill_request(model: str, prompt: PromptLike, request_id: str,
                     options: GenerationOptions) -> pb.PrefillRequest:
     return pb.PrefillRequest(model=model, request_id=request_id, prompt=to_prompt(prompt),
-                             sampling=options.sampling(), stop=options.stop_criteria())
+                             sampling=options.sampling(), stop=options.stop_criteria(),
+                             priority=options.priority.value)

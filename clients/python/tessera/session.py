@@ -1,7 +1,8 @@
 """A session: a prompt's KV cache held on the server, advanced step by step. Entering the
-`with` block runs Prefill (the first token is `first`); leaving it releases the session."""
+`with` block runs Prefill (the first token is `first`), or ForkSession for a session from
+fork(); leaving it releases the session."""
 from collections.abc import Sequence
-from typing import Optional
+from typing import Optional, Self, Union
 
 from tessera._proto import pb
 from tessera.errors import raising_tessera_errors
@@ -9,7 +10,7 @@ from tessera.results import FinishReason, Step
 
 
 class _SessionState:
-    def __init__(self, stub, request: pb.PrefillRequest):
+    def __init__(self, stub, request: Union[pb.PrefillRequest, pb.ForkSessionRequest]):
         self._stub = stub
         self._request = request
         self.id = ""
@@ -18,12 +19,25 @@ class _SessionState:
         self.finish_reason: Optional[FinishReason] = None
         self.usage: Optional[pb.Usage] = None
 
-    def _opened(self, response: pb.PrefillResponse) -> None:
+    def fork(self, *, request_id: str = "") -> Self:
+        """A new session going on from where this one stands, sharing its KV cache, to use in
+        its own `with` block. It has no `first`: the next token comes from its decode()."""
+        return type(self)(self._stub, pb.ForkSessionRequest(session_id=self.id,
+                                                            request_id=request_id))
+
+    def _open(self):
+        if isinstance(self._request, pb.ForkSessionRequest):
+            return self._stub.ForkSession(self._request)
+        return self._stub.Prefill(self._request)
+
+    def _opened(self, response: Union[pb.PrefillResponse, pb.ForkSessionResponse]) -> None:
         self.id = response.session_id
         self.request_id = response.request_id
-        # No first token when the Prefill was cancelled before sampling one.
-        tokens = [response.token] if response.HasField("token") else []
-        self.first = self._stepped(response, tokens)
+        self.usage = response.usage
+        if isinstance(response, pb.PrefillResponse):
+            # No first token when the Prefill was cancelled before sampling one.
+            tokens = [response.token] if response.HasField("token") else []
+            self.first = self._stepped(response, tokens)
 
     def _decode_request(self, num_tokens: int, append_token_ids: Sequence[int]):
         return pb.DecodeRequest(session_id=self.id, num_tokens=num_tokens,
@@ -40,7 +54,7 @@ class Session(_SessionState):
 
     def __enter__(self):
         with raising_tessera_errors():
-            self._opened(self._stub.Prefill(self._request))
+            self._opened(self._open())
         return self
 
     def __exit__(self, *exc_info):
@@ -63,7 +77,7 @@ class AsyncSession(_SessionState):
 
     async def __aenter__(self):
         with raising_tessera_errors():
-            self._opened(await self._stub.Prefill(self._request))
+            self._opened(await self._open())
         return self
 
     async def __aexit__(self, *exc_info):

@@ -7,6 +7,9 @@ ADDRESS = os.environ["TESSERA_ADDRESS"]
 MODEL_PATH = os.environ["TESSERA_MODEL_PATH"]
 MODEL = "stories"
 PROMPT = "Once upon a time"
+# Long enough for a repeat to find whole 16-token blocks of it cached.
+LONG_PROMPT = ("The old lighthouse keeper climbed the winding stairs every evening to light the "
+               "lamp, and the ships far out at sea")
 
 # A small HTTP/2 window: the server blocks once a few responses go unread, so a generation that
 # runs until the context is full is still running when the test stops it.

@@ -4,11 +4,11 @@ import time
 import unittest
 
 import grpc
-from support import (ADDRESS, MODEL, MODEL_PATH, PROMPT, SLOW_READER_OPTIONS,
+from support import (ADDRESS, LONG_PROMPT, MODEL, MODEL_PATH, PROMPT, SLOW_READER_OPTIONS,
                      llama2c_greedy_continuation)
 
-from tessera import (AlreadyExistsError, AsyncClient, AsyncGeneration, FinishReason,
-                     NotFoundError, TesseraError, pb)
+from tessera import (AlreadyExistsError, AsyncClient, AsyncGeneration, FailedPreconditionError,
+                     FinishReason, NotFoundError, Priority, TesseraError, pb)
 
 
 async def collect(generation: AsyncGeneration) -> str:
@@ -117,6 +117,49 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(NotFoundError) as released:
             await session.release()
         self.assertEqual(released.exception.reason, "SESSION_NOT_FOUND")
+
+    async def test_fork_and_parent_both_continue_as_the_session(self):
+        greedy = dict(max_tokens=12, ignore_eos=True, temperature=0)
+        reference = self.client.generate(MODEL, PROMPT, **greedy)
+        await collect(reference)
+        async with self.client.session(MODEL, PROMPT, **greedy) as parent:
+            first = parent.first.token_ids + (await parent.decode(num_tokens=3)).token_ids
+            self.assertEqual(first, reference.token_ids[:4])
+            async with parent.fork(request_id="python-asyncio-client-fork") as fork:
+                self.assertNotEqual(fork.id, parent.id)
+                self.assertEqual(fork.request_id, "python-asyncio-client-fork")
+                self.assertIsNone(fork.first)
+                self.assertEqual(fork.usage.completion_tokens, 4)
+                for session in (fork, parent):
+                    rest = await session.decode(num_tokens=8)
+                    self.assertEqual(rest.token_ids, reference.token_ids[4:])
+                    self.assertEqual(rest.finish_reason, FinishReason.LENGTH)
+                with self.assertRaises(FailedPreconditionError) as finished:
+                    async with fork.fork():
+                        pass
+                self.assertEqual(finished.exception.reason, "SESSION_FINISHED")
+
+    async def test_repeated_prompt_reports_cached_tokens_and_gives_the_same_tokens(self):
+        first = self.client.generate(MODEL, LONG_PROMPT, max_tokens=12, temperature=0)
+        await collect(first)
+        second = self.client.generate(MODEL, LONG_PROMPT, max_tokens=12, temperature=0)
+        await collect(second)
+        self.assertGreater(second.usage.prompt_tokens, 33)
+        self.assertGreater(second.usage.cached_prompt_tokens, 0)
+        self.assertEqual(second.usage.cached_prompt_tokens % 16, 0)
+        self.assertLess(second.usage.cached_prompt_tokens, second.usage.prompt_tokens)
+        self.assertEqual(second.token_ids, first.token_ids)
+
+    async def test_high_and_low_priority_give_the_greedy_continuation(self):
+        generation = self.client.generate(MODEL, PROMPT, max_tokens=20, temperature=0,
+                                          priority=Priority.HIGH)
+        text = await collect(generation)
+        self.assertEqual(generation.finish_reason, FinishReason.LENGTH)
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
+        async with self.client.session(MODEL, PROMPT, max_tokens=20, temperature=0,
+                                       priority=Priority.LOW) as session:
+            text = session.first.text + (await session.decode(num_tokens=19)).text
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
 
     async def test_unknown_model_raises_not_found(self):
         with self.assertRaises(NotFoundError) as caught:

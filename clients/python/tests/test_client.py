@@ -3,11 +3,11 @@ import time
 import unittest
 
 import grpc
-from support import (ADDRESS, MODEL, MODEL_PATH, PROMPT, SLOW_READER_OPTIONS,
+from support import (ADDRESS, LONG_PROMPT, MODEL, MODEL_PATH, PROMPT, SLOW_READER_OPTIONS,
                      llama2c_greedy_continuation)
 
-from tessera import (AlreadyExistsError, Client, FinishReason, Generation, NotFoundError,
-                     TesseraError, pb)
+from tessera import (AlreadyExistsError, Client, FailedPreconditionError, FinishReason,
+                     Generation, NotFoundError, Priority, TesseraError, pb)
 
 
 class ClientTest(unittest.TestCase):
@@ -109,6 +109,49 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(NotFoundError) as released:
             session.release()
         self.assertEqual(released.exception.reason, "SESSION_NOT_FOUND")
+
+    def test_fork_and_parent_both_continue_as_the_session(self):
+        greedy = dict(max_tokens=12, ignore_eos=True, temperature=0)
+        reference = self.client.generate(MODEL, PROMPT, **greedy)
+        list(reference)
+        with self.client.session(MODEL, PROMPT, **greedy) as parent:
+            first = parent.first.token_ids + parent.decode(num_tokens=3).token_ids
+            self.assertEqual(first, reference.token_ids[:4])
+            with parent.fork(request_id="python-client-fork") as fork:
+                self.assertNotEqual(fork.id, parent.id)
+                self.assertEqual(fork.request_id, "python-client-fork")
+                self.assertIsNone(fork.first)
+                self.assertEqual(fork.usage.completion_tokens, 4)
+                for session in (fork, parent):
+                    rest = session.decode(num_tokens=8)
+                    self.assertEqual(rest.token_ids, reference.token_ids[4:])
+                    self.assertEqual(rest.finish_reason, FinishReason.LENGTH)
+                with self.assertRaises(FailedPreconditionError) as finished:
+                    with fork.fork():
+                        pass
+                self.assertEqual(finished.exception.reason, "SESSION_FINISHED")
+
+    def test_repeated_prompt_reports_cached_tokens_and_gives_the_same_tokens(self):
+        first = self.client.generate(MODEL, LONG_PROMPT, max_tokens=12, temperature=0)
+        list(first)
+        second = self.client.generate(MODEL, LONG_PROMPT, max_tokens=12, temperature=0)
+        list(second)
+        self.assertGreater(second.usage.prompt_tokens, 33)
+        self.assertGreater(second.usage.cached_prompt_tokens, 0)
+        self.assertEqual(second.usage.cached_prompt_tokens % 16, 0)
+        self.assertLess(second.usage.cached_prompt_tokens, second.usage.prompt_tokens)
+        self.assertEqual(second.token_ids, first.token_ids)
+
+    def test_high_and_low_priority_give_the_greedy_continuation(self):
+        generation = self.client.generate(MODEL, PROMPT, max_tokens=20, temperature=0,
+                                          priority=Priority.HIGH)
+        text = "".join(generation)
+        self.assertEqual(generation.finish_reason, FinishReason.LENGTH)
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
+        with self.client.session(MODEL, PROMPT, max_tokens=20, temperature=0,
+                                 priority=Priority.LOW) as session:
+            text = session.first.text + session.decode(num_tokens=19).text
+        self.assertEqual(text, llama2c_greedy_continuation()[:len(text)])
 
     def test_unknown_model_raises_not_found(self):
         with self.assertRaises(NotFoundError) as caught:

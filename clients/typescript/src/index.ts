@@ -7,9 +7,9 @@ export {
 export { TesseraError } from "./errors";
 export { Generation } from "./generation";
 export type { GenerateInput, PromptInput } from "./requests";
-export { type DecodeOptions, Session } from "./session";
+export { type DecodeOptions, type ForkOptions, Session } from "./session";
 export {
   type ChatMessage, type DecodeResponse, type DeviceInfo, FinishReason, type GeneratedToken,
-  type GetServerInfoResponse, type LoadProgress, LoadStage, type ModelInfo, type SamplingParams,
-  type StopCriteria, type TokenizeResponse, type TokenLogprob, type Usage,
+  type GetServerInfoResponse, type LoadProgress, LoadStage, type ModelInfo, Priority,
+  type SamplingParams, type StopCriteria, type TokenizeResponse, type TokenLogprob, type Usage,
 } from "../gen/tessera/inference/v1/inference";

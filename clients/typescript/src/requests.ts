@@ -1,6 +1,7 @@
 // What generate() and prefill() take: the contract's request with the prompt given plainly.
 import {
-  type ChatMessage, GenerateRequest, type Prompt, type SamplingParams, type StopCriteria,
+  type ChatMessage, GenerateRequest, type Priority, type Prompt, type SamplingParams,
+  type StopCriteria,
 } from "../gen/tessera/inference/v1/inference";
 
 /** Text, token ids, or a conversation for the model's chat template. */
@@ -16,6 +17,8 @@ export interface GenerateInput {
   sampling?: Partial<SamplingParams>;
   /** Unset: at end of sequence or when the context is full. */
   stop?: Partial<StopCriteria>;
+  /** Which requests the model serves first when they compete for its KV cache; unset: NORMAL. */
+  priority?: Priority;
 }
 
 function toPrompt(prompt: PromptInput): Partial<Prompt> {

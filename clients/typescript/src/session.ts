@@ -1,7 +1,9 @@
-// A prompt's KV cache held on the server between calls: decode() steps through it, release()
-// frees it (or `await using` does, at the end of the block).
-import type {
-  DecodeResponse, FinishReason, GeneratedToken, InferenceServiceClient, PrefillResponse, Usage,
+// A prompt's KV cache held on the server between calls: decode() steps through it, fork() opens
+// another session going on from it, release() frees it (or `await using` does, at the end of the
+// block).
+import {
+  type DecodeResponse, FinishReason, type ForkSessionResponse, type GeneratedToken,
+  type InferenceServiceClient, type PrefillResponse, type Usage,
 } from "../gen/tessera/inference/v1/inference";
 import { type CallOptions, unary } from "./calls";
 
@@ -12,10 +14,18 @@ export interface DecodeOptions extends CallOptions {
   appendTokenIds?: number[];
 }
 
+export interface ForkOptions extends CallOptions {
+  /** Identifies the new session's decode() calls for cancel(); unset: the server assigns one. */
+  requestId?: string;
+}
+
 export class Session implements AsyncDisposable {
   readonly id: string;
   readonly requestId: string;
-  /** The token Prefill sampled; undefined when the session ended before sampling one. */
+  /**
+   * The token Prefill sampled; undefined when the session ended before sampling one, or came
+   * from fork().
+   */
   readonly firstToken: GeneratedToken | undefined;
   /** The text of the first token, held back as the stream's text is. */
   readonly firstText: string;
@@ -26,14 +36,16 @@ export class Session implements AsyncDisposable {
   readonly #stub: InferenceServiceClient;
   #released = false;
 
-  constructor(stub: InferenceServiceClient, prefill: PrefillResponse) {
+  /** From Prefill's response, or ForkSession's. */
+  constructor(stub: InferenceServiceClient,
+    opened: ForkSessionResponse & Partial<PrefillResponse>) {
     this.#stub = stub;
-    this.id = prefill.sessionId;
-    this.requestId = prefill.requestId;
-    this.firstToken = prefill.token;
-    this.firstText = prefill.text;
-    this.finishReason = prefill.finishReason;
-    this.usage = prefill.usage;
+    this.id = opened.sessionId;
+    this.requestId = opened.requestId;
+    this.firstToken = opened.token;
+    this.firstText = opened.text ?? "";
+    this.finishReason = opened.finishReason ?? FinishReason.UNSPECIFIED;
+    this.usage = opened.usage;
   }
 
   /** Samples the next tokens. */
@@ -47,6 +59,16 @@ export class Session implements AsyncDisposable {
     this.finishReason = response.finishReason;
     this.usage = response.usage;
     return response;
+  }
+
+  /**
+   * Opens a new session that goes on from where this one stands, with the same context,
+   * sampling state and settings, sharing its KV cache.
+   */
+  async fork(options: ForkOptions = {}): Promise<Session> {
+    const request = { sessionId: this.id, requestId: options.requestId ?? "" };
+    const response = await unary(this.#stub.forkSession.bind(this.#stub), request, options);
+    return new Session(this.#stub, response);
   }
 
   /** Frees the session's KV cache on the server; later calls do nothing. */

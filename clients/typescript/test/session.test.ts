@@ -1,4 +1,5 @@
-// Prefill/Decode sessions: stepping through a greedy completion, and releasing the KV cache.
+// Prefill/Decode sessions: stepping through a greedy completion, forking it, and releasing the KV
+// cache.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import {
@@ -42,4 +43,28 @@ test("await using releases the session at the end of the block", async () => {
     await opened.decode();
   }
   await assert.rejects(session.decode(), isSessionNotFound);
+});
+
+test("a fork and its parent both go on as the session would", async () => {
+  const input: GenerateInput = { ...GREEDY, stop: { maxTokens: 12, ignoreEos: true } };
+  const reference = client.generate(input);
+  await reference.text();
+
+  await using parent = await client.prefill(input);
+  const step = await parent.decode({ numTokens: 3 });
+  assert.deepEqual([parent.firstToken?.tokenId, ...step.tokens.map((token) => token.tokenId)],
+    reference.tokenIds.slice(0, 4));
+  await using fork = await parent.fork({ requestId: "typescript-fork" });
+  assert.notEqual(fork.id, parent.id);
+  assert.equal(fork.requestId, "typescript-fork");
+  assert.equal(fork.firstToken, undefined);
+  assert.equal(fork.usage?.completionTokens, 4);
+
+  for (const session of [fork, parent]) {
+    const rest = await session.decode({ numTokens: 8 });
+    assert.deepEqual(rest.tokens.map((token) => token.tokenId), reference.tokenIds.slice(4));
+    assert.equal(session.finishReason, FinishReason.LENGTH);
+  }
+  await assert.rejects(fork.fork(), (error: unknown) => error instanceof TesseraError &&
+    error.code === status.FAILED_PRECONDITION && error.reason === "SESSION_FINISHED");
 });

@@ -4,14 +4,17 @@ import dev.tessera.inference.v1.DecodeResponse;
 import dev.tessera.inference.v1.FinishReason;
 import dev.tessera.inference.v1.GenerateRequest;
 import dev.tessera.inference.v1.GenerateResponse;
+import dev.tessera.inference.v1.GeneratedToken;
 import dev.tessera.inference.v1.LoadModelRequest;
 import dev.tessera.inference.v1.LoadProgress;
 import dev.tessera.inference.v1.LoadStage;
 import dev.tessera.inference.v1.ModelInfo;
 import dev.tessera.inference.v1.PrefillRequest;
+import dev.tessera.inference.v1.Priority;
 import dev.tessera.inference.v1.Prompt;
 import dev.tessera.inference.v1.SamplingParams;
 import dev.tessera.inference.v1.StopCriteria;
+import dev.tessera.inference.v1.Usage;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +50,10 @@ public final class ClientTest {
       test.check("Cancel ends a stream as cancelled", test::cancelEndsTheStream);
       test.check("closing a stream stops it on the server", test::closingStopsTheStream);
       test.check("a session decodes and is released", test::sessionDecodesAndIsReleased);
+      test.check("a fork and its parent both continue as the session",
+          test::forkAndParentBothContinue);
+      test.check("a repeated prompt reports cached tokens", test::repeatedPromptIsCached);
+      test.check("priority changes no token", test::priorityChangesNoToken);
       test.check("an unknown model is NOT_FOUND", test::unknownModelIsNotFound);
       failures = test.failures;
     }
@@ -169,6 +176,69 @@ public final class ClientTest {
     expectError(Status.Code.NOT_FOUND, "SESSION_NOT_FOUND", () -> session.decode(1));
   }
 
+  private void forkAndParentBothContinue() {
+    GenerateRequest.Builder greedy =
+        greedy(12).setStop(StopCriteria.newBuilder().setMaxTokens(12).setIgnoreEos(true));
+    List<Integer> reference = tokenIds(generateAll(greedy.build()));
+    PrefillRequest request = PrefillRequest.newBuilder()
+        .setModel(MODEL)
+        .setPrompt(greedy.getPrompt())
+        .setSampling(greedy.getSampling())
+        .setStop(greedy.getStop())
+        .build();
+    try (Session parent = client.prefill(request)) {
+      List<Integer> began = new ArrayList<>(List.of(parent.prefill().getToken().getTokenId()));
+      parent.decode(3).getTokensList().forEach(token -> began.add(token.getTokenId()));
+      expect(began.equals(reference.subList(0, 4)), "the session began with " + began);
+      try (Session fork = parent.fork()) {
+        expect(!fork.id().equals(parent.id()) && !fork.requestId().isEmpty()
+            && !fork.requestId().equals(parent.requestId()) && fork.prefill() == null,
+            "the fork is " + fork.id() + " " + fork.requestId());
+        for (Session session : List.of(fork, parent)) {
+          DecodeResponse rest = session.decode(8);
+          List<Integer> ids =
+              rest.getTokensList().stream().map(GeneratedToken::getTokenId).toList();
+          expect(ids.equals(reference.subList(4, 12))
+              && rest.getFinishReason() == FinishReason.FINISH_REASON_LENGTH,
+              "session " + session.id() + " went on with " + ids + ", want "
+              + reference.subList(4, 12));
+        }
+        expectError(Status.Code.FAILED_PRECONDITION, "SESSION_FINISHED", fork::fork);
+      }
+    }
+  }
+
+  private void repeatedPromptIsCached() {
+    GenerateRequest request = greedy(12)
+        .setPrompt(Prompt.newBuilder().setText("The old lighthouse keeper climbed the winding "
+            + "stairs every evening to light the lamp, and the ships far out at sea"))
+        .build();
+    List<Integer> first = tokenIds(generateAll(request));
+    List<GenerateResponse> repeat = generateAll(request);
+    List<Integer> second = tokenIds(repeat);
+    Usage usage = repeat.get(repeat.size() - 1).getUsage();
+    int cached = usage.getCachedPromptTokens();
+    expect(usage.getPromptTokens() > 33 && cached > 0 && cached % 16 == 0
+        && cached < usage.getPromptTokens(), "the repeat's usage is " + usage);
+    expect(second.equals(first), "the repeat gave " + second + ", the first run " + first);
+  }
+
+  private void priorityChangesNoToken() throws Exception {
+    try (Generation generation =
+        client.generate(greedy(20).setPriority(Priority.PRIORITY_HIGH).build())) {
+      expectMatchesReference(generation.texts().collect(Collectors.joining()));
+    }
+    PrefillRequest request = PrefillRequest.newBuilder()
+        .setModel(MODEL)
+        .setPrompt(Prompt.newBuilder().setText(Llama2cReference.PROMPT))
+        .setSampling(SamplingParams.newBuilder().setTemperature(0))
+        .setPriority(Priority.PRIORITY_LOW)
+        .build();
+    try (Session session = client.prefill(request)) {
+      expectMatchesReference(session.prefill().getText() + session.decode(19).getText());
+    }
+  }
+
   private void unknownModelIsNotFound() {
     expectError(Status.Code.NOT_FOUND, "MODEL_NOT_FOUND", () -> client.getModel("no-such-model"));
     expectError(Status.Code.NOT_FOUND, "MODEL_NOT_FOUND", () -> {
@@ -185,6 +255,22 @@ public final class ClientTest {
         .setPrompt(Prompt.newBuilder().setText(Llama2cReference.PROMPT))
         .setSampling(SamplingParams.newBuilder().setTemperature(0))
         .setStop(StopCriteria.newBuilder().setMaxTokens(maxTokens));
+  }
+
+  /** Every response of a generation, read to its end. */
+  private List<GenerateResponse> generateAll(GenerateRequest request) {
+    List<GenerateResponse> responses = new ArrayList<>();
+    try (Generation generation = client.generate(request)) {
+      generation.forEachRemaining(responses::add);
+    }
+    return responses;
+  }
+
+  private static List<Integer> tokenIds(List<GenerateResponse> responses) {
+    return responses.stream()
+        .flatMap(response -> response.getTokensList().stream())
+        .map(GeneratedToken::getTokenId)
+        .toList();
   }
 
   /** A generation long enough to be stopped midway. */
