@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "clients/cpp/command_context.h"
@@ -47,6 +48,16 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const ParsedArgs& args) {
   TESSERA_ASSIGN_OR_RETURN(std::optional<int32_t> max_tokens, args.Number<int32_t>("max_tokens"));
   stop.set_max_tokens(max_tokens.value_or(0));
   for (const std::string& stop_string : args.All("stop")) stop.add_stop_strings(stop_string);
+
+  if (const std::optional<std::string> priority = args.Last("priority")) {
+    v1::Priority value;
+    if (!v1::Priority_Parse("PRIORITY_" + absl::AsciiStrToUpper(*priority), &value) ||
+        value == v1::PRIORITY_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--priority: expected low, normal or high, got '", *priority, "'"));
+    }
+    request.set_priority(value);
+  }
   return request;
 }
 
@@ -146,6 +157,10 @@ std::vector<CommandSpec> GenerateCommands() {
                {.name = "top_p", .value = "P", .help = "nucleus sampling mass in (0, 1]"},
                {.name = "seed", .value = "S", .help = "seed for reproducible sampling"},
                {.name = "stop", .value = "STR", .help = "stop before STR; may be repeated"},
+               {.name = "priority",
+                .value = "P",
+                .help = "low, normal (default) or high: who is served first when requests "
+                        "compete for the KV cache"},
                {.name = "echo", .help = "print the prompt before the completion"},
            },
        .run = RunGenerate},

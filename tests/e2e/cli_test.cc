@@ -254,6 +254,18 @@ TEST_F(CliTest, EchoPrintsThePromptBeforeTheCompletion) {
   EXPECT_THAT(result.out, StartsWith("Once upon a time, there was a little girl named Lily."));
 }
 
+TEST_F(CliTest, PriorityIsPassedAndCheckedBeforeCalling) {
+  const CommandResult high =
+      Tessera({"generate", "--model", "stories", "--max_tokens", "12", "--temperature", "0",
+               "--priority", "high", "Once upon a time"});
+  ASSERT_EQ(high.exit_code, 0) << high.err;
+  EXPECT_THAT(high.out, StartsWith(", there was a little girl named Lily."));
+  const CommandResult unknown =
+      Tessera({"generate", "--model", "stories", "--priority", "urgent", "Once upon a time"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.err, HasSubstr("--priority: expected low, normal or high, got 'urgent'"));
+}
+
 TEST_F(CliTest, EmptyPromptIsInvalidArgument) {
   const CommandResult result =
       Tessera({"generate", "--model", "stories", "--max_tokens", "4", ""});
