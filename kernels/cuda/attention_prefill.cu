@@ -140,7 +140,14 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   const int n_vecs = head_dim / 4;
   const int64_t q_row = static_cast<int64_t>(n_heads) * head_dim;      // one token of q / out
   const int64_t kv_row = static_cast<int64_t>(n_kv_heads) * head_dim;  // one cache position
-  const auto [k_head, v_head, block_table] = HeadPointers<T>(cache, kv_head, head_dim);
+  const T* k_head = static_cast<const T*>(cache->keys) + kv_head * head_dim;
+  const T* v_head = static_cast<const T*>(cache->values) + kv_head * head_dim;
+  const int32_t* block_table = cache->block_table;
+  // Pointers read from memory could point anywhere, for all the compiler knows, shared memory
+  // included; told they are global, it may move their loads past the tiles' shared-memory stores.
+  __builtin_assume(__isGlobal(k_head));
+  __builtin_assume(__isGlobal(v_head));
+  __builtin_assume(__isGlobal(block_table));
 
   LoadRows(q + q0 * q_row + head * head_dim, q_row, n_queries, kQueryTile, head_dim, q_tile,
            head_dim);

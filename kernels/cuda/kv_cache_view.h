@@ -19,29 +19,4 @@ struct KvCacheView {
   int64_t length = 0;                    // positions that hold keys and values
 };
 
-#ifdef __CUDACC__
-// What a kernel reads one kv head of a cache through.
-template <typename T>
-struct KvHeadPointers {
-  const T* keys;  // the head's values in block 0, row 0; rows and blocks at the pool's strides
-  const T* values;
-  const int32_t* block_table;
-};
-
-template <typename T>
-__device__ __forceinline__ KvHeadPointers<T> HeadPointers(const KvCacheView* cache, int kv_head,
-                                                          int head_dim) {
-  const KvHeadPointers<T> head{static_cast<const T*>(cache->keys) + kv_head * head_dim,
-                               static_cast<const T*>(cache->values) + kv_head * head_dim,
-                               cache->block_table};
-  // Pointers read from memory could point anywhere, for all the compiler knows, shared memory
-  // included; told they are global, it may move their loads past a kernel's shared-memory
-  // stores.
-  __builtin_assume(__isGlobal(head.keys));
-  __builtin_assume(__isGlobal(head.values));
-  __builtin_assume(__isGlobal(head.block_table));
-  return head;
-}
-#endif  // __CUDACC__
-
 }  // namespace tessera::cuda
