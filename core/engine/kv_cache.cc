@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <iostream>
 #include <numeric>
 
 #include "absl/hash/hash.h"
@@ -35,7 +37,11 @@ uint64_t BlockHash(uint64_t prefix_hash, std::span<const int32_t> tokens) {
   return absl::HashOf(prefix_hash, absl::MakeConstSpan(tokens.data(), tokens.size()));
 }
 
+std::atomic<int64_t> blocks_leaked_by_destroyed_pools{0};
+
 }  // namespace
+
+int64_t KvBlocksLeakedByDestroyedPools() { return blocks_leaked_by_destroyed_pools.load(); }
 
 KvMemory& HostKvMemory() {
   static HostMemory* const memory = new HostMemory();
@@ -123,6 +129,14 @@ KvCachePool::KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory,
 }
 
 KvCachePool::~KvCachePool() {
+  absl::MutexLock lock(&mutex_);
+  const int64_t leaked =
+      n_blocks_ - static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) + reserved_;
+  if (leaked > 0) {
+    blocks_leaked_by_destroyed_pools += leaked;
+    std::cerr << "KV cache pool destroyed with " << leaked
+              << " blocks still held or reserved: a cache was never released\n";
+  }
   memory_.Free(keys_);
   memory_.Free(values_);
 }

@@ -65,6 +65,10 @@ class KvMemory {
 // Plain host memory.
 KvMemory& HostKvMemory();
 
+// Blocks that pools destroyed so far in this process still counted as held or reserved: caches
+// that were never released, a leak. Tests check that it stays 0.
+int64_t KvBlocksLeakedByDestroyedPools();
+
 // Which blocks the caches of a pool hold together. Shared blocks are never written again, so a
 // model that rewrites a sequence's earlier keys (LongRoPE, on crossing its original context:
 // KvCache::Clear) needs kNone.
