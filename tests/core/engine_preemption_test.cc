@@ -1,7 +1,9 @@
 // Admission by priority and preemption: a sequence reserves only what its next step needs, so
 // runs share a small KV cache; when it runs out, the run served last (lowest priority, latest)
 // gives its cache up and recomputes its context once readmitted. Every run must still give
-// exactly the tokens, text and logprobs it gives alone, and every block must come back.
+// exactly the tokens, text and logprobs it gives alone, and every block must come back. On the
+// CPU, where a context recomputed in one pass gives the logits its token-by-token steps gave,
+// bit for bit (a GPU's prefill and decode kernels sum in different orders).
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -21,6 +23,10 @@ using testing::RunToEnd;
 constexpr int32_t kBos = 1;
 // 7 blocks of 16 tokens.
 constexpr int64_t kSmallKvCache = 100;
+
+std::unique_ptr<Engine> LoadOnCpu(int64_t kv_cache_capacity_tokens = 0) {
+  return LoadDefaultModel(kv_cache_capacity_tokens, "cpu");
+}
 
 // `n` tokens of output after a two-token prompt that differs by `i`, so that runs share no
 // blocks; seeded sampling when `sampled`.
@@ -52,8 +58,8 @@ TEST_P(EnginePreemptionTest, PreemptedRunsGiveTheTokensTheyGiveAlone) {
   const bool sampled = GetParam();
   constexpr int kRuns = 3;
   constexpr int32_t kTokens = 60;  // 62 positions: 4 blocks each, 12 for all three
-  std::unique_ptr<Engine> alone = LoadDefaultModel();
-  std::unique_ptr<Engine> engine = LoadDefaultModel(kSmallKvCache);
+  std::unique_ptr<Engine> alone = LoadOnCpu();
+  std::unique_ptr<Engine> engine = LoadOnCpu(kSmallKvCache);
   ASSERT_NE(alone, nullptr);
   ASSERT_NE(engine, nullptr);
   std::vector<Started> runs;
@@ -75,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(GreedyAndSeeded, EnginePreemptionTest, ::testing::Bool(
                          [](const auto& info) { return info.param ? "Seeded" : "Greedy"; });
 
 TEST(EnginePriorityTest, LowPriorityRunsArePreemptedFirst) {
-  std::unique_ptr<Engine> alone = LoadDefaultModel();
-  std::unique_ptr<Engine> engine = LoadDefaultModel(kSmallKvCache);
+  std::unique_ptr<Engine> alone = LoadOnCpu();
+  std::unique_ptr<Engine> engine = LoadOnCpu(kSmallKvCache);
   ASSERT_NE(alone, nullptr);
   ASSERT_NE(engine, nullptr);
   // Together they outgrow the cache (8 blocks of 7); the low one came first but gives way.
@@ -105,7 +111,7 @@ class OrderSink : public CollectingSink {
 };
 
 TEST(EnginePriorityTest, WaitingRunsAreAdmittedByPriorityThenArrival) {
-  std::unique_ptr<Engine> engine = LoadDefaultModel(kSmallKvCache);
+  std::unique_ptr<Engine> engine = LoadOnCpu(kSmallKvCache);
   ASSERT_NE(engine, nullptr);
   // A sequence holding every block, then runs that each need 6 of the 7: one at a time.
   std::vector<int32_t> all_blocks(100, 300);

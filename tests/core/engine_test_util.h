@@ -64,8 +64,12 @@ inline void ExpectSameGeneration(const CollectingSink& actual, const CollectingS
   EXPECT_EQ(actual.Logprobs(), expected.Logprobs());
 }
 
-inline std::unique_ptr<Engine> LoadDefaultModel(int64_t kv_cache_capacity_tokens = 0) {
-  EngineOptions options{.path = DefaultModelPath(), .kv_cache_capacity_tokens = kv_cache_capacity_tokens};
+// `device`: as EngineOptions::device; empty for the default (a GPU when there is one).
+inline std::unique_ptr<Engine> LoadDefaultModel(int64_t kv_cache_capacity_tokens = 0,
+                                                std::string device = "") {
+  EngineOptions options{.path = DefaultModelPath(),
+                        .device = std::move(device),
+                        .kv_cache_capacity_tokens = kv_cache_capacity_tokens};
   auto engine = Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
   return engine.ok() ? *std::move(engine) : nullptr;
 }
