@@ -225,15 +225,19 @@ absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationReque
                         reason::kContextLengthExceeded);
   }
   // Room for everything the sequence can hold: the prompt and every token it may generate.
-  const int64_t capacity = max_tokens > 0 ? prompt_tokens + max_tokens : info.context_length;
-  if (!kv_pool_->CanEverHold(capacity)) {
-    return InvalidField("stop.max_tokens",
-                        absl::StrCat("the prompt (", prompt_tokens, " tokens) and max_tokens (",
-                                     max_tokens > 0 ? absl::StrCat(max_tokens)
-                                                    : absl::StrCat("0: up to the context length"),
-                                     ") need ", capacity, " tokens of KV cache; the model's holds ",
-                                     kv_pool_->capacity_tokens(), " in all"),
-                        reason::kExceedsKvCache);
+  // Without max_tokens, up to the context length or the whole KV cache, whichever is less.
+  const int64_t capacity =
+      max_tokens > 0 ? prompt_tokens + max_tokens
+                     : std::min<int64_t>(info.context_length, kv_pool_->capacity_tokens());
+  if (!kv_pool_->CanEverHold(capacity) || prompt_tokens >= capacity) {
+    return InvalidField(
+        "stop.max_tokens",
+        absl::StrCat(
+            "the prompt (", prompt_tokens, " tokens) and max_tokens (",
+            max_tokens > 0 ? absl::StrCat(max_tokens) : absl::StrCat("0: at least one token"),
+            ") need ", std::max(capacity, prompt_tokens + 1),
+            " tokens of KV cache; the model's holds ", kv_pool_->capacity_tokens(), " in all"),
+        reason::kExceedsKvCache);
   }
   auto sequence = std::make_shared<Sequence>(
       std::move(prompt), std::move(request.sampling), std::move(request.stop), capacity,

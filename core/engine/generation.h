@@ -16,7 +16,7 @@
 namespace tessera {
 
 struct StopCriteria {
-  int32_t max_tokens = 0;                 // 0: until the context is full
+  int32_t max_tokens = 0;  // 0: until the context (or the whole KV cache, if smaller) is full
   std::vector<std::string> stop_strings;  // generation ends before any of them; not returned
   std::vector<int32_t> stop_token_ids;    // generation ends after any of them; returned
   bool ignore_eos = false;

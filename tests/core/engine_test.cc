@@ -256,6 +256,23 @@ TEST(EngineKvCacheTest, RequestsThePoolCouldNeverHoldAreInvalid) {
   EXPECT_EQ(ErrorReasonOf(too_big.status()), std::string(reason::kExceedsKvCache));
 }
 
+// Without max_tokens a sequence may grow until the context is full, or the whole KV cache when
+// that is smaller (112 positions here, against a context of 2048).
+TEST(EngineKvCacheTest, WithoutMaxTokensTheWholeKvCacheBoundsTheLength) {
+  std::unique_ptr<Engine> engine = LoadDefaultModel(/*kv_cache_capacity_tokens=*/100);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_GT(engine->model_info().context_length, 112);
+  GenerationRequest request = GreedyRequest(LongPrompt(10), 0);
+  request.stop.ignore_eos = true;
+  auto sink = RunToEnd(*engine, std::move(request));
+  ASSERT_TRUE(sink->run_status.ok()) << sink->run_status;
+  EXPECT_EQ(sink->finish_reason(), FinishReason::kLength);
+  EXPECT_EQ(sink->Tokens().size(), 102u);
+  auto too_long = engine->CreateSequence(GreedyRequest(LongPrompt(112), 0));
+  EXPECT_EQ(ErrorReasonOf(too_long.status()), std::string(reason::kExceedsKvCache));
+  EXPECT_TRUE(engine->CreateSequence(GreedyRequest(LongPrompt(111), 0)).ok());
+}
+
 TEST(EngineKvCacheTest, ABoundedNumberOfRunsWait) {
   EngineOptions options{.path = testing::DefaultModelPath(), .kv_cache_capacity_tokens = 100};
   options.max_waiting_runs = 1;
