@@ -308,11 +308,9 @@ absl::Status Engine::Run(std::shared_ptr<Sequence> sequence, RunOptions options,
         kQueueFullRetryDelay);
   }
   TESSERA_RETURN_IF_ERROR(sequence->Append(options.append_tokens));
-  const Priority priority = sequence->priority();
   jobs_.push_back(Job{.sequence = std::move(sequence),
                       .steps_left = options.max_steps > 0 ? options.max_steps : -1,
                       .sink = sink,
-                      .priority = priority,
                       .arrival = next_arrival_++,
                       .waiting = waiting});
   if (waiting) ++waiting_runs_;
@@ -329,15 +327,17 @@ void Engine::Cancel(Sequence& sequence) {
   Wake();
 }
 
-bool Engine::AnyJobReady() const {
-  return std::any_of(jobs_.begin(), jobs_.end(), [](const Job& job) {
-    return job.sequence->cancel_requested() ||
-           (job.sequence->has_kv_cache() && job.sink->ReadyForMore());
-  });
+bool Engine::JobReady(const Job& job) {
+  return job.sequence->cancel_requested() ||
+         (job.sequence->has_kv_cache() && job.sink->ReadyForMore());
 }
 
+bool Engine::AnyJobReady() const { return std::any_of(jobs_.begin(), jobs_.end(), JobReady); }
+
 bool Engine::ServedBefore(const Job& a, const Job& b) {
-  if (a.priority != b.priority) return a.priority > b.priority;
+  const Priority a_priority = a.sequence->priority();
+  const Priority b_priority = b.sequence->priority();
+  if (a_priority != b_priority) return a_priority > b_priority;
   return a.arrival < b.arrival;
 }
 
@@ -380,10 +380,7 @@ void Engine::Loop() {
       // A run that came to wait is admitted (or left waiting) first.
       if (!AnyJobReady()) continue;
       for (auto job = jobs_.begin(); job != jobs_.end(); ++job) {
-        if (job->sequence->cancel_requested() ||
-            (job->sequence->has_kv_cache() && job->sink->ReadyForMore())) {
-          ready.push_back(job);
-        }
+        if (JobReady(*job)) ready.push_back(job);
       }
     }
     const std::vector<JobIterator> stepped = StepReadyJobs(ready);
@@ -411,7 +408,7 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
     const bool a_decodes = a->sequence->unseen_tokens().size() == 1;
     const bool b_decodes = b->sequence->unseen_tokens().size() == 1;
     if (a_decodes != b_decodes) return a_decodes;
-    return a->priority > b->priority;
+    return a->sequence->priority() > b->sequence->priority();
   });
   std::vector<JobIterator> batch;
   std::vector<SequenceChunk> chunks;

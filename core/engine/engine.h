@@ -137,7 +137,6 @@ class Engine {
     std::shared_ptr<Sequence> sequence;
     int32_t steps_left;  // < 0: until finished
     GenerationSink* sink;
-    Priority priority;
     uint64_t arrival;      // the order of the runs' Run calls
     bool waiting = false;  // for its KV cache (guarded by mutex_)
     bool done = false;     // guarded by mutex_
@@ -158,6 +157,9 @@ class Engine {
   // Hands a step's result to the job's sink; ends the run (job.done, OnRunDone) when the
   // sequence finished, the run's steps are used up, or `output` is an error.
   void Deliver(Job& job, absl::StatusOr<StepOutput> output);
+  // Whether the engine thread has something to do for `job`: finish it as cancelled, or step it
+  // (it has its KV cache and its sink takes more).
+  static bool JobReady(const Job& job);
   bool AnyJobReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Whether `a` comes before `b` for room in the KV cache: higher priority, then earlier.
   static bool ServedBefore(const Job& a, const Job& b);

@@ -130,8 +130,7 @@ KvCachePool::KvCachePool(KvCacheShape shape, int64_t n_blocks, KvMemory& memory,
 
 KvCachePool::~KvCachePool() {
   absl::MutexLock lock(&mutex_);
-  const int64_t leaked =
-      n_blocks_ - static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) + reserved_;
+  const int64_t leaked = n_blocks_ - UnreservedBlocks();
   if (leaked > 0) {
     blocks_leaked_by_destroyed_pools += leaked;
     std::cerr << "KV cache pool destroyed with " << leaked
@@ -171,8 +170,7 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Allocate(
   // Idle filed blocks this cache takes stop being available to others.
   const int64_t idle_taken = std::count_if(shared.begin(), shared.end(),
                                            [&](int32_t b) { return blocks_[b].holders == 0; });
-  const int64_t available =
-      static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - idle_taken - reserved_;
+  const int64_t available = UnreservedBlocks() - idle_taken;
   if (new_blocks > available) return FullError(new_blocks, available + idle_taken);
   for (const int32_t b : shared) {
     Block& block = blocks_[b];
@@ -209,8 +207,7 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCachePool::Fork(const KvCache& parent
   const std::vector<int32_t>& table = parent.block_table_;
   const bool partial_last = parent.length() % kKvBlockTokens != 0;
   const int64_t new_blocks = parent.new_blocks_left_ + (partial_last ? 1 : 0);
-  const int64_t available =
-      static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_;
+  const int64_t available = UnreservedBlocks();
   if (new_blocks > available) return FullError(new_blocks, available);
   for (const int32_t b : table) ++blocks_[b].holders;
   // The copy of the last block is reserved with it rather than with either cache: whichever
@@ -256,8 +253,7 @@ absl::StatusOr<int32_t> KvCachePool::BlockToWrite(int32_t shared) {
 
 int64_t KvCachePool::free_tokens() const {
   absl::MutexLock lock(&mutex_);
-  return (static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_) *
-         kKvBlockTokens;
+  return UnreservedBlocks() * kKvBlockTokens;
 }
 
 int64_t KvCachePool::idle_filed_tokens() const {
@@ -272,9 +268,7 @@ std::optional<int32_t> KvCachePool::TakeBlock() {
 
 std::optional<int32_t> KvCachePool::TakeUnreservedBlock() {
   absl::MutexLock lock(&mutex_);
-  if (static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) <= reserved_) {
-    return std::nullopt;
-  }
+  if (UnreservedBlocks() <= 0) return std::nullopt;
   ++reserved_;  // reserved and taken at once
   return TakeFreshBlock();
 }

@@ -215,6 +215,10 @@ class KvCachePool {
   // reserved.
   std::optional<int32_t> TakeUnreservedBlock();
   std::optional<int32_t> TakeFreshBlock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Blocks no cache holds or has reserved: free ones and idle filed ones, less the reservations.
+  int64_t UnreservedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return static_cast<int64_t>(free_blocks_.size() + idle_filed_.size()) - reserved_;
+  }
   // The block a holder of the forked block `shared` writes into instead, with its contents:
   // `shared` itself when no other cache holds it any more, else a fresh block from the copies
   // reserved for it.
