@@ -39,9 +39,6 @@ class Sequence {
   bool finished() const { return finish_reason_ != FinishReason::kNone; }
   FinishReason finish_reason() const { return finish_reason_; }
   int32_t prompt_tokens() const { return prompt_tokens_; }
-  std::span<const int32_t> prompt() const {
-    return std::span<const int32_t>(tokens_).first(static_cast<size_t>(prompt_tokens_));
-  }
   // Everything in its context: the prompt, the tokens generated and appended so far.
   std::span<const int32_t> context() const { return tokens_; }
   int64_t kv_capacity() const { return max_length_; }
