@@ -1,4 +1,5 @@
-// The greedy pass, two kernels. The adjusted logits are the logits with a few tokens rewritten:
+// The greedy pass, two kernels, for one row of logits or (ChooseGreedyTokens) several at once:
+// a grid row per logits row. The adjusted logits are the logits with a few tokens rewritten:
 // the logits themselves when there are no adjustments, else a device-to-device copy plus one
 // thread per adjustment. Then one block per 2048 logits finds its slice's maximum and sum of
 // exponentials (for the log-normalizer), its best adjusted logit, and its n_top largest logits:
@@ -107,11 +108,16 @@ __global__ void ApplyAdjustmentsKernel(const float* logits, const LogitAdjustmen
   adjusted[adjustment.token] = AdjustedLogit(logits[adjustment.token], adjustment);
 }
 
+// Grid: [slices, rows]; row r's logits (and adjusted logits) at r * vocab, its partials at
+// r * slices.
 __global__ void __launch_bounds__(kBlockThreads)
     SliceKernel(const float* logits, const float* adjusted, int64_t vocab, int n_top,
                 BlockPartial* partials) {
   __shared__ BlockReductions<kBlockThreads> reduce;
   __shared__ float slice_max;
+  logits += blockIdx.y * vocab;
+  adjusted += blockIdx.y * vocab;
+  partials += blockIdx.y * gridDim.x;
   const int64_t base = blockIdx.x * kPerBlock;
   Scored held[kPerThread];
   Scored best_adjusted = kNothing;
@@ -149,10 +155,14 @@ __global__ void __launch_bounds__(kBlockThreads)
   BlockTopN<kBlockThreads>(held, n_top, partial.top);
 }
 
+// Grid: one block per row.
 __global__ void __launch_bounds__(kMergeThreads)
-    MergeKernel(const float* logits, const BlockPartial* partials, int n_blocks, int n_top,
-                TokenChoice* choice) {
+    MergeKernel(const float* logits, int64_t vocab, const BlockPartial* partials, int n_blocks,
+                int n_top, TokenChoice* choices) {
   __shared__ BlockReductions<kMergeThreads> reduce;
+  logits += blockIdx.x * vocab;
+  partials += blockIdx.x * n_blocks;
+  TokenChoice* choice = choices + blockIdx.x;
   __shared__ float global_max;
   __shared__ Scored top[kMaxChoiceTopLogits];
   float local_max = -INFINITY;
@@ -227,12 +237,33 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
     adjusted = rewritten;
   }
   SliceKernel<<<n_blocks, kBlockThreads, 0, stream>>>(logits, adjusted, vocab, n_top, partials);
-  MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, partials, n_blocks, n_top, choice);
+  MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, vocab, partials, n_blocks, n_top, choice);
   if (draw == nullptr) return cudaGetLastError();
   TESSERA_CUDA_RETURN_IF_ERROR(cudaGetLastError());
   const size_t greedy_bytes = GreedyBytes(vocab);
   return DrawToken(logits, adjusted, vocab, *draw, static_cast<char*>(workspace) + greedy_bytes,
                    workspace_bytes - greedy_bytes, choice, stream);
+}
+
+size_t GreedyTokensWorkspaceBytes(int64_t rows, int64_t vocab) {
+  return static_cast<size_t>(rows * BlocksForVocab(vocab)) * sizeof(BlockPartial);
+}
+
+cudaError_t ChooseGreedyTokens(const float* logits, int64_t rows, int64_t vocab, int n_top,
+                               void* workspace, size_t workspace_bytes, TokenChoice* choices,
+                               cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(vocab >= 1 && BlocksForVocab(vocab) <= kMaxBlocks);
+  TESSERA_CUDA_CHECK_ARG(rows >= 1 && rows <= 65535);
+  TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxChoiceTopLogits);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= GreedyTokensWorkspaceBytes(rows, vocab));
+  n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
+  auto* partials = static_cast<BlockPartial*>(workspace);  // [rows, blocks]
+  const int n_blocks = static_cast<int>(BlocksForVocab(vocab));
+  SliceKernel<<<dim3(n_blocks, static_cast<unsigned>(rows)), kBlockThreads, 0, stream>>>(
+      logits, logits, vocab, n_top, partials);
+  MergeKernel<<<static_cast<unsigned>(rows), kMergeThreads, 0, stream>>>(logits, vocab, partials,
+                                                                         n_blocks, n_top, choices);
+  return cudaGetLastError();
 }
 
 }  // namespace tessera::cuda

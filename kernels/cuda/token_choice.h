@@ -26,4 +26,16 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
                         int64_t n_adjustments, const TokenDraw* draw, int n_top, void* workspace,
                         size_t workspace_bytes, TokenChoice* choice, cudaStream_t stream);
 
+// Device memory ChooseGreedyTokens needs for `rows` rows of `vocab` logits.
+size_t GreedyTokensWorkspaceBytes(int64_t rows, int64_t vocab);
+
+// choices[r] = ChooseToken(logits + r * vocab, vocab, no adjustments, greedy, n_top) for every
+// row r of a batch, in two launches rather than two per row.
+//   logits: [rows, vocab]; choices: [rows]; device memory.
+// Preconditions: as ChooseToken's, 1 <= rows <= 65535, and a workspace of
+// GreedyTokensWorkspaceBytes(rows, vocab) bytes or more.
+cudaError_t ChooseGreedyTokens(const float* logits, int64_t rows, int64_t vocab, int n_top,
+                               void* workspace, size_t workspace_bytes, TokenChoice* choices,
+                               cudaStream_t stream);
+
 }  // namespace tessera::cuda

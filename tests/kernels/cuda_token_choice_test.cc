@@ -66,6 +66,35 @@ TEST(CudaTokenChoiceTest, MatchesCpu) {
   }
 }
 
+// A batch's rows, each with its own logits, chosen in one pass: each row as alone.
+TEST(CudaTokenChoiceTest, GreedyTokensOfABatchMatchCpuRowByRow) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  for (const int64_t vocab : {int64_t{1}, int64_t{5000}, int64_t{128256}}) {
+    for (const int64_t rows : {int64_t{2}, int64_t{64}, int64_t{129}}) {
+      SCOPED_TRACE(testing::Message() << "vocab " << vocab << ", rows " << rows);
+      std::vector<float> logits = test::RandomFloats(rows * vocab, 61);
+      for (float& logit : logits) logit *= 10;
+      // A tie across slices in the last row, which must go to the lower id.
+      if (vocab > 4096) logits[(rows - 1) * vocab + 3] = logits[(rows - 1) * vocab + 4095] = 99;
+      constexpr int kTop = 7;
+      auto logits_device = test::ToDevice(logits);
+      cuda::DeviceBuffer<char> workspace;
+      ASSERT_EQ(workspace.Allocate(cuda::GreedyTokensWorkspaceBytes(rows, vocab)), cudaSuccess);
+      cuda::DeviceBuffer<TokenChoice> choices;
+      ASSERT_EQ(choices.Allocate(rows), cudaSuccess);
+      ASSERT_EQ(cuda::ChooseGreedyTokens(logits_device.data(), rows, vocab, kTop, workspace.data(),
+                                         workspace.bytes(), choices.data(), nullptr),
+                cudaSuccess);
+      const std::vector<TokenChoice> actual = test::ToHost(choices);
+      for (int64_t r = 0; r < rows; ++r) {
+        SCOPED_TRACE(testing::Message() << "row " << r);
+        ExpectSameChoice(actual[r], cpu::ChooseToken(logits.data() + r * vocab, vocab, nullptr, 0,
+                                                     nullptr, kTop));
+      }
+    }
+  }
+}
+
 TEST(CudaTokenChoiceTest, TiesAcrossSlicesGoToTheLowerId) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   std::vector<float> logits(20000, 0.0f);

@@ -7,6 +7,9 @@
 // attention; F32 weights go through cuBLAS and the attention kernel in full fp32 precision.
 // A pass may hold chunks of several sequences (continuous batching): their rows go through the
 // projections together; rotation, the cache writes and attention run per chunk.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -15,9 +18,6 @@
 #include <numeric>
 #include <string>
 #include <vector>
-
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -42,6 +42,7 @@
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/swiglu.h"
 #include "kernels/cuda/token_choice.h"
+#include "kernels/cuda/token_draw.h"
 
 namespace tessera {
 namespace {
@@ -250,6 +251,7 @@ class CudaTransformer : public Model {
   mutable cuda::PinnedBuffer<LogitAdjustment> host_adjustments_;
   mutable cuda::DeviceBuffer<LogitAdjustment> adjustments_;
   cuda::DeviceBuffer<uint8_t> choice_workspace_;
+  mutable cuda::DeviceBuffer<uint8_t> batch_choice_workspace_;  // ChooseGreedyTokens's
   mutable cuda::DeviceBuffer<TokenChoice> choices_;
   mutable cuda::PinnedBuffer<TokenChoice> host_choices_;
   // Decode attention's: for up to kMaxGraphBatch sequences, as the graphs hold it; for more, grown
@@ -628,6 +630,15 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
   if (static_cast<int64_t>(n_chunks) > kMaxGraphBatch && n_chunks * vocab > batch_logits_.size()) {
     TESSERA_RETURN_IF_CUDA_ERROR(batch_logits_.Allocate(n_chunks * vocab));
   }
+  // Without adjustments (the usual batch) the greedy passes of all chunks run as one.
+  const bool one_greedy_pass = n_adjustments == 0 && n_chunks > 1;
+  int most_top = 0;
+  for (const ChoiceSpec& choice : choices) most_top = std::max(most_top, choice.n_top);
+  const size_t greedy_bytes =
+      cuda::GreedyTokensWorkspaceBytes(static_cast<int64_t>(n_chunks), vocab);
+  if (one_greedy_pass && greedy_bytes > batch_choice_workspace_.bytes()) {
+    TESSERA_RETURN_IF_CUDA_ERROR(batch_choice_workspace_.Allocate(greedy_bytes));
+  }
   std::vector<size_t> first_adjustment(n_chunks);  // each chunk's, in adjustments_
   size_t offset = 0;
   for (size_t i = 0; i < n_chunks; ++i) {
@@ -643,19 +654,37 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
                                                    cudaMemcpyHostToDevice, stream_));
     }
     const float* logits = PassLogits(n_chunks);
-    for (size_t i = 0; i < n_chunks; ++i) {
-      const ChoiceSpec& choice = choices[i];
-      TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseToken(
-          logits + i * vocab, vocab, adjustments_.data() + first_adjustment[i],
-          static_cast<int64_t>(choice.adjustments.size()), choice.draw, choice.n_top,
-          choice_workspace_.data(), choice_workspace_.bytes(), choices_.data() + i, stream_));
+    if (one_greedy_pass) {
+      // Each chunk's top list is cut to its own length once back on the host.
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseGreedyTokens(
+          logits, static_cast<int64_t>(n_chunks), vocab, most_top, batch_choice_workspace_.data(),
+          batch_choice_workspace_.bytes(), choices_.data(), stream_));
+      for (size_t i = 0; i < n_chunks; ++i) {
+        if (choices[i].draw == nullptr) continue;
+        const float* row = logits + i * vocab;
+        TESSERA_RETURN_IF_CUDA_ERROR(
+            cuda::DrawToken(row, row, vocab, *choices[i].draw, choice_workspace_.data(),
+                            choice_workspace_.bytes(), choices_.data() + i, stream_));
+      }
+    } else {
+      for (size_t i = 0; i < n_chunks; ++i) {
+        const ChoiceSpec& choice = choices[i];
+        TESSERA_RETURN_IF_CUDA_ERROR(cuda::ChooseToken(
+            logits + i * vocab, vocab, adjustments_.data() + first_adjustment[i],
+            static_cast<int64_t>(choice.adjustments.size()), choice.draw, choice.n_top,
+            choice_workspace_.data(), choice_workspace_.bytes(), choices_.data() + i, stream_));
+      }
     }
     TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choices_.data(), choices_.data(),
                                                  n_chunks * sizeof(TokenChoice),
                                                  cudaMemcpyDeviceToHost, stream_));
     return absl::OkStatus();
   }));
-  return std::vector<TokenChoice>(host_choices_.data(), host_choices_.data() + n_chunks);
+  std::vector<TokenChoice> chosen(host_choices_.data(), host_choices_.data() + n_chunks);
+  for (size_t i = 0; i < n_chunks; ++i) {
+    chosen[i].n_top = std::min(chosen[i].n_top, static_cast<int32_t>(choices[i].n_top));
+  }
+  return chosen;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer& host, int device,
