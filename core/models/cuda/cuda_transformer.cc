@@ -144,11 +144,11 @@ absl::Status OverlapKernelLaunches(cudaGraph_t graph) {
   std::vector<cudaGraphNode_t> from(n), to(n);
   std::vector<cudaGraphEdgeData> edges(n);
   TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphGetEdges(graph, from.data(), to.data(), edges.data(), &n));
-  // The next kernel launches as the last block of this one exits, skipping the wait for the
-  // whole grid's completion and the launch latency. (Launching it as soon as every block has
-  // begun, cudaGraphKernelNodePortLaunchCompletion, was slower for the 8B shape: its waiting
-  // blocks held SM slots the running GEMV's later waves needed.)
-  const cudaGraphEdgeData overlapping{.from_port = cudaGraphKernelNodePortProgrammatic,
+  // The next kernel launches once every block of this one has begun, so its launch and its
+  // blocks' start overlap this one's tail; its blocks take only the slots this one leaves free.
+  // (Launching it as the last block exits instead, cudaGraphKernelNodePortProgrammatic, measured
+  // 141.2 against 144.1 tokens/s for the llama-3-8b shape and 790 against 838 for qwen2.5-0.5b.)
+  const cudaGraphEdgeData overlapping{.from_port = cudaGraphKernelNodePortLaunchCompletion,
                                       .type = cudaGraphDependencyTypeProgrammatic};
   for (size_t i = 0; i < n; ++i) {
     cudaGraphNodeType from_type, to_type;
