@@ -122,6 +122,12 @@ pb::ModelInfo ToModelInfoProto(const std::string& name, const Engine& engine) {
   proto.set_device(engine.device());
   proto.set_has_chat_template(engine.has_chat_template());
   proto.set_prefix_sharing(engine.shares_prompt_prefixes());
+  const EngineCounters counters = engine.counters();
+  pb::EngineCounters& counted = *proto.mutable_engine_counters();
+  counted.set_steps(counters.steps);
+  counted.set_step_tokens(counters.step_tokens);
+  counted.set_forward_seconds(absl::ToDoubleSeconds(counters.forward));
+  counted.set_scheduling_seconds(absl::ToDoubleSeconds(counters.scheduling));
   return proto;
 }
 

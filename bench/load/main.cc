@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "bench/load/engine_use.h"
 #include "bench/load/load_options.h"
 #include "bench/load/load_run.h"
 #include "bench/load/ordinary_tokens.h"
@@ -173,7 +174,12 @@ absl::StatusOr<RunReport> Run(const LoadOptions& options) {
   phase.requests = options.requests;
   phase.duration = options.duration;
   phase.arrival_seed = options.seed + kMeasuredArrivalStream;
+  const absl::StatusOr<pb::EngineCounters> before =
+      ReadEngineCounters(*stubs[0], options.model, options.request_timeout);
   const PhaseResult measured = RunPhase(phase, stubs, next_request);
+  const absl::StatusOr<pb::EngineCounters> after =
+      ReadEngineCounters(*stubs[0], options.model, options.request_timeout);
+  if (before.ok() && after.ok()) report.engine = EngineUseBetween(*before, *after);
   report.summary = Summarize(measured.records, measured.seconds);
   report.held_by_cap = measured.held_by_cap;
   return report;

@@ -81,6 +81,15 @@ Json ReportJson(const RunReport& report) {
       {"errors", errors},
       {"held_by_cap", report.held_by_cap},
   };
+  out["engine"] = nullptr;
+  if (report.engine.has_value()) {
+    const EngineUse& e = *report.engine;
+    out["engine"] = {{"steps", e.steps},
+                     {"step_tokens", e.step_tokens},
+                     {"forward_seconds", e.forward_seconds},
+                     {"scheduling_seconds", e.scheduling_seconds},
+                     {"forward_fraction", e.forward_fraction()}};
+  }
   return out;
 }
 

@@ -76,6 +76,18 @@ std::string ReportTable(const RunReport& report) {
   AppendLatencyRow(out, "inter-token", s.inter_token_ms);
   AppendLatencyRow(out, "request", s.latency_ms);
 
+  if (report.engine.has_value()) {
+    const EngineUse& e = *report.engine;
+    const double steps = e.steps > 0 ? static_cast<double>(e.steps) : 1.0;
+    absl::StrAppendFormat(
+        &out,
+        "\nengine     %d forward passes of %.1f tokens on average: in them %.1f%% of its busy "
+        "time (%.1f%% of the phase's); scheduling between them %.1f us a pass\n",
+        e.steps, e.step_tokens / steps, 100 * e.forward_fraction(),
+        s.seconds > 0 ? 100 * e.forward_seconds / s.seconds : 0.0,
+        1e6 * e.scheduling_seconds / steps);
+  }
+
   if (s.errors.empty()) {
     absl::StrAppend(&out, "\nerrors: none\n");
   } else {

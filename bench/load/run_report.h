@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
+#include "bench/load/engine_use.h"
 #include "bench/load/load_options.h"
 #include "bench/load/summary.h"
 
@@ -18,6 +20,7 @@ struct RunReport {
   int64_t warmup_failed = 0;
   LoadSummary summary;      // of the measured requests
   int64_t held_by_cap = 0;  // open loop: measured arrivals sent late for want of a slot
+  std::optional<EngineUse> engine;  // during the measured phase; none if a reading failed
 };
 
 }  // namespace tessera::load

@@ -360,8 +360,15 @@ void Engine::AdmitWaitingJobs() {
   }
 }
 
+EngineCounters Engine::counters() const {
+  absl::MutexLock lock(&counters_mutex_);
+  return counters_;
+}
+
 void Engine::Loop() {
   for (;;) {
+    const absl::Time start = absl::Now();
+    absl::Duration waited;
     std::vector<JobIterator> ready;
     {
       absl::MutexLock lock(&mutex_);
@@ -369,6 +376,7 @@ void Engine::Loop() {
       runs_left_waiting_ = waiting_runs_;
       // Room in the pool may come from another thread (a released session), which does not
       // wake this one: while runs wait, look again every kAdmissionRetry.
+      const absl::Time wait_start = absl::Now();
       mutex_.AwaitWithTimeout(absl::Condition(
                                   +[](Engine* engine) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                                     return engine->stopping_ || engine->AnyJobReady() ||
@@ -376,6 +384,7 @@ void Engine::Loop() {
                                   },
                                   this),
                               waiting_runs_ > 0 ? kAdmissionRetry : absl::InfiniteDuration());
+      waited = absl::Now() - wait_start;
       if (stopping_) return;
       // A run that came to wait is admitted (or left waiting) first.
       if (!AnyJobReady()) continue;
@@ -383,16 +392,21 @@ void Engine::Loop() {
         if (JobReady(*job)) ready.push_back(job);
       }
     }
-    const std::vector<JobIterator> stepped = StepReadyJobs(ready);
-    absl::MutexLock lock(&mutex_);
-    // Those left out of this step (the token budget ran out) come first in the next.
-    for (const JobIterator& job : stepped) jobs_.splice(jobs_.end(), jobs_, job);
-    jobs_.remove_if([](const Job& job) { return job.done; });
+    Step step = StepReadyJobs(ready);
+    {
+      absl::MutexLock lock(&mutex_);
+      // Those left out of this step (the token budget ran out) come first in the next.
+      for (const JobIterator& job : step.stepped) jobs_.splice(jobs_.end(), jobs_, job);
+      jobs_.remove_if([](const Job& job) { return job.done; });
+    }
+    absl::MutexLock lock(&counters_mutex_);
+    counters_.scheduling += absl::Now() - start - waited - step.forward;
   }
 }
 
-std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
-  std::vector<JobIterator> stepped;
+Engine::Step Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
+  Step step;
+  std::vector<JobIterator>& stepped = step.stepped;
   std::vector<JobIterator> running;
   for (const JobIterator& job : ready) {
     if (job->sequence->cancel_requested()) {
@@ -427,7 +441,7 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
     inputs.push_back(take == unseen.size() ? std::make_optional(sequence.NextChoiceInputs())
                                            : std::nullopt);
   }
-  if (batch.empty()) return stepped;
+  if (batch.empty()) return step;
   // A chunk that ends mid-prompt chooses greedily, touching no sampler state; its choice is
   // dropped.
   std::vector<ChoiceSpec> choices(batch.size());
@@ -435,8 +449,18 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
     if (!inputs[i]) continue;
     choices[i] = {inputs[i]->adjustments, inputs[i]->draw_or_null(), inputs[i]->n_top};
   }
+  const absl::Time forward_start = absl::Now();
   const absl::StatusOr<std::vector<TokenChoice>> chosen =
       model_->ForwardBatchAndChoose(chunks, choices);
+  step.forward = absl::Now() - forward_start;
+  {
+    absl::MutexLock lock(&counters_mutex_);
+    ++counters_.steps;
+    for (const SequenceChunk& chunk : chunks) {
+      counters_.step_tokens += static_cast<int64_t>(chunk.tokens.size());
+    }
+    counters_.forward += step.forward;
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& job = *batch[i];
     stepped.push_back(batch[i]);
@@ -448,7 +472,7 @@ std::vector<Engine::JobIterator> Engine::StepReadyJobs(const std::vector<JobIter
       Deliver(job, job.sequence->AcceptChoice((*chosen)[i]));
     }
   }
-  return stepped;
+  return step;
 }
 
 bool Engine::MakeRoom(Job& job, int64_t positions, std::span<const JobIterator> batch) {

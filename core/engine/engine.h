@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/engine/generation.h"
 #include "core/engine/kv_cache.h"
 #include "core/format/gguf.h"
@@ -74,6 +75,19 @@ class GenerationSink {
   virtual bool ReadyForMore() { return true; }
 };
 
+// What the engine thread has done since the model loaded, for judging whether it keeps the
+// device busy: while requests are ready, the time outside forward passes is the scheduler's own
+// (forming batches, admitting and preempting runs, delivering outputs), and the device waits
+// through it.
+struct EngineCounters {
+  int64_t steps = 0;        // forward passes, each over one batch of sequence chunks
+  int64_t step_tokens = 0;  // tokens those passes ran: prompt chunks and decoded tokens alike
+  absl::Duration forward;   // in the passes: the device's work and the launch of it
+  // Between passes while the thread had work; added as each loop iteration ends, so it lags the
+  // others (counted before the pass's results go out) by up to one step.
+  absl::Duration scheduling;
+};
+
 struct RunOptions {
   int32_t max_steps = 0;                 // 0: until the sequence finishes
   std::vector<int32_t> append_tokens;    // fed to the model after the last sampled token
@@ -104,6 +118,7 @@ class Engine {
   bool shares_prompt_prefixes() const { return kv_pool_->shares_prefixes(); }
   // Positions of shared prompt prefixes that no sequence holds now, kept for later ones.
   int64_t kv_cache_idle_prefix_tokens() const { return kv_pool_->idle_filed_tokens(); }
+  EngineCounters counters() const;
 
   // Validates the request, tokenizes the prompt and takes its KV cache, reserving the prompt and
   // the position after it, if the pool has room and no run waits for it; otherwise the
@@ -150,10 +165,15 @@ class Engine {
   absl::StatusOr<std::vector<int32_t>> TokenizeChat(std::vector<ChatMessage> messages) const;
   using JobIterator = std::list<Job>::iterator;
   void Loop();
+  struct Step {
+    std::vector<JobIterator> stepped;  // which go to the back of the queue
+    absl::Duration forward;            // of the pass, if one ran
+  };
   // One step of the model over the ready jobs (iteration-level batching): cancelled sequences
-  // finish without the model; the others share one pass within options_.max_batch_tokens.
-  // Returns the jobs it stepped, which go to the back of the queue.
-  std::vector<JobIterator> StepReadyJobs(const std::vector<JobIterator>& ready);
+  // finish without the model; the others share one pass within options_.max_batch_tokens. The
+  // pass is counted before any sink hears of its results; the scheduling around it is left to
+  // the loop.
+  Step StepReadyJobs(const std::vector<JobIterator>& ready);
   // Hands a step's result to the job's sink; ends the run (job.done, OnRunDone) when the
   // sequence finished, the run's steps are used up, or `output` is an error.
   void Deliver(Job& job, absl::StatusOr<StepOutput> output);
@@ -192,6 +212,8 @@ class Engine {
   // How many waited when the engine thread last went to sleep: one more wakes it.
   int64_t runs_left_waiting_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t next_arrival_ ABSL_GUARDED_BY(mutex_) = 0;
+  mutable absl::Mutex counters_mutex_;
+  EngineCounters counters_ ABSL_GUARDED_BY(counters_mutex_);
   std::thread thread_;
 };
 

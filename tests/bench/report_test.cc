@@ -47,6 +47,8 @@ RunReport MadeUpReport() {
   s.latency_ms = {.count = 10, .mean = 40, .p50 = 38, .p90 = 50, .p99 = 55};
   s.errors = {
       {.code = grpc::StatusCode::RESOURCE_EXHAUSTED, .count = 2, .first_message = "KV cache full"}};
+  report.engine =
+      EngineUse{.steps = 40, .step_tokens = 230, .forward_seconds = 1.8, .scheduling_seconds = 0.2};
   return report;
 }
 
@@ -96,6 +98,9 @@ TEST(ReportJsonTest, HoldsTheOptionsTheModelAndEveryFigure) {
                                       R"([{"code":"RESOURCE_EXHAUSTED","code_number":8,
                                            "requests":2,"first_message":"KV cache full"}])"));
   EXPECT_EQ(results.at("held_by_cap"), 0);
+  // 1.8 s of 1.8 + 0.2 in passes.
+  EXPECT_EQ(json.at("engine"), nlohmann::json::parse(R"({"steps":40,"step_tokens":230,
+      "forward_seconds":1.8,"scheduling_seconds":0.2,"forward_fraction":0.9})"));
 }
 
 TEST(ReportJsonTest, AnOpenLoopForADurationSaysSo) {
@@ -125,6 +130,10 @@ TEST(ReportTableTest, PrintsTheSameFigures) {
   EXPECT_THAT(table, HasSubstr("| RESOURCE_EXHAUSTED | 2 | KV cache full |"));
   EXPECT_THAT(table, Not(HasSubstr("errors: none")));
   EXPECT_THAT(table, Not(HasSubstr("another output length")));
+  // 230 / 40 tokens a pass; 1.8 / 2.0 s of busy time and 1.8 / 2.5 s of the phase; 0.2 s / 40.
+  EXPECT_THAT(table, HasSubstr("40 forward passes of 5.8 tokens on average: in them 90.0% of its "
+                               "busy time (72.0% of the phase's); scheduling between them "
+                               "5000.0 us a pass"));
 }
 
 TEST(ReportTableTest, AnErrorMessageStaysInItsCell) {

@@ -44,6 +44,21 @@ TEST_F(EngineTest, MaxTokensStopsWithLength) {
   EXPECT_EQ(sink->outputs.back().completion_tokens, 7);
 }
 
+// A run of n tokens after a prompt of p: one pass over the prompt (it fits the token budget),
+// then one pass for each token but the last, which nothing reads back.
+TEST_F(EngineTest, CountersCountEachPassAndItsTokens) {
+  constexpr int32_t kTokens = 9;
+  const std::vector<int32_t> prompt = {kBos, 300, 301, 302, 303};
+  const EngineCounters before = engine_->counters();
+  EXPECT_EQ(before.steps, 0);
+  ASSERT_TRUE(RunToEnd(*engine_, GreedyRequest(prompt, kTokens))->run_status.ok());
+  const EngineCounters after = engine_->counters();
+  EXPECT_EQ(after.steps, kTokens);
+  EXPECT_EQ(after.step_tokens, static_cast<int64_t>(prompt.size()) + kTokens - 1);
+  EXPECT_GT(after.forward, absl::ZeroDuration());
+  EXPECT_GE(after.scheduling, absl::ZeroDuration());
+}
+
 TEST_F(EngineTest, TextEqualsDecodedTokens) {
   auto sink = RunToEnd(*engine_, GreedyRequest({kBos}, 60));
   EXPECT_EQ(sink->Text(), engine_->tokenizer().Decode(sink->Tokens(), /*at_text_start=*/true));

@@ -11,6 +11,7 @@
 #include "core/util/error_reason.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/core/engine_test_util.h"
 
 namespace tessera::server {
 namespace {
@@ -218,6 +219,16 @@ TEST(ProtoConvertTest, ModelInfoOfStories260K) {
   EXPECT_EQ(info.kv_cache_capacity_tokens(), 2048);
   EXPECT_EQ(info.device(), "cpu");
   EXPECT_GT(info.weight_bytes(), 0);
+  EXPECT_EQ(info.engine_counters().steps(), 0);  // nothing ran yet
+
+  // Three tokens after a one-token prompt: three passes of one token each.
+  ASSERT_TRUE(testing::RunToEnd(**engine, testing::GreedyRequest({1}, 3))->run_status.ok());
+  const EngineCounters counters = (*engine)->counters();
+  const pb::EngineCounters counted = ToModelInfoProto("stories", **engine).engine_counters();
+  EXPECT_EQ(counted.steps(), 3);
+  EXPECT_EQ(counted.step_tokens(), 3);
+  EXPECT_EQ(counted.forward_seconds(), absl::ToDoubleSeconds(counters.forward));
+  EXPECT_GE(counted.scheduling_seconds(), 0);  // may still grow: added after the step's end
 }
 
 }  // namespace
