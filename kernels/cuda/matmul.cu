@@ -7,25 +7,50 @@
 
 namespace tessera::cuda {
 
+namespace {
+
+cudaDataType_t OperandType(DType dtype) {
+  return dtype == DType::kF32 ? CUDA_R_32F : dtype == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+bool ValidShape(cublasHandle_t handle, int64_t m, int64_t n, int64_t k) {
+  constexpr int64_t kMaxDim = std::numeric_limits<int>::max();
+  return handle != nullptr && m >= 0 && n >= 0 && k > 0 && m <= kMaxDim && n <= kMaxDim &&
+         k <= kMaxDim;
+}
+
+}  // namespace
+
 cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
                       int64_t n, int64_t k, float* y, cudaStream_t stream) {
-  constexpr int64_t kMaxDim = std::numeric_limits<int>::max();
-  if (handle == nullptr || m < 0 || n < 0 ||
-      k <= 0 || m > kMaxDim || n > kMaxDim || k > kMaxDim) {
+  return MatmulSharedInput(handle, x, w, /*w_stride=*/0, /*count=*/1, dtype, m, n, k, y,
+                           /*y_stride=*/0, stream);
+}
+
+cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const void* w,
+                                 int64_t w_stride, int count, DType dtype, int64_t m, int64_t n,
+                                 int64_t k, float* y, int64_t y_stride, cudaStream_t stream) {
+  if (!ValidShape(handle, m, n, k) || count < 1 || w_stride < 0 || y_stride < 0) {
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const cublasStatus_t status = cublasSetStream(handle, stream);
   if (status != CUBLAS_STATUS_SUCCESS) return status;
-  const cudaDataType_t operand_type = dtype == DType::kF32   ? CUDA_R_32F
-                                      : dtype == DType::kF16 ? CUDA_R_16F
-                                                             : CUDA_R_16BF;
+  const cudaDataType_t operand_type = OperandType(dtype);
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
-                      static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), x,
-                      operand_type, static_cast<int>(k), &beta, y, CUDA_R_32F,
-                      static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  if (count == 1) {
+    return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+                        static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), x,
+                        operand_type, static_cast<int>(k), &beta, y, CUDA_R_32F,
+                        static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  }
+  // x's stride 0: every product reads the same input.
+  return cublasGemmStridedBatchedEx(
+      handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+      static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), w_stride, x, operand_type,
+      static_cast<int>(k), /*strideB=*/0, &beta, y, CUDA_R_32F, static_cast<int>(n), y_stride,
+      count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
 }  // namespace tessera::cuda

@@ -1,32 +1,36 @@
 // Elementwise and memory-bound: a grid-stride loop over the values, one thread per value.
-#include "kernels/cuda/swiglu.h"
-
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/swiglu.h"
 
 namespace tessera::cuda {
 namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void SwiGluKernel(const float* gate, const float* up, int64_t n, float* out) {
+template <typename O>
+__global__ void SwiGluKernel(const float* gate, const float* up, int64_t n, O* out) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const float g = gate[i];
-    out[i] = g / (1.0f + expf(-g)) * up[i];
+    FromFloat(g / (1.0f + expf(-g)) * up[i], out + i);
   }
 }
 
 }  // namespace
 
-cudaError_t SwiGlu(const float* gate, const float* up, int64_t n, float* out,
+cudaError_t SwiGlu(const float* gate, const float* up, int64_t n, void* out, DType out_dtype,
                    cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n >= 0);
   if (n == 0) return cudaSuccess;
   constexpr int64_t kMaxBlocks = 4096;  // the stride loop covers the rest
   const unsigned blocks = BlocksFor(n < kMaxBlocks * kThreads ? n : kMaxBlocks * kThreads,
                                     kThreads);
-  SwiGluKernel<<<blocks, kThreads, 0, stream>>>(gate, up, n, out);
-  return cudaGetLastError();
+  return DispatchDType(out_dtype, [&](auto tag) {
+    using O = typename decltype(tag)::type;
+    SwiGluKernel<O><<<blocks, kThreads, 0, stream>>>(gate, up, n, static_cast<O*>(out));
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace tessera::cuda

@@ -1,12 +1,13 @@
 // The cuBLAS matmul (with the fp32-to-half conversion that feeds it) against the CPU backend.
 #if TESSERA_HAVE_CUDA
 
+#include <cublas_v2.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <cstdint>
 #include <tuple>
 #include <vector>
-
-#include <cublas_v2.h>
-#include <gtest/gtest.h>
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/ops.h"
@@ -82,6 +83,40 @@ TEST_P(CudaMatmulTest, MatchesCpu) {
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
         << "m=" << s.m << " n=" << s.n << " k=" << s.k;
   }
+  cublasDestroy(handle);
+}
+
+// Two matrices back to back and one input, as a layer's k and v projections: each output where
+// y_stride puts it, the gap between them untouched.
+TEST_P(CudaMatmulTest, SharedInputMultipliesEachMatrix) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  constexpr int64_t kM = 5, kN = 48, kK = 256, kYStride = kM * kN + 7;
+  const std::vector<float> x = RoundedTo(test::RandomFloats(kM * kK, 18), GetParam());
+  const std::vector<float> both = test::RandomWeightValues(2 * kN * kK, 19);
+  const test::StoredWeight w(both, GetParam(), {2 * kN, kK});
+  std::vector<float> expected(2 * kM * kN);
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<float> one(both.begin() + i * kN * kK, both.begin() + (i + 1) * kN * kK);
+    const test::StoredWeight matrix(one, GetParam(), {kN, kK});
+    cpu::Matmul(x.data(), matrix.tensor(), kM, expected.data() + i * kM * kN);
+  }
+  test::DeviceValues x_device(x, GetParam());
+  cuda::DeviceBuffer<char> w_device;
+  ASSERT_EQ(w_device.Allocate(w.tensor().bytes()), cudaSuccess);
+  ASSERT_EQ(
+      cudaMemcpy(w_device.data(), w.tensor().data, w.tensor().bytes(), cudaMemcpyHostToDevice),
+      cudaSuccess);
+  auto y = test::PoisonedOutput(kYStride + kM * kN);
+  ASSERT_EQ(cuda::MatmulSharedInput(handle, x_device.data(), w_device.data(), kN * kK, 2,
+                                    GetParam(), kM, kN, kK, y.data(), kYStride, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  const std::vector<float> out = test::ToHost(y);
+  std::vector<float> products(out.begin(), out.begin() + kM * kN);
+  products.insert(products.end(), out.begin() + kYStride, out.end());
+  EXPECT_LT(test::RelativeError(products, expected), kTolerance);
+  for (int64_t i = kM * kN; i < kYStride; ++i) EXPECT_TRUE(std::isnan(out[i])) << i;
   cublasDestroy(handle);
 }
 

@@ -16,6 +16,10 @@ namespace {
 // fp32 activations; weights hold values exact in every dtype, so only the order of the
 // sum of squares differs between backends.
 constexpr double kTolerance = 1e-5;
+// A 16-bit output against the CPU's fp32 result rounded the same way: only values within that
+// 1e-5 of a rounding boundary may land an ulp apart (an ulp is 4e-3 relative in bf16), while
+// rounding by truncation would err by half an ulp on average.
+constexpr double kRoundedTolerance = 1e-4;
 constexpr float kEps = 1e-5f;
 
 class CudaRmsNormTest : public testing::TestWithParam<DType> {};
@@ -41,7 +45,7 @@ TEST_P(CudaRmsNormTest, MatchesCpu) {
     auto weight_device = WeightToDevice(weight.tensor());
     auto out = test::PoisonedOutput(kRows * dim);
     ASSERT_EQ(cuda::RmsNorm(x_device.data(), weight_device.data(), GetParam(), kEps, kRows, dim,
-                            out.data(), nullptr),
+                            out.data(), DType::kF32, nullptr),
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance) << "dim=" << dim;
   }
@@ -64,10 +68,37 @@ TEST_P(CudaRmsNormTest, FusedAddMatchesCpuAddThenNorm) {
   auto weight_device = WeightToDevice(weight.tensor());
   auto out = test::PoisonedOutput(kRows * kDim);
   ASSERT_EQ(cuda::AddRmsNorm(residual_device.data(), delta_device.data(), weight_device.data(),
-                             GetParam(), kEps, kRows, kDim, out.data(), nullptr),
+                             GetParam(), kEps, kRows, kDim, out.data(), DType::kF32, nullptr),
             cudaSuccess);
   EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance);
   EXPECT_EQ(test::ToHost(residual_device), expected_residual);  // one fp32 add: exact
+}
+
+// The form a tensor-core product over 16-bit weights takes as its operand.
+TEST_P(CudaRmsNormTest, SixteenBitOutputIsTheCpuResultRounded) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  constexpr int64_t kRows = 4;
+  constexpr int64_t kDim = 4096;
+  const std::vector<float> residual = test::RandomFloats(kRows * kDim, 10);
+  const std::vector<float> delta = test::RandomFloats(kRows * kDim, 11);
+  const test::StoredWeight weight(test::RandomWeightValues(kDim, 12), GetParam(), {kDim});
+  std::vector<float> sum(kRows * kDim);
+  cpu::Add(residual.data(), delta.data(), kRows * kDim, sum.data());
+  std::vector<float> expected(kRows * kDim);
+  cpu::RmsNorm(sum.data(), weight.tensor(), kEps, kRows, kDim, expected.data());
+  auto weight_device = WeightToDevice(weight.tensor());
+  for (DType out_dtype : {DType::kF16, DType::kBF16}) {
+    auto residual_device = test::ToDevice(residual);
+    auto delta_device = test::ToDevice(delta);
+    test::DeviceValues out(std::vector<float>(kRows * kDim, NAN), out_dtype);
+    ASSERT_EQ(cuda::AddRmsNorm(residual_device.data(), delta_device.data(), weight_device.data(),
+                               GetParam(), kEps, kRows, kDim, out.data(), out_dtype, nullptr),
+              cudaSuccess);
+    EXPECT_LT(test::RelativeError(out.ToHostFloats(), test::RoundedTo(expected, out_dtype)),
+              kRoundedTolerance)
+        << DTypeName(out_dtype);
+    EXPECT_EQ(test::ToHost(residual_device), sum);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaRmsNormTest, testing::ValuesIn(test::kAllDTypes),

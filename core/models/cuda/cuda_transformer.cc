@@ -14,6 +14,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -88,12 +89,21 @@ struct DeviceLayer {
   Tensor gate, up, down;                           // as SwiGluWeights
 };
 
+// Rows on their way into matrix products: fp32, or already rounded to the 16-bit type of the
+// weights that multiply them (s.x16), which the norm and SwiGLU kernels write directly so that
+// a GEMM needs no conversion pass before it.
+struct ProductInput {
+  void* data = nullptr;
+  DType dtype = DType::kF32;
+};
+
 // One pass's activations and inputs, for up to `tokens` tokens.
 struct Scratch {
   int64_t tokens = 0;
   cuda::DeviceBuffer<float> x, norm, block;  // [tokens, hidden]
   cuda::DeviceBuffer<float> q, attended;     // [tokens, q_dim]
-  cuda::DeviceBuffer<float> k, v;            // [tokens, kv_dim], on their way into the cache
+  // [2, tokens, kv_dim]: k's rows, then v's, on their way into the cache.
+  cuda::DeviceBuffer<float> kv;
   cuda::DeviceBuffer<float> gate, up;        // [tokens, ffn]
   cuda::DeviceBuffer<uint16_t> x16;          // [tokens, max(hidden, q_dim, ffn)] GEMM operand
   cuda::StepInputs inputs;                   // [tokens * layers] views, [tokens] ids, ...
@@ -217,9 +227,16 @@ class CudaTransformer : public Model {
   float* PassLogits(size_t chunks) const {
     return static_cast<int64_t>(chunks) <= kMaxGraphBatch ? logits_.data() : batch_logits_.data();
   }
-  // y = x @ w^T for n rows of x: a GEMV for one row, a GEMM for more.
-  absl::Status Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
-                      float* y) const;
+  // Where a kernel leaves n rows that only `weights` multiply next: for more than one row and
+  // weights all of one 16-bit type, s.x16 in that type; otherwise `fp32`.
+  static ProductInput InputFor(const Scratch& s, int64_t n,
+                               std::initializer_list<const Tensor*> weights, float* fp32);
+  // The n rows x as a GEMM over w takes them: as they are when in w's type, otherwise (fp32
+  // rows, 16-bit weights) converted into s.x16.
+  absl::StatusOr<const void*> GemmOperand(const Scratch& s, ProductInput x, const Tensor& w,
+                                          int64_t n) const;
+  // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more.
+  absl::Status Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n, float* y) const;
   // Every kernel of a pass over n tokens (the chunks' rows) on stream_, each chunk's last
   // token's logits left in `logits`. The projections run over all n rows; rotation and attention
   // per chunk, chunk c reading its cache through s.inputs' views [c * layers + l]. One token
@@ -227,9 +244,10 @@ class CudaTransformer : public Model {
   // replays for any other whose cache holds at most key.max_kv_len positions.
   absl::Status EnqueuePass(const Scratch& s, int64_t n, std::span<const ChunkPlan> chunks,
                            float* logits) const;
-  absl::Status AttentionLayer(const Scratch& s, int l, int64_t n,
-                              std::span<const ChunkPlan> chunks) const;
-  absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n) const;
+  // The attention and feed-forward blocks of layer l, `input` their norm's output.
+  absl::Status AttentionLayer(const Scratch& s, int l, int64_t n, std::span<const ChunkPlan> chunks,
+                              ProductInput input) const;
+  absl::Status FeedForwardLayer(const Scratch& s, int l, int64_t n, ProductInput input) const;
   // Runs the decode step's graph for `chunks` (one token each, one key), capturing it on first
   // use.
   absl::Status ReplayDecodeStep(std::span<const ChunkPlan> chunks) const;
@@ -278,8 +296,7 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   TESSERA_RETURN_IF_CUDA_ERROR(s.block.Allocate(n * hidden));
   TESSERA_RETURN_IF_CUDA_ERROR(s.q.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.attended.Allocate(n * q_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.k.Allocate(n * kv_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.v.Allocate(n * kv_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.kv.Allocate(2 * n * kv_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.gate.Allocate(n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.up.Allocate(n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
@@ -289,43 +306,72 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   return absl::OkStatus();
 }
 
-absl::Status CudaTransformer::Linear(const Scratch& s, const float* x, const Tensor& w, int64_t n,
+ProductInput CudaTransformer::InputFor(const Scratch& s, int64_t n,
+                                       std::initializer_list<const Tensor*> weights, float* fp32) {
+  const DType dtype = (*weights.begin())->dtype;
+  const bool one_16_bit_type =
+      dtype != DType::kF32 && std::all_of(weights.begin(), weights.end(),
+                                          [&](const Tensor* w) { return w->dtype == dtype; });
+  if (n > 1 && one_16_bit_type) return {s.x16.data(), dtype};
+  return {fp32, DType::kF32};
+}
+
+absl::StatusOr<const void*> CudaTransformer::GemmOperand(const Scratch& s, ProductInput x,
+                                                         const Tensor& w, int64_t n) const {
+  if (x.dtype == w.dtype) return x.data;
+  if (x.dtype != DType::kF32) {
+    return absl::InternalError("a GEMM's rows rounded to a type its weights are not in");
+  }
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::ConvertFromFloat(
+      static_cast<const float*>(x.data), n * w.cols(), w.dtype, s.x16.data(), stream_));
+  return s.x16.data();
+}
+
+absl::Status CudaTransformer::Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n,
                                      float* y) const {
   if (n == 1) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, x, w.rows(), w.cols(), y, stream_));
+    if (x.dtype != DType::kF32) return absl::InternalError("a GEMV's row not in fp32");
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, static_cast<const float*>(x.data),
+                                            w.rows(), w.cols(), y, stream_));
     return absl::OkStatus();
   }
-  if (w.dtype == DType::kF32) {
-    TESSERA_RETURN_IF_CUBLAS_ERROR(
-        cuda::Matmul(cublas_, x, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
-    return absl::OkStatus();
-  }
-  TESSERA_RETURN_IF_CUDA_ERROR(
-      cuda::ConvertFromFloat(x, n * w.cols(), w.dtype, s.x16.data(), stream_));
+  TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, x, w, n));
   TESSERA_RETURN_IF_CUBLAS_ERROR(
-      cuda::Matmul(cublas_, s.x16.data(), w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
+      cuda::Matmul(cublas_, operand, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
   return absl::OkStatus();
 }
 
 absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
-                                             std::span<const ChunkPlan> chunks) const {
+                                             std::span<const ChunkPlan> chunks,
+                                             ProductInput input) const {
   const DeviceLayer& layer = layers_[l];
   const AttentionConfig& c = layer.config;
   const int64_t kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
   float* q = s.q.data();  // [n, num_heads, head_dim]
-  float* k = s.k.data();  // [n, num_kv_heads, head_dim]
-  float* v = s.v.data();  // [n, num_kv_heads, head_dim]
-  const float* x = s.norm.data();
+  float* k = s.kv.data();            // [n, num_kv_heads, head_dim]
+  float* v = k + s.tokens * kv_dim;  // [n, num_kv_heads, head_dim]
   if (n == 1) {
+    const auto* x = static_cast<const float*>(input.data);
     const cuda::GemvMatrix qkv[] = {
         {layer.q.data, layer.q.rows(), q, DataOrNull(layer.q_bias), DTypeOrF32(layer.q_bias)},
         {layer.k.data, kv_dim, k, DataOrNull(layer.k_bias), DTypeOrF32(layer.k_bias)},
         {layer.v.data, kv_dim, v, DataOrNull(layer.v_bias), DTypeOrF32(layer.v_bias)}};
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
   } else {
-    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.q, n, q));
-    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.k, n, k));
-    TESSERA_RETURN_IF_ERROR(Linear(s, x, layer.v, n, v));
+    TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
+    // k and v were uploaded together (Create): one batched product where they lie a matrix
+    // apart.
+    const int64_t k_elements = layer.k.rows() * layer.k.cols();
+    if (layer.v.data == static_cast<const char*>(layer.k.data) + layer.k.bytes() &&
+        layer.v.rows() == layer.k.rows() && layer.v.cols() == layer.k.cols()) {
+      TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, input, layer.k, n));
+      TESSERA_RETURN_IF_CUBLAS_ERROR(
+          cuda::MatmulSharedInput(cublas_, operand, layer.k.data, k_elements, 2, layer.k.dtype, n,
+                                  layer.k.rows(), layer.k.cols(), k, v - k, stream_));
+    } else {
+      TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.k, n, k));
+      TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.v, n, v));
+    }
     if (layer.q_bias) {
       TESSERA_RETURN_IF_CUDA_ERROR(
           cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
@@ -342,12 +388,12 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   if (layer.q_norm) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(q, layer.q_norm->data, layer.q_norm->dtype,
                                                c.norm_eps, n * c.num_heads, c.head_dim, q,
-                                               stream_));
+                                               DType::kF32, stream_));
   }
   if (layer.k_norm) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(k, layer.k_norm->data, layer.k_norm->dtype,
                                                c.norm_eps, n * c.num_kv_heads, c.head_dim, k,
-                                               stream_));
+                                               DType::kF32, stream_));
   }
   const RopeConfig& rope = c.rope;
   const int64_t q_dim = int64_t{c.num_heads} * c.head_dim;
@@ -408,23 +454,26 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     }
     ++i;
   }
-  return Linear(s, s.attended.data(), layer.o, n, s.block.data());
+  return Linear(s, {s.attended.data()}, layer.o, n, s.block.data());
 }
 
-absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n) const {
+absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n,
+                                               ProductInput input) const {
   const DeviceLayer& layer = layers_[l];
   const int64_t ffn = layer.gate.rows();
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(layer.gate.data, layer.up.data, layer.gate.dtype,
-                                                  s.norm.data(), ffn, layer.gate.cols(),
-                                                  s.gate.data(), stream_));
+                                                  static_cast<const float*>(input.data), ffn,
+                                                  layer.gate.cols(), s.gate.data(), stream_));
   } else {
-    TESSERA_RETURN_IF_ERROR(Linear(s, s.norm.data(), layer.gate, n, s.gate.data()));
-    TESSERA_RETURN_IF_ERROR(Linear(s, s.norm.data(), layer.up, n, s.up.data()));
-    TESSERA_RETURN_IF_CUDA_ERROR(
-        cuda::SwiGlu(s.gate.data(), s.up.data(), n * ffn, s.gate.data(), stream_));
+    TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.gate, n, s.gate.data()));
+    TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.up, n, s.up.data()));
+    const ProductInput activated = InputFor(s, n, {&layer.down}, s.gate.data());
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(s.gate.data(), s.up.data(), n * ffn, activated.data,
+                                              activated.dtype, stream_));
+    return Linear(s, activated, layer.down, n, s.block.data());
   }
-  return Linear(s, s.gate.data(), layer.down, n, s.block.data());
+  return Linear(s, {s.gate.data()}, layer.down, n, s.block.data());
 }
 
 absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
@@ -436,33 +485,42 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::EmbeddingGather(token_embd_.data, token_embd_.dtype,
                                                      info_.vocab_size, hidden, s.inputs.ids(), n, x,
                                                      stream_));
+  const int layers = static_cast<int>(layers_.size());
+  // The norm before a layer's attention, as its q, k and v projections take it.
+  const auto attention_input = [&](int l) {
+    return InputFor(s, n, {&layers_[l].q, &layers_[l].k, &layers_[l].v}, norm);
+  };
+  ProductInput input = attention_input(0);
   const Tensor& first_norm = layers_.front().attn_norm;
-  TESSERA_RETURN_IF_CUDA_ERROR(
-      cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden, norm, stream_));
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden,
+                                             input.data, input.dtype, stream_));
+  for (int l = 0; l < layers; ++l) {
     // x += attention(norm); norm = rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, chunks));
+    TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, chunks, input));
     const Tensor& ffn_norm = layers_[l].ffn_norm;
+    input = InputFor(s, n, {&layers_[l].gate, &layers_[l].up}, norm);
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), ffn_norm.data, ffn_norm.dtype,
-                                                  eps, n, hidden, norm, stream_));
-    // x += feed_forward(norm); norm = the next layer's (or the final) rms_norm(x)
-    TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n));
-    const Tensor& next_norm =
-        l + 1 < static_cast<int>(layers_.size()) ? layers_[l + 1].attn_norm : output_norm_;
+                                                  eps, n, hidden, input.data, input.dtype,
+                                                  stream_));
+    // x += feed_forward(norm); norm = the next layer's (or the final, in fp32) rms_norm(x)
+    TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n, input));
+    const Tensor& next_norm = l + 1 < layers ? layers_[l + 1].attn_norm : output_norm_;
+    input = l + 1 < layers ? attention_input(l + 1) : ProductInput{norm};
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data,
-                                                  next_norm.dtype, eps, n, hidden, norm, stream_));
+                                                  next_norm.dtype, eps, n, hidden, input.data,
+                                                  input.dtype, stream_));
   }
   // Logits of each chunk's last token only: that is all sampling needs.
-  if (chunks.size() == 1) return Linear(s, norm + (n - 1) * hidden, output_, 1, logits);
+  if (chunks.size() == 1) return Linear(s, {norm + (n - 1) * hidden}, output_, 1, logits);
   // One token a chunk (a decoding batch): every row is a last row.
-  if (static_cast<int64_t>(chunks.size()) == n) return Linear(s, norm, output_, n, logits);
+  if (static_cast<int64_t>(chunks.size()) == n) return Linear(s, {norm}, output_, n, logits);
   float* last = s.block.data();  // [chunks, hidden]; the blocks' outputs are spent
   for (size_t i = 0; i < chunks.size(); ++i) {
     TESSERA_RETURN_IF_CUDA_ERROR(
         cudaMemcpyAsync(last + i * hidden, norm + (chunks[i].first + chunks[i].n - 1) * hidden,
                         hidden * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
   }
-  return Linear(s, last, output_, static_cast<int64_t>(chunks.size()), logits);
+  return Linear(s, {last}, output_, static_cast<int64_t>(chunks.size()), logits);
 }
 
 absl::Status CudaTransformer::ReplayDecodeStep(std::span<const ChunkPlan> chunks) const {
@@ -716,8 +774,8 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   }
   std::vector<Tensor*> weights = {&model->token_embd_, &model->output_norm_, &model->output_};
   for (DeviceLayer& layer : model->layers_) {
-    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.k, &layer.v, &layer.o,
-                      &layer.gate, &layer.up, &layer.down}) {
+    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.o, &layer.gate, &layer.up,
+                      &layer.down}) {
       weights.push_back(t);
     }
     for (std::optional<Tensor>* t :
@@ -731,6 +789,9 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   for (const Tensor* t : weights) {
     if (counted.insert(t->data).second) total += static_cast<int64_t>(t->bytes());
   }
+  for (const DeviceLayer& layer : model->layers_) {
+    total += static_cast<int64_t>(layer.k.bytes() + layer.v.bytes());
+  }
   TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device, total, "the model's weights"));
 
   TESSERA_RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&model->stream_, cudaStreamNonBlocking));
@@ -743,6 +804,12 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
                                                     model->cublas_workspace_.size()));
   for (Tensor* t : weights) {
     TESSERA_ASSIGN_OR_RETURN(*t, model->weights_.Upload(*t));
+    progress(model->weights_.bytes(), total);
+  }
+  // Back to back, so that a batch's k and v projections are one batched GEMM.
+  for (DeviceLayer& layer : model->layers_) {
+    Tensor* const kv[] = {&layer.k, &layer.v};
+    TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(kv));
     progress(model->weights_.bytes(), total);
   }
 

@@ -12,20 +12,41 @@ DeviceWeights::~DeviceWeights() {
 }
 
 absl::StatusOr<Tensor> DeviceWeights::Upload(const Tensor& host) {
-  const auto key = std::make_pair(host.data, host.bytes());
-  if (const auto it = uploaded_.find(key); it != uploaded_.end()) return it->second;
-
   Tensor device = host;
-  device.device = Device::kCuda;
-  void* data = nullptr;
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMalloc(&data, device.bytes()));
-  allocations_.push_back(data);
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpy(data, host.data, device.bytes(), cudaMemcpyHostToDevice));
-  device.data = data;
-  bytes_ += static_cast<int64_t>(device.bytes());
-  uploaded_.emplace(key, device);
+  Tensor* const one[] = {&device};
+  TESSERA_RETURN_IF_ERROR(UploadTogether(one));
   return device;
+}
+
+absl::Status DeviceWeights::UploadTogether(std::span<Tensor* const> tensors) {
+  constexpr size_t kAlignment = 256;
+  const auto aligned = [](size_t bytes) {
+    return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  };
+  size_t total = 0;
+  for (const Tensor* t : tensors) {
+    if (!uploaded_.contains(std::make_pair(t->data, t->bytes()))) total += aligned(t->bytes());
+  }
+  char* data = nullptr;
+  if (total > 0) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaSetDevice(device_));
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMalloc(&data, total));
+    allocations_.push_back(data);
+  }
+  for (Tensor* t : tensors) {
+    const auto key = std::make_pair(t->data, t->bytes());
+    if (const auto it = uploaded_.find(key); it != uploaded_.end()) {
+      *t = it->second;
+      continue;
+    }
+    TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpy(data, t->data, t->bytes(), cudaMemcpyHostToDevice));
+    t->data = data;
+    t->device = Device::kCuda;
+    bytes_ += static_cast<int64_t>(t->bytes());
+    uploaded_.emplace(key, *t);
+    data += aligned(t->bytes());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tessera::cuda

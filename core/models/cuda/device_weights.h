@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,11 @@ class DeviceWeights {
   // The device copy of `host` (CPU memory), uploading it the first time it is asked for.
   // Errors: those of cudaMalloc and cudaMemcpy as a status.
   absl::StatusOr<Tensor> Upload(const Tensor& host);
+  // Uploads the host tensors `*tensors` into one allocation, back to back in order, each
+  // starting on a 256-byte boundary, and replaces each by its device copy: equal matrices then lie
+  // a whole matrix apart, so one strided batched GEMM multiplies them all. A tensor uploaded
+  // before (a tied one) keeps its earlier copy.
+  absl::Status UploadTogether(std::span<Tensor* const> tensors);
 
   int64_t bytes() const { return bytes_; }
 
