@@ -3,8 +3,9 @@
 // its next request when the previous one ends) or at a request rate (open loop: Poisson
 // arrivals, with a cap on the requests outstanding), and reports output tokens/s, requests/s,
 // time to first token, inter-token latency and whole-request latency (p50/p90/p99, mean), mean
-// lengths and the failed requests by gRPC status code: as markdown tables on stdout, and the
-// same figures as JSON with --json.
+// lengths, the failed requests by gRPC status code and what the server's engine did during the
+// measured phase (engine_use.h): as markdown tables on stdout, and the same figures as JSON with
+// --json.
 //
 //   tessera-load --server HOST:PORT --model NAME
 //                [--concurrency N | --rate R [--max_outstanding 256]]
