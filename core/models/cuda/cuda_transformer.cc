@@ -361,13 +361,12 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
     // k and v were uploaded together (Create): one batched product where they lie a matrix
     // apart.
-    const int64_t k_elements = layer.k.rows() * layer.k.cols();
     if (layer.v.data == static_cast<const char*>(layer.k.data) + layer.k.bytes() &&
         layer.v.rows() == layer.k.rows() && layer.v.cols() == layer.k.cols()) {
       TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, input, layer.k, n));
-      TESSERA_RETURN_IF_CUBLAS_ERROR(
-          cuda::MatmulSharedInput(cublas_, operand, layer.k.data, k_elements, 2, layer.k.dtype, n,
-                                  layer.k.rows(), layer.k.cols(), k, v - k, stream_));
+      TESSERA_RETURN_IF_CUBLAS_ERROR(cuda::MatmulSharedInput(
+          cublas_, operand, layer.k.data, layer.k.rows() * layer.k.cols(), 2, layer.k.dtype, n,
+          layer.k.rows(), layer.k.cols(), k, v - k, stream_));
     } else {
       TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.k, n, k));
       TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.v, n, v));
