@@ -8,9 +8,10 @@
 // And the token choice over Qwen2's vocabulary, greedy and each kind of draw, with flat and with
 // peaked logits, each as the server makes it (chosen and brought back), against the path without
 // it: the logits copied back and chosen on the host (cpu::ChooseToken).
-// And the rate of the compute-bound prefill attention (same heads, causal, fp32), in TFLOP/s
+// And the rate of the compute-bound prefill attention (same heads, causal, fp32 queries; the fp32
+// kernel on an fp32 cache, the tensor-core kernel on an fp32 and on a bf16 cache), in TFLOP/s
 // against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak; with a sliding
-// window, of the work inside the window.
+// window, of the work inside the window. Beside it, a 2048-token prompt's cuBLAS products.
 // Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
 // figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
 //
@@ -417,6 +418,44 @@ struct ComputeRow {
   double seconds;
 };
 
+// A 2048-token prompt's products at Llama-3-8B's shapes, compute-bound: Matmul's fp32 output,
+// which the engine uses, against cuBLAS writing bf16 (half the output bytes), in TFLOP/s.
+void BenchPrefillGemm(std::vector<ComputeRow>& rows, cublasHandle_t handle) {
+  constexpr int64_t kTokens = 2048;
+  const MatrixShape shapes[] = {
+      {4096, 4096, "q/o proj"}, {14336, 4096, "gate/up proj"}, {4096, 14336, "down proj"}};
+  for (const MatrixShape& s : shapes) {
+    DeviceBuffer<__nv_bfloat16> w = RandomBf16(s.n * s.k, 11);
+    DeviceBuffer<__nv_bfloat16> x = RandomBf16(kTokens * s.k, 12);
+    DeviceBuffer<float> y;
+    BENCH_CHECK(y.Allocate(kTokens * s.n));
+    DeviceBuffer<__nv_bfloat16> y16;
+    BENCH_CHECK(y16.Allocate(kTokens * s.n));
+    const double flops = 2.0 * kTokens * s.n * s.k;
+    const std::string shape = "m=2048 " + std::to_string(s.n) + "x" + std::to_string(s.k);
+    rows.push_back({"gemm fp32 out", shape, flops,
+                    MedianSeconds(
+                        [&](int) {
+                          BENCH_CHECK(Matmul(handle, x.data(), w.data(), DType::kBF16, kTokens, s.n,
+                                             s.k, y.data(), nullptr));
+                        },
+                        1)});
+    rows.push_back({"gemm bf16 out", shape, flops,
+                    MedianSeconds(
+                        [&](int) {
+                          const float alpha = 1, beta = 0;
+                          BENCH_CHECK(cublasGemmEx(
+                              handle, CUBLAS_OP_T, CUBLAS_OP_N, s.n, kTokens, s.k, &alpha, w.data(),
+                              CUDA_R_16BF, s.k, x.data(), CUDA_R_16BF, s.k, &beta, y16.data(),
+                              CUDA_R_16BF, s.n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                        },
+                        1)});
+  }
+}
+
+using PrefillKernel = cudaError_t (*)(const float*, const KvCacheView*, DType, int64_t, int64_t,
+                                      const AttentionShape&, float*, cudaStream_t);
+
 void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
   for (const AttentionCase c :
        {AttentionCase{512, 0}, AttentionCase{2048, 0}, AttentionCase{2048, 512}}) {
@@ -427,10 +466,13 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
     const int64_t cache_values = n_blocks * kKvBlockTokens * shape.n_kv_heads * shape.head_dim;
     DeviceBuffer<float> k_cache = RandomFloats(cache_values, 6);
     DeviceBuffer<float> v_cache = RandomFloats(cache_values, 7);
+    DeviceBuffer<__nv_bfloat16> k_cache_bf16 = RandomBf16(cache_values, 6);
+    DeviceBuffer<__nv_bfloat16> v_cache_bf16 = RandomBf16(cache_values, 7);
     DeviceBuffer<int32_t> block_table = InOrderBlockTable(n_blocks);
     DeviceBuffer<KvCacheView> view;
-    BENCH_CHECK(view.Upload(
-        std::vector<KvCacheView>{{k_cache.data(), v_cache.data(), block_table.data(), n_tokens}}));
+    BENCH_CHECK(view.Upload(std::vector<KvCacheView>{
+        {k_cache.data(), v_cache.data(), block_table.data(), n_tokens},
+        {k_cache_bf16.data(), v_cache_bf16.data(), block_table.data(), n_tokens}}));
     DeviceBuffer<float> out;
     BENCH_CHECK(out.Allocate(n_tokens * shape.n_heads * shape.head_dim));
     // Two matrix products (scores, values) of 2 flops per multiply-add over the visible query-key
@@ -440,14 +482,22 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
     const double visible_pairs = c.sliding_window > 0 ? n * w - w * (w - 1) / 2 : n * n / 2;
     const double flops = 4.0 * visible_pairs * shape.n_heads * shape.head_dim;
     const std::string label = WithWindow(std::to_string(n_tokens) + " tokens", c.sliding_window);
-    for (const auto& [name, kernel] :
-         {std::pair{"attention prefill", &AttentionPrefill},
-          std::pair{"attention prefill tc", &AttentionPrefillTensorCore}}) {
-      rows.push_back({name, label, flops,
+    // The fp32 cache of the reference-precision models, and the bf16 cache of bf16 models.
+    struct Variant {
+      const char* name;
+      PrefillKernel kernel;
+      DType cache_dtype;
+    };
+    for (const Variant& v :
+         {Variant{"attention prefill", &AttentionPrefill, DType::kF32},
+          Variant{"attention prefill tc", &AttentionPrefillTensorCore, DType::kF32},
+          Variant{"attention prefill tc bf16", &AttentionPrefillTensorCore, DType::kBF16}}) {
+      const KvCacheView* cache = view.data() + (v.cache_dtype == DType::kF32 ? 0 : 1);
+      rows.push_back({v.name, label, flops,
                       MedianSeconds(
                           [&](int) {
-                            BENCH_CHECK(kernel(q.data(), view.data(), DType::kF32, n_tokens, 0,
-                                               shape, out.data(), nullptr));
+                            BENCH_CHECK(v.kernel(q.data(), cache, v.cache_dtype, n_tokens, 0, shape,
+                                                 out.data(), nullptr));
                           },
                           1)});
     }
@@ -526,6 +576,7 @@ int main(int argc, char** argv) {
   if (runs("attention")) BenchAttentionDecode(rows);
   std::vector<ComputeRow> compute_rows;
   if (runs("attention")) BenchAttentionPrefill(compute_rows);
+  if (runs("attention")) BenchPrefillGemm(compute_rows, handle);
   Report(rows, copy_bandwidth, json_path);
   ReportCompute(compute_rows);
   if (runs("token")) {

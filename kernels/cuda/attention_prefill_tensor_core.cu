@@ -1,37 +1,46 @@
 // Flash attention in the style of FlashAttention-2. One block of four warps per (tile of 64
-// queries, query head); each warp owns 16 query rows. The query tile is staged once through
-// shared memory (fp32 read, bf16 stored) into registers as mma A fragments. Per 64-key tile the
-// block stages K (bf16, [key][dim]) and V transposed (bf16, [dim][key]), so that every B fragment
-// is a 32-bit shared-memory load of two neighbouring values; rows are padded by 8 values so the
-// eight row groups of a fragment load hit distinct banks. A key's K and V come from the pool row
-// that the block table gives its position (kernels/kv_blocks.h). Each warp then computes its
-// 16 x 64 scores with m16n8k16 mma, masks them (causal, window, past the cache), folds them into
-// its running max and sum (log2 units, so exp is one exp2; the max is shared by the four lanes of
-// a row through two shuffles), and multiplies the probabilities, whose accumulator layout is
-// already the A-fragment layout of the next mma, by V. Query tiles are issued longest first.
+// queries, query head); each warp owns 16 query rows, held in registers as mma A fragments after
+// one pass through shared memory (fp32 read, bf16 stored). Keys are visited 64 at a time. A key
+// tile's K and V rows (bf16, [key][dim], rows padded by 8 values so that the eight 16-byte rows
+// an ldmatrix reads fall in distinct banks) are staged into one of two buffers while the warps
+// work on the other: a bf16 cache is copied with cp.async and needs no registers, other cache
+// types are converted through registers. K's B fragments come from ldmatrix, V's from
+// ldmatrix.trans, four 8x8 matrices (two mma's operands) per instruction. A key's K and V come
+// from the pool row that the block table gives its position (kernels/kv_blocks.h). Each warp
+// computes its 16 x 64 scores with m16n8k16 mma, masks them when the tile crosses the causal
+// diagonal or a window's start, folds them into its running max and sum (log2 units, so exp is
+// one exp2 of a fused multiply-add; a row's max is shared by its four lanes through two
+// shuffles), and multiplies the probabilities, whose accumulator layout is already the
+// A-fragment layout of the next mma, by V. Query tiles are issued longest first.
 // Keys outside [the tile's first visible position, the cache's end) are staged as zeros, so
-// values there (possibly never written) cannot turn a zero probability into NaN; their loads read
-// the first visible key instead, as the block table ends with the cache.
-#include "kernels/cuda/attention_prefill_tensor_core.h"
-
+// values there (possibly never written) cannot turn a zero probability into NaN.
 #include <cuda_bf16.h>
 
 #include <cmath>
+#include <type_traits>
 
+#include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 
 namespace tessera::cuda {
 namespace {
 
-constexpr int kQueryTile = 64;
-constexpr int kKeyTile = 64;
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kRowsPerWarp = kQueryTile / kWarps;  // 16: one mma row block
-constexpr int kPad = 8;                            // bf16 values after each shared row
+constexpr int kRowsPerWarp = 16;  // one mma row block
+constexpr int kQueryTile = kWarps * kRowsPerWarp;
+constexpr int kKeyTile = 64;
+constexpr int kPad = 8;  // bf16 values after each shared row
 constexpr float kLog2E = 1.4426950408889634f;
-static_assert(kRowsPerWarp == 16);
+static_assert(kQueryTile <= 2 * kKeyTile, "the Q tile passes through one buffer");
+
+// Shared memory: two buffers, each a K tile and a V tile of [kKeyTile][D + kPad] bf16. The Q
+// tile passes through the second buffer before the first key tile is read.
+template <int D>
+constexpr int kTileValues = kKeyTile*(D + kPad);
+template <int D>
+constexpr size_t kSharedBytes = 4 * kTileValues<D> * sizeof(__nv_bfloat16);
 
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                     uint32_t b1) {
@@ -42,27 +51,50 @@ __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], uint3
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// Four 8x8 bf16 matrices; lanes 8m..8m+7 give the addresses of matrix m's rows, and register m
+// receives matrix m (transposed with kTranspose) in the mma fragment layout.
+template <bool kTranspose>
+__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (kTranspose) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  }
+}
+
+// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
+__device__ __forceinline__ void CopyAsync16(__nv_bfloat16* dst, const void* src, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void WaitForCopies() {
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
+
 __device__ __forceinline__ uint32_t Pack(float low, float high) {
   const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
   return *reinterpret_cast<const uint32_t*>(&pair);
 }
 
-__device__ __forceinline__ uint32_t Load32(const __nv_bfloat16* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
-
 // Rows [first_row, first_row + 64) of a matrix of fp32, bf16 or fp16 (row r's D values at
-// src + row_offset(r)) into dst ([64][D + kPad] bf16); rows outside [valid_begin, valid_end)
-// become zeros. Such a row reads row valid_begin and drops it rather than skip the load: a branch
-// around the load (and the row's lookup) would keep the loop's loads from being issued together.
-// The fixed trip count lets the loop unroll without a remainder.
-template <int D, typename T, typename RowOffset>
-__device__ void StageRows(const T* src, RowOffset row_offset, int64_t first_row,
-                          int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
+// src + row_offset(r)) into dst ([64][D + kPad] bf16) through registers; rows outside
+// [valid_begin, valid_end) become zeros. Such a row reads row valid_begin and drops it rather
+// than skip the load: a branch around the load (and the row's lookup) would keep the loop's loads
+// from being issued together. The fixed trip count lets the loop unroll without a remainder.
+template <int D, int kRows, typename T, typename RowOffset>
+__device__ void ConvertRows(const T* src, RowOffset row_offset, int64_t first_row,
+                            int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
   constexpr int kVecsPerRow = D / 4;
-  static_assert(kKeyTile * kVecsPerRow % kThreads == 0);
+  static_assert(kRows * kVecsPerRow % kThreads == 0);
 #pragma unroll 4
-  for (int step = 0; step < kKeyTile * kVecsPerRow / kThreads; ++step) {
+  for (int step = 0; step < kRows * kVecsPerRow / kThreads; ++step) {
     const int i = threadIdx.x + kThreads * step;
     const int r = i / kVecsPerRow;
     const int d = (i % kVecsPerRow) * 4;
@@ -74,27 +106,30 @@ __device__ void StageRows(const T* src, RowOffset row_offset, int64_t first_row,
   }
 }
 
-// The same rows transposed: dst[d][r] ([D][64 + kPad] bf16). Neighbouring threads write
-// neighbouring keys, and each thread stays on one row, so it looks the row up once.
+// A key tile's K and V rows into k_dst and v_dst: copied as they are from a bf16 cache (to be
+// waited for with WaitForCopies), converted from any other.
 template <int D, typename T, typename RowOffset>
-__device__ void StageTransposed(const T* src, RowOffset row_offset, int64_t first_row,
-                                int64_t valid_begin, int64_t valid_end, __nv_bfloat16* dst) {
-  constexpr int kRowThreads = kThreads / kKeyTile;  // threads that share a row
-  static_assert(kThreads % kKeyTile == 0 && D / 4 % kRowThreads == 0);
-  const int r = threadIdx.x % kKeyTile;
-  const int64_t row = first_row + r;
-  const bool valid = row >= valid_begin && row < valid_end;
-  const T* row_src = src + row_offset(valid ? row : valid_begin);
+__device__ void StageKeyTile(const T* k_src, const T* v_src, RowOffset row_offset,
+                             int64_t first_row, int64_t valid_begin, int64_t valid_end,
+                             __nv_bfloat16* k_dst, __nv_bfloat16* v_dst) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    constexpr int kCopiesPerRow = D / 8;
+    static_assert(kKeyTile * kCopiesPerRow % kThreads == 0);
 #pragma unroll
-  for (int step = 0; step < D / 4 / kRowThreads; ++step) {
-    const int d = (threadIdx.x / kKeyTile + kRowThreads * step) * 4;
-    const float4 loaded = Load4AsFloat(row_src + d);
-    const float4 v = valid ? loaded : float4{0, 0, 0, 0};
-    constexpr int kStride = kKeyTile + kPad;
-    dst[(d + 0) * kStride + r] = __float2bfloat16_rn(v.x);
-    dst[(d + 1) * kStride + r] = __float2bfloat16_rn(v.y);
-    dst[(d + 2) * kStride + r] = __float2bfloat16_rn(v.z);
-    dst[(d + 3) * kStride + r] = __float2bfloat16_rn(v.w);
+    for (int step = 0; step < kKeyTile * kCopiesPerRow / kThreads; ++step) {
+      const int i = threadIdx.x + kThreads * step;
+      const int r = i / kCopiesPerRow;
+      const int d = (i % kCopiesPerRow) * 8;
+      const int64_t row = first_row + r;
+      const bool valid = row >= valid_begin && row < valid_end;
+      const int64_t offset = row_offset(valid ? row : valid_begin) + d;
+      CopyAsync16(k_dst + r * (D + kPad) + d, k_src + offset, valid);
+      CopyAsync16(v_dst + r * (D + kPad) + d, v_src + offset, valid);
+    }
+    CommitCopies();
+  } else {
+    ConvertRows<D, kKeyTile>(k_src, row_offset, first_row, valid_begin, valid_end, k_dst);
+    ConvertRows<D, kKeyTile>(v_src, row_offset, first_row, valid_begin, valid_end, v_dst);
   }
 }
 
@@ -113,10 +148,12 @@ __global__ void __launch_bounds__(kThreads)
     AttentionPrefillTensorCoreKernel(const float* q, const KvCacheView* cache, int64_t n_tokens,
                                      int64_t first_position, int n_heads, int n_kv_heads,
                                      int64_t window, float scale_log2, float* out) {
+  static_assert(D % 32 == 0, "fragments are loaded for two mma steps at a time");
   constexpr int kRowStride = D + kPad;
-  constexpr int kKeyStride = kKeyTile + kPad;
-  __shared__ __align__(16) __nv_bfloat16 rows[kKeyTile * kRowStride];  // the Q tile, then K tiles
-  __shared__ __align__(16) __nv_bfloat16 v_t[D * kKeyStride];          // V tile, [dim][key]
+  extern __shared__ __align__(16) __nv_bfloat16 shared[];
+  // Buffer b's K tile, then its V tile.
+  const auto k_tile_of = [&](int b) { return shared + 2 * b * kTileValues<D>; };
+  const auto v_tile_of = [&](int b) { return shared + (2 * b + 1) * kTileValues<D>; };
 
   const int64_t tile = gridDim.x - 1 - blockIdx.x;  // longest first
   const int head = blockIdx.y;
@@ -125,6 +162,9 @@ __global__ void __launch_bounds__(kThreads)
   const int lane = threadIdx.x % 32;
   const int g = lane / 4;  // the row (and B-fragment column) this lane serves
   const int t = lane % 4;  // its pair of columns (A) or rows (B)
+  // The row and the matrix whose address this lane gives ldmatrix.
+  const int matrix_row = lane % 8;
+  const int matrix = lane / 8;
   const int64_t q_stride = static_cast<int64_t>(n_heads) * D;
   const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * D;
   const int64_t first_token = tile * kQueryTile;
@@ -146,72 +186,92 @@ __global__ void __launch_bounds__(kThreads)
   __builtin_assume(__isGlobal(v_head));
   __builtin_assume(__isGlobal(block_table));
   const auto cache_row = [&](int64_t position) { return KvRow(block_table, position) * kv_stride; };
+  const auto stage = [&](int64_t key_begin, int buffer) {
+    StageKeyTile<D>(k_head, v_head, cache_row, key_begin, first_key, cache_end, k_tile_of(buffer),
+                    v_tile_of(buffer));
+  };
+  stage(first_key, 0);
 
-  // The warp's 16 query rows as A fragments, D / 16 of them.
+  // The warp's 16 query rows as A fragments, D / 16 of them: matrices 0-3 are rows 0-7 and
+  // 8-15 of dims 0-7, then the same rows of dims 8-15.
   uint32_t q_frag[D / 16][4];
   const auto token_row = [&](int64_t token) { return token * q_stride; };
-  StageRows<D>(q + head * D, token_row, first_token, 0, n_tokens, rows);
+  ConvertRows<D, kQueryTile>(q + head * D, token_row, first_token, 0, n_tokens, k_tile_of(1));
   __syncthreads();
   const int r0 = warp * kRowsPerWarp;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
-    const __nv_bfloat16* base = rows + kk * 16 + t * 2;
-    q_frag[kk][0] = Load32(base + (r0 + g) * kRowStride);
-    q_frag[kk][1] = Load32(base + (r0 + g + 8) * kRowStride);
-    q_frag[kk][2] = Load32(base + (r0 + g) * kRowStride + 8);
-    q_frag[kk][3] = Load32(base + (r0 + g + 8) * kRowStride + 8);
+    LoadMatrices<false>(q_frag[kk], k_tile_of(1) + (r0 + matrix % 2 * 8 + matrix_row) * kRowStride +
+                                        kk * 16 + matrix / 2 * 8);
   }
 
   // This lane's two rows: g and g + 8 of the warp's block.
   const int64_t row_position[2] = {first_query + r0 + g, first_query + r0 + g + 8};
-  float running_max[2] = {-INFINITY, -INFINITY};
+  float running_max[2] = {-INFINITY, -INFINITY};  // of the raw scores
   float running_sum[2] = {0.0f, 0.0f};  // this lane's share; summed over the quad at the end
   float o[D / 8][4] = {};
 
-  for (int64_t key_begin = first_key; key_begin <= last_query; key_begin += kKeyTile) {
-    __syncthreads();  // the previous tile (or the Q tile) is no longer read
-    StageRows<D>(k_head, cache_row, key_begin, first_key, cache_end, rows);
-    StageTransposed<D>(v_head, cache_row, key_begin, first_key, cache_end, v_t);
+  const int64_t n_key_tiles = (last_query - first_key) / kKeyTile + 1;
+  for (int64_t i = 0; i < n_key_tiles; ++i) {
+    const int64_t key_begin = first_key + i * kKeyTile;
+    const int buffer = static_cast<int>(i % 2);
+    // Tile i has arrived, and every warp is done with tile i - 1 (or the Q tile), whose buffer
+    // takes tile i + 1 next, while this one is read.
+    WaitForCopies();
     __syncthreads();
+    if (i + 1 < n_key_tiles) stage(key_begin + kKeyTile, 1 - buffer);
+    const __nv_bfloat16* k_tile = k_tile_of(buffer);
+    const __nv_bfloat16* v_tile = v_tile_of(buffer);
 
+    // Scores: matrices 0-3 are keys j*8.. of dims kk*16 + 0, 8, 16, 24: B fragments for steps
+    // kk and kk + 1.
     float s[kKeyTile / 8][4] = {};
 #pragma unroll
     for (int j = 0; j < kKeyTile / 8; ++j) {
-      const __nv_bfloat16* key_row = rows + (j * 8 + g) * kRowStride + t * 2;
+      const __nv_bfloat16* key_row = k_tile + (j * 8 + matrix_row) * kRowStride + matrix * 8;
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        Mma(s[j], q_frag[kk], Load32(key_row + kk * 16), Load32(key_row + kk * 16 + 8));
+      for (int kk = 0; kk < D / 16; kk += 2) {
+        uint32_t b[4];
+        LoadMatrices<false>(b, key_row + kk * 16);
+        Mma(s[j], q_frag[kk], b[0], b[1]);
+        Mma(s[j], q_frag[kk + 1], b[2], b[3]);
       }
     }
 
-    float tile_max[2] = {-INFINITY, -INFINITY};
+    // Only tiles that cross the diagonal or a row's window start need the mask.
+    const bool masked =
+        key_begin + kKeyTile - 1 > first_query || (window > 0 && key_begin <= last_query - window);
+    if (masked) {
 #pragma unroll
-    for (int j = 0; j < kKeyTile / 8; ++j) {
+      for (int j = 0; j < kKeyTile / 8; ++j) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int half = e / 2;
-        const int64_t key = key_begin + j * 8 + t * 2 + e % 2;
-        const int64_t position = row_position[half];
-        const bool visible = key <= position && key < cache_end &&
-                             (window == 0 || key > position - window);
-        s[j][e] = visible ? s[j][e] * scale_log2 : -INFINITY;
-        tile_max[half] = fmaxf(tile_max[half], s[j][e]);
+        for (int e = 0; e < 4; ++e) {
+          const int64_t key = key_begin + j * 8 + t * 2 + e % 2;
+          const int64_t position = row_position[e / 2];
+          const bool visible = key <= position && (window == 0 || key > position - window);
+          if (!visible) s[j][e] = -INFINITY;
+        }
       }
     }
     float rescale[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const float new_max = fmaxf(running_max[half], QuadMax(tile_max[half]));
+      float tile_max = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < kKeyTile / 8; ++j) {
+        tile_max = fmaxf(tile_max, fmaxf(s[j][2 * half], s[j][2 * half + 1]));
+      }
+      const float new_max = fmaxf(running_max[half], QuadMax(tile_max));
       // A row that has seen no key yet keeps a max of -inf; subtracting 0 then keeps every
       // probability at exp2(-inf) = 0 instead of NaN.
-      const float base = new_max == -INFINITY ? 0.0f : new_max;
-      rescale[half] = exp2f(running_max[half] - base);
+      const float base = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
+      rescale[half] = exp2f(running_max[half] * scale_log2 - base);
       running_max[half] = new_max;
       running_sum[half] *= rescale[half];
 #pragma unroll
       for (int j = 0; j < kKeyTile / 8; ++j) {
-        s[j][2 * half] = exp2f(s[j][2 * half] - base);
-        s[j][2 * half + 1] = exp2f(s[j][2 * half + 1] - base);
+        s[j][2 * half] = exp2f(fmaf(s[j][2 * half], scale_log2, -base));
+        s[j][2 * half + 1] = exp2f(fmaf(s[j][2 * half + 1], scale_log2, -base));
         running_sum[half] += s[j][2 * half] + s[j][2 * half + 1];
       }
     }
@@ -223,15 +283,21 @@ __global__ void __launch_bounds__(kThreads)
       o[jd][3] *= rescale[1];
     }
 
+    // Values: matrices 0-3 are keys kk*16 + 0 and + 8 of dims jd*8.., then of dims (jd + 1)*8..;
+    // transposed, they are the B fragments of steps jd and jd + 1.
 #pragma unroll
     for (int kk = 0; kk < kKeyTile / 16; ++kk) {
       const uint32_t p[4] = {Pack(s[2 * kk][0], s[2 * kk][1]), Pack(s[2 * kk][2], s[2 * kk][3]),
                              Pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              Pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const __nv_bfloat16* value_row =
+          v_tile + (kk * 16 + matrix % 2 * 8 + matrix_row) * kRowStride + matrix / 2 * 8;
 #pragma unroll
-      for (int jd = 0; jd < D / 8; ++jd) {
-        const __nv_bfloat16* value_row = v_t + (jd * 8 + g) * kKeyStride + kk * 16 + t * 2;
-        Mma(o[jd], p, Load32(value_row), Load32(value_row + 8));
+      for (int jd = 0; jd < D / 8; jd += 2) {
+        uint32_t b[4];
+        LoadMatrices<true>(b, value_row + jd * 8);
+        Mma(o[jd], p, b[0], b[1]);
+        Mma(o[jd + 1], p, b[2], b[3]);
       }
     }
   }
@@ -254,9 +320,16 @@ template <int D, typename T>
 cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
                    int64_t first_position, const AttentionShape& shape, float* out,
                    cudaStream_t stream) {
+  const auto kernel = AttentionPrefillTensorCoreKernel<D, T>;
+  // Over the 48 KB a block gets unasked; set on every launch, as it holds per device.
+  if (const cudaError_t error = cudaFuncSetAttribute(
+          kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes<D>);
+      error != cudaSuccess) {
+    return error;
+  }
   const dim3 grid(static_cast<unsigned>((n_tokens + kQueryTile - 1) / kQueryTile),
                   static_cast<unsigned>(shape.n_heads));
-  AttentionPrefillTensorCoreKernel<D, T><<<grid, kThreads, 0, stream>>>(
+  kernel<<<grid, kThreads, kSharedBytes<D>, stream>>>(
       q, cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads, shape.sliding_window,
       shape.scale * kLog2E, out);
   return cudaGetLastError();
