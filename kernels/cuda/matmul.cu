@@ -24,13 +24,15 @@ bool ValidShape(cublasHandle_t handle, int64_t m, int64_t n, int64_t k) {
 cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
                       int64_t n, int64_t k, float* y, cudaStream_t stream) {
   return MatmulSharedInput(handle, x, w, /*w_stride=*/0, /*count=*/1, dtype, m, n, k, y,
-                           /*y_stride=*/0, stream);
+                           DType::kF32, /*y_stride=*/0, stream);
 }
 
 cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const void* w,
                                  int64_t w_stride, int count, DType dtype, int64_t m, int64_t n,
-                                 int64_t k, float* y, int64_t y_stride, cudaStream_t stream) {
-  if (!ValidShape(handle, m, n, k) || count < 1 || w_stride < 0 || y_stride < 0) {
+                                 int64_t k, void* y, DType y_dtype, int64_t y_stride,
+                                 cudaStream_t stream) {
+  if (!ValidShape(handle, m, n, k) || count < 1 || w_stride < 0 || y_stride < 0 ||
+      (y_dtype != DType::kF32 && y_dtype != dtype)) {
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
@@ -42,15 +44,15 @@ cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const voi
   if (count == 1) {
     return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
                         static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), x,
-                        operand_type, static_cast<int>(k), &beta, y, CUDA_R_32F,
+                        operand_type, static_cast<int>(k), &beta, y, OperandType(y_dtype),
                         static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
   // x's stride 0: every product reads the same input.
   return cublasGemmStridedBatchedEx(
       handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
       static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), w_stride, x, operand_type,
-      static_cast<int>(k), /*strideB=*/0, &beta, y, CUDA_R_32F, static_cast<int>(n), y_stride,
-      count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      static_cast<int>(k), /*strideB=*/0, &beta, y, OperandType(y_dtype), static_cast<int>(n),
+      y_stride, count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
 }  // namespace tessera::cuda

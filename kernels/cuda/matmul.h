@@ -20,10 +20,13 @@ cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType
                       int64_t n, int64_t k, float* y, cudaStream_t stream);
 
 // Matmul of one x with `count` weight matrices of one shape lying `w_stride` elements apart,
-// y_i = x @ w_i^T into y + i * y_stride, in one batched launch: for the small products of one
-// input (a layer's k and v projections), which cost more in launches than in bytes.
+// y_i = x @ w_i^T into y + i * y_stride, in one batched launch: for the products of one input (a
+// layer's k and v projections, its gate and up projections). y in `y_dtype`: fp32, or `dtype`
+// (rounded from the fp32 accumulation) where the rows are only read by a kernel that takes them
+// in that type.
 cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const void* w,
                                  int64_t w_stride, int count, DType dtype, int64_t m, int64_t n,
-                                 int64_t k, float* y, int64_t y_stride, cudaStream_t stream);
+                                 int64_t k, void* y, DType y_dtype, int64_t y_stride,
+                                 cudaStream_t stream);
 
 }  // namespace tessera::cuda

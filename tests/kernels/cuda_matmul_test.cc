@@ -23,15 +23,6 @@ namespace {
 // products exactly and accumulate in fp32: only the summation order differs.
 constexpr double kTolerance = 1e-5;
 
-std::vector<float> RoundedTo(const std::vector<float>& x, DType dtype) {
-  std::vector<float> rounded(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    rounded[i] = dtype == DType::kF16 ? cpu::HalfToFloat(cpu::FloatToHalf(x[i]))
-                                      : cpu::BFloat16ToFloat(cpu::FloatToBFloat16(x[i]));
-  }
-  return rounded;
-}
-
 class CudaMatmulTest : public testing::TestWithParam<DType> {};
 
 TEST_P(CudaMatmulTest, ConvertRoundsLikeCpu) {
@@ -63,7 +54,7 @@ TEST_P(CudaMatmulTest, MatchesCpu) {
     const std::vector<float> x = test::RandomFloats(s.m * s.k, 14);
     const test::StoredWeight w(test::RandomWeightValues(s.n * s.k, 15), GetParam(), {s.n, s.k});
     std::vector<float> expected(s.m * s.n);
-    cpu::Matmul(RoundedTo(x, GetParam()).data(), w.tensor(), s.m, expected.data());
+    cpu::Matmul(test::RoundedTo(x, GetParam()).data(), w.tensor(), s.m, expected.data());
 
     auto x_device = test::ToDevice(x);
     cuda::DeviceBuffer<uint16_t> x_half;
@@ -87,13 +78,15 @@ TEST_P(CudaMatmulTest, MatchesCpu) {
 }
 
 // Two matrices back to back and one input, as a layer's k and v projections: each output where
-// y_stride puts it, the gap between them untouched.
+// y_stride puts it, the gap between them untouched; in fp32, and in the weights' 16-bit type as
+// the CPU's fp32 result rounded (an ulp apart only where the summation orders straddle a rounding
+// boundary, about one value in 4000).
 TEST_P(CudaMatmulTest, SharedInputMultipliesEachMatrix) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   constexpr int64_t kM = 5, kN = 48, kK = 256, kYStride = kM * kN + 7;
-  const std::vector<float> x = RoundedTo(test::RandomFloats(kM * kK, 18), GetParam());
+  const std::vector<float> x = test::RoundedTo(test::RandomFloats(kM * kK, 18), GetParam());
   const std::vector<float> both = test::RandomWeightValues(2 * kN * kK, 19);
   const test::StoredWeight w(both, GetParam(), {2 * kN, kK});
   std::vector<float> expected(2 * kM * kN);
@@ -108,15 +101,28 @@ TEST_P(CudaMatmulTest, SharedInputMultipliesEachMatrix) {
   ASSERT_EQ(
       cudaMemcpy(w_device.data(), w.tensor().data, w.tensor().bytes(), cudaMemcpyHostToDevice),
       cudaSuccess);
-  auto y = test::PoisonedOutput(kYStride + kM * kN);
-  ASSERT_EQ(cuda::MatmulSharedInput(handle, x_device.data(), w_device.data(), kN * kK, 2,
-                                    GetParam(), kM, kN, kK, y.data(), kYStride, nullptr),
-            CUBLAS_STATUS_SUCCESS);
-  const std::vector<float> out = test::ToHost(y);
-  std::vector<float> products(out.begin(), out.begin() + kM * kN);
-  products.insert(products.end(), out.begin() + kYStride, out.end());
-  EXPECT_LT(test::RelativeError(products, expected), kTolerance);
-  for (int64_t i = kM * kN; i < kYStride; ++i) EXPECT_TRUE(std::isnan(out[i])) << i;
+  for (const DType y_dtype : {DType::kF32, GetParam()}) {
+    test::DeviceValues y(std::vector<float>(kYStride + kM * kN, NAN), y_dtype);
+    ASSERT_EQ(cuda::MatmulSharedInput(handle, x_device.data(), w_device.data(), kN * kK, 2,
+                                      GetParam(), kM, kN, kK, y.data(), y_dtype, kYStride, nullptr),
+              CUBLAS_STATUS_SUCCESS);
+    const std::vector<float> out = y.ToHostFloats();
+    std::vector<float> products(out.begin(), out.begin() + kM * kN);
+    products.insert(products.end(), out.begin() + kYStride, out.end());
+    if (y_dtype == DType::kF32) {
+      EXPECT_LT(test::RelativeError(products, expected), kTolerance);
+    } else {
+      EXPECT_LT(test::RelativeError(products, test::RoundedTo(expected, y_dtype)), 1e-4)
+          << DTypeName(y_dtype);
+    }
+    for (int64_t i = kM * kN; i < kYStride; ++i) EXPECT_TRUE(std::isnan(out[i])) << i;
+  }
+  // An output type the weights are not in is refused.
+  const DType other = GetParam() == DType::kBF16 ? DType::kF16 : DType::kBF16;
+  EXPECT_EQ(
+      cuda::MatmulSharedInput(handle, x_device.data(), w_device.data(), kN * kK, 2, GetParam(), kM,
+                              kN, kK, w_device.data(), other, kYStride, nullptr),
+      CUBLAS_STATUS_INVALID_VALUE);
   cublasDestroy(handle);
 }
 

@@ -34,38 +34,44 @@ TEST(CudaSwiGluTest, MatchesCpuAtOddSizes) {
     auto gate_device = test::ToDevice(gate);
     auto up_device = test::ToDevice(up);
     auto out = test::PoisonedOutput(n);
-    ASSERT_EQ(
-        cuda::SwiGlu(gate_device.data(), up_device.data(), n, out.data(), DType::kF32, nullptr),
-        cudaSuccess);
+    ASSERT_EQ(cuda::SwiGlu(gate_device.data(), up_device.data(), DType::kF32, n, out.data(),
+                           DType::kF32, nullptr),
+              cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance) << "n=" << n;
 
     // In place over the gate, as the MLP uses it.
-    ASSERT_EQ(cuda::SwiGlu(gate_device.data(), up_device.data(), n, gate_device.data(), DType::kF32,
-                           nullptr),
+    ASSERT_EQ(cuda::SwiGlu(gate_device.data(), up_device.data(), DType::kF32, n, gate_device.data(),
+                           DType::kF32, nullptr),
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(gate_device), expected), kTolerance);
   }
 }
 
-// The form the down projection's tensor-core product over 16-bit weights takes as its operand.
-TEST(CudaSwiGluTest, SixteenBitOutputIsTheCpuResultRounded) {
+// The forms a prompt's MLP takes: gate and up in fp32 or in the weights' 16-bit type (as its
+// GEMMs write them), the output in that 16-bit type as the down projection's operand. The CPU
+// gets the same inputs (16-bit ones widened) and its result is rounded like the output.
+TEST(CudaSwiGluTest, SixteenBitInputsAndOutputMatchTheCpuRounded) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   constexpr int64_t kN = 14336 * 3 + 5;
   std::vector<float> gate = RandomFloats(kN, 3);
   for (float& g : gate) g *= 8;
   const std::vector<float> up = RandomFloats(kN, 4);
-  std::vector<float> expected(kN);
-  cpu::SwiGlu(gate.data(), up.data(), kN, expected.data());
-  auto gate_device = test::ToDevice(gate);
-  auto up_device = test::ToDevice(up);
-  for (DType out_dtype : {DType::kF16, DType::kBF16}) {
-    test::DeviceValues out(std::vector<float>(kN, NAN), out_dtype);
-    ASSERT_EQ(
-        cuda::SwiGlu(gate_device.data(), up_device.data(), kN, out.data(), out_dtype, nullptr),
-        cudaSuccess);
-    EXPECT_LT(test::RelativeError(out.ToHostFloats(), test::RoundedTo(expected, out_dtype)),
-              kRoundedTolerance)
-        << DTypeName(out_dtype);
+  for (DType dtype : {DType::kF16, DType::kBF16}) {
+    for (DType in_dtype : {DType::kF32, dtype}) {
+      const std::vector<float> gate_in = test::RoundedTo(gate, in_dtype);
+      const std::vector<float> up_in = test::RoundedTo(up, in_dtype);
+      std::vector<float> expected(kN);
+      cpu::SwiGlu(gate_in.data(), up_in.data(), kN, expected.data());
+      test::DeviceValues gate_device(gate_in, in_dtype);
+      test::DeviceValues up_device(up_in, in_dtype);
+      test::DeviceValues out(std::vector<float>(kN, NAN), dtype);
+      ASSERT_EQ(cuda::SwiGlu(gate_device.data(), up_device.data(), in_dtype, kN, out.data(), dtype,
+                             nullptr),
+                cudaSuccess);
+      EXPECT_LT(test::RelativeError(out.ToHostFloats(), test::RoundedTo(expected, dtype)),
+                kRoundedTolerance)
+          << DTypeName(in_dtype) << " in, " << DTypeName(dtype) << " out";
+    }
   }
 }
 

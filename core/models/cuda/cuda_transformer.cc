@@ -104,7 +104,9 @@ struct Scratch {
   cuda::DeviceBuffer<float> q, attended;     // [tokens, q_dim]
   // [2, tokens, kv_dim]: k's rows, then v's, on their way into the cache.
   cuda::DeviceBuffer<float> kv;
-  cuda::DeviceBuffer<float> gate, up;        // [tokens, ffn]
+  // [2, tokens, ffn]: the gate projection's rows, then the up projection's; fp32, or in a
+  // prompt's GEMMs the weights' 16-bit type (then half the buffer).
+  cuda::DeviceBuffer<float> gate_up;
   cuda::DeviceBuffer<uint16_t> x16;          // [tokens, max(hidden, q_dim, ffn)] GEMM operand
   cuda::StepInputs inputs;                   // [tokens * layers] views, [tokens] ids, ...
 };
@@ -237,6 +239,11 @@ class CudaTransformer : public Model {
                                           int64_t n) const;
   // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more.
   absl::Status Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n, float* y) const;
+  // The GEMMs of n > 1 rows x over w0 and w1 into y and y + y_stride (values of y_dtype: fp32, or
+  // the weights' type): one batched GEMM where the weights lie back to back (Create uploads each
+  // layer's pairs so), two otherwise.
+  absl::Status LinearPair(const Scratch& s, ProductInput x, const Tensor& w0, const Tensor& w1,
+                          int64_t n, void* y, DType y_dtype, int64_t y_stride) const;
   // Every kernel of a pass over n tokens (the chunks' rows) on stream_, each chunk's last
   // token's logits left in `logits`. The projections run over all n rows; rotation and attention
   // per chunk, chunk c reading its cache through s.inputs' views [c * layers + l]. One token
@@ -297,8 +304,7 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   TESSERA_RETURN_IF_CUDA_ERROR(s.q.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.attended.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.kv.Allocate(2 * n * kv_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.gate.Allocate(n * ffn));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.up.Allocate(n * ffn));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.gate_up.Allocate(2 * n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
   // At most one chunk a token, each with a view per layer.
   TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Allocate(static_cast<int>(n * layers_.size()), n));
@@ -341,6 +347,23 @@ absl::Status CudaTransformer::Linear(const Scratch& s, ProductInput x, const Ten
   return absl::OkStatus();
 }
 
+absl::Status CudaTransformer::LinearPair(const Scratch& s, ProductInput x, const Tensor& w0,
+                                         const Tensor& w1, int64_t n, void* y, DType y_dtype,
+                                         int64_t y_stride) const {
+  const bool together = w1.data == static_cast<const char*>(w0.data) + w0.bytes() &&
+                        w1.dtype == w0.dtype && w1.rows() == w0.rows() && w1.cols() == w0.cols();
+  const Tensor* const pair[] = {&w0, &w1};
+  for (int i = 0; i < (together ? 1 : 2); ++i) {
+    const Tensor& w = *pair[i];
+    TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, x, w, n));
+    TESSERA_RETURN_IF_CUBLAS_ERROR(cuda::MatmulSharedInput(
+        cublas_, operand, w.data, w.rows() * w.cols(), together ? 2 : 1, w.dtype, n, w.rows(),
+        w.cols(), static_cast<char*>(y) + i * y_stride * DTypeSize(y_dtype), y_dtype, y_stride,
+        stream_));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                              std::span<const ChunkPlan> chunks,
                                              ProductInput input) const {
@@ -359,18 +382,7 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
   } else {
     TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
-    // k and v were uploaded together (Create): one batched product where they lie a matrix
-    // apart.
-    if (layer.v.data == static_cast<const char*>(layer.k.data) + layer.k.bytes() &&
-        layer.v.rows() == layer.k.rows() && layer.v.cols() == layer.k.cols()) {
-      TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, input, layer.k, n));
-      TESSERA_RETURN_IF_CUBLAS_ERROR(cuda::MatmulSharedInput(
-          cublas_, operand, layer.k.data, layer.k.rows() * layer.k.cols(), 2, layer.k.dtype, n,
-          layer.k.rows(), layer.k.cols(), k, v - k, stream_));
-    } else {
-      TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.k, n, k));
-      TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.v, n, v));
-    }
+    TESSERA_RETURN_IF_ERROR(LinearPair(s, input, layer.k, layer.v, n, k, DType::kF32, v - k));
     if (layer.q_bias) {
       TESSERA_RETURN_IF_CUDA_ERROR(
           cuda::AddBias(q, layer.q_bias->data, layer.q_bias->dtype, n, layer.q.rows(), stream_));
@@ -460,19 +472,24 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
                                                ProductInput input) const {
   const DeviceLayer& layer = layers_[l];
   const int64_t ffn = layer.gate.rows();
+  float* activated_fp32 = s.gate_up.data();
   if (n == 1) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(layer.gate.data, layer.up.data, layer.gate.dtype,
                                                   static_cast<const float*>(input.data), ffn,
-                                                  layer.gate.cols(), s.gate.data(), stream_));
-  } else {
-    TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.gate, n, s.gate.data()));
-    TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.up, n, s.up.data()));
-    const ProductInput activated = InputFor(s, n, {&layer.down}, s.gate.data());
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(s.gate.data(), s.up.data(), n * ffn, activated.data,
-                                              activated.dtype, stream_));
-    return Linear(s, activated, layer.down, n, s.block.data());
+                                                  layer.gate.cols(), activated_fp32, stream_));
+    return Linear(s, {activated_fp32}, layer.down, n, s.block.data());
   }
-  return Linear(s, {s.gate.data()}, layer.down, n, s.block.data());
+  // Gate and up rows in their weights' 16-bit type where they share one: SwiGLU reads them
+  // once, and they are 3/4 of the bytes it moves.
+  const DType product_dtype = InputFor(s, n, {&layer.gate, &layer.up}, nullptr).dtype;
+  TESSERA_RETURN_IF_ERROR(
+      LinearPair(s, input, layer.gate, layer.up, n, s.gate_up.data(), product_dtype, n * ffn));
+  const void* up =
+      reinterpret_cast<const char*>(s.gate_up.data()) + n * ffn * DTypeSize(product_dtype);
+  const ProductInput activated = InputFor(s, n, {&layer.down}, activated_fp32);
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(s.gate_up.data(), up, product_dtype, n * ffn,
+                                            activated.data, activated.dtype, stream_));
+  return Linear(s, activated, layer.down, n, s.block.data());
 }
 
 absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
@@ -773,8 +790,7 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   }
   std::vector<Tensor*> weights = {&model->token_embd_, &model->output_norm_, &model->output_};
   for (DeviceLayer& layer : model->layers_) {
-    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.o, &layer.gate, &layer.up,
-                      &layer.down}) {
+    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.o, &layer.down}) {
       weights.push_back(t);
     }
     for (std::optional<Tensor>* t :
@@ -789,7 +805,8 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
     if (counted.insert(t->data).second) total += static_cast<int64_t>(t->bytes());
   }
   for (const DeviceLayer& layer : model->layers_) {
-    total += static_cast<int64_t>(layer.k.bytes() + layer.v.bytes());
+    total += static_cast<int64_t>(layer.k.bytes() + layer.v.bytes() + layer.gate.bytes() +
+                                  layer.up.bytes());
   }
   TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device, total, "the model's weights"));
 
@@ -805,10 +822,13 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
     TESSERA_ASSIGN_OR_RETURN(*t, model->weights_.Upload(*t));
     progress(model->weights_.bytes(), total);
   }
-  // Back to back, so that a batch's k and v projections are one batched GEMM.
+  // Pairs back to back, so that a batch's k and v projections are one batched GEMM, and its gate
+  // and up projections another (LinearPair).
   for (DeviceLayer& layer : model->layers_) {
     Tensor* const kv[] = {&layer.k, &layer.v};
+    Tensor* const gate_up[] = {&layer.gate, &layer.up};
     TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(kv));
+    TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(gate_up));
     progress(model->weights_.bytes(), total);
   }
 
