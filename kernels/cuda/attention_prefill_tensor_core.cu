@@ -38,7 +38,7 @@ static_assert(kQueryTile <= 2 * kKeyTile, "the Q tile passes through one buffer"
 // Shared memory: two buffers, each a K tile and a V tile of [kKeyTile][D + kPad] bf16. The Q
 // tile passes through the second buffer before the first key tile is read.
 template <int D>
-constexpr int kTileValues = kKeyTile*(D + kPad);
+constexpr int kTileValues = (D + kPad) * kKeyTile;
 template <int D>
 constexpr size_t kSharedBytes = 4 * kTileValues<D> * sizeof(__nv_bfloat16);
 

@@ -479,9 +479,10 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
                                                   layer.gate.cols(), activated_fp32, stream_));
     return Linear(s, {activated_fp32}, layer.down, n, s.block.data());
   }
-  // Gate and up rows in their weights' 16-bit type where they share one: SwiGLU reads them
-  // once, and they are 3/4 of the bytes it moves.
-  const DType product_dtype = InputFor(s, n, {&layer.gate, &layer.up}, nullptr).dtype;
+  // Gate and up rows in the type of their operand (EnqueuePass chose it with InputFor: the
+  // weights' 16-bit type where they share one, else fp32): SwiGLU reads them once, and they are
+  // 3/4 of the bytes it moves.
+  const DType product_dtype = input.dtype;
   TESSERA_RETURN_IF_ERROR(
       LinearPair(s, input, layer.gate, layer.up, n, s.gate_up.data(), product_dtype, n * ffn));
   const void* up =
