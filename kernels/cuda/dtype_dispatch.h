@@ -64,4 +64,38 @@ __device__ __forceinline__ void FromFloat(float v, __nv_bfloat16* out) {
   *out = __float2bfloat16_rn(v);
 }
 
+// Eight consecutive stored elements widened to fp32, and eight fp32 values narrowed and stored:
+// 16-byte accesses (two for fp32), so that a memory-bound kernel keeps enough bytes in flight; p
+// aligned to 16 bytes.
+template <typename T>
+__device__ __forceinline__ void Load8AsFloat(const T* p, float (&v)[8]) {
+  if constexpr (sizeof(T) == 4) {
+    const float4 low = reinterpret_cast<const float4*>(p)[0];
+    const float4 high = reinterpret_cast<const float4*>(p)[1];
+    v[0] = low.x, v[1] = low.y, v[2] = low.z, v[3] = low.w;
+    v[4] = high.x, v[5] = high.y, v[6] = high.z, v[7] = high.w;
+  } else {
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 pair = ToFloat2(words[i], T{});
+      v[2 * i] = pair.x;
+      v[2 * i + 1] = pair.y;
+    }
+  }
+}
+template <typename T>
+__device__ __forceinline__ void Store8FromFloat(const float (&v)[8], T* p) {
+  if constexpr (sizeof(T) == 4) {
+    reinterpret_cast<float4*>(p)[0] = {v[0], v[1], v[2], v[3]};
+    reinterpret_cast<float4*>(p)[1] = {v[4], v[5], v[6], v[7]};
+  } else {
+    T narrowed[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) FromFloat(v[i], narrowed + i);
+    *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(narrowed);
+  }
+}
+
 }  // namespace tessera::cuda

@@ -39,6 +39,19 @@ TEST(CudaSwiGluTest, MatchesCpuAtOddSizes) {
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance) << "n=" << n;
 
+    // From addresses one value past 16-byte alignment: the single-value loop.
+    if (n > 1) {
+      auto shifted_out = test::PoisonedOutput(n);
+      ASSERT_EQ(cuda::SwiGlu(gate_device.data() + 1, up_device.data() + 1, DType::kF32, n - 1,
+                             shifted_out.data() + 1, DType::kF32, nullptr),
+                cudaSuccess);
+      const std::vector<float> shifted = test::ToHost(shifted_out);
+      EXPECT_LT(test::RelativeError({shifted.begin() + 1, shifted.end()},
+                                    {expected.begin() + 1, expected.end()}),
+                kTolerance)
+          << "n=" << n << ", unaligned";
+    }
+
     // In place over the gate, as the MLP uses it.
     ASSERT_EQ(cuda::SwiGlu(gate_device.data(), up_device.data(), DType::kF32, n, gate_device.data(),
                            DType::kF32, nullptr),
