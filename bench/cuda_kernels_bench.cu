@@ -454,7 +454,15 @@ void BenchPrefillGemm(std::vector<ComputeRow>& rows, cublasHandle_t handle) {
 }
 
 using PrefillKernel = cudaError_t (*)(const float*, const KvCacheView*, DType, int64_t, int64_t,
-                                      const AttentionShape&, float*, cudaStream_t);
+                                      const AttentionShape&, void*, DType, cudaStream_t);
+
+// The fp32 kernel as a PrefillKernel (it writes fp32 only).
+cudaError_t Fp32Prefill(const float* q, const KvCacheView* cache, DType cache_dtype,
+                        int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
+                        void* out, DType, cudaStream_t stream) {
+  return AttentionPrefill(q, cache, cache_dtype, n_tokens, first_position, shape,
+                          static_cast<float*>(out), stream);
+}
 
 void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
   for (const AttentionCase c :
@@ -482,22 +490,25 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
     const double visible_pairs = c.sliding_window > 0 ? n * w - w * (w - 1) / 2 : n * n / 2;
     const double flops = 4.0 * visible_pairs * shape.n_heads * shape.head_dim;
     const std::string label = WithWindow(std::to_string(n_tokens) + " tokens", c.sliding_window);
-    // The fp32 cache of the reference-precision models, and the bf16 cache of bf16 models.
+    // The fp32 cache and output of the reference-precision models, and the bf16 cache of bf16
+    // models, whose o projection takes a bf16 output.
     struct Variant {
       const char* name;
       PrefillKernel kernel;
       DType cache_dtype;
+      DType out_dtype;
     };
     for (const Variant& v :
-         {Variant{"attention prefill", &AttentionPrefill, DType::kF32},
-          Variant{"attention prefill tc", &AttentionPrefillTensorCore, DType::kF32},
-          Variant{"attention prefill tc bf16", &AttentionPrefillTensorCore, DType::kBF16}}) {
+         {Variant{"attention prefill", &Fp32Prefill, DType::kF32, DType::kF32},
+          Variant{"attention prefill tc", &AttentionPrefillTensorCore, DType::kF32, DType::kF32},
+          Variant{"attention prefill tc bf16", &AttentionPrefillTensorCore, DType::kBF16,
+                  DType::kBF16}}) {
       const KvCacheView* cache = view.data() + (v.cache_dtype == DType::kF32 ? 0 : 1);
       rows.push_back({v.name, label, flops,
                       MedianSeconds(
                           [&](int) {
                             BENCH_CHECK(v.kernel(q.data(), cache, v.cache_dtype, n_tokens, 0, shape,
-                                                 out.data(), nullptr));
+                                                 out.data(), v.out_dtype, nullptr));
                           },
                           1)});
     }

@@ -415,11 +415,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   }
 }
 
-// Dynamic shared memory: per-warp sums [kMergeWarps, head_dim].
+// Dynamic shared memory: per-warp sums [kMergeWarps, head_dim]. O: the output's storage type.
+template <typename O>
 __global__ void __launch_bounds__(kMergeWarps * 32)
     AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, int64_t cache_stride,
                                AttentionShape shape, int64_t max_splits, int64_t launch_splits,
-                               float* out) {
+                               O* out) {
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head_dim = shape.head_dim;
@@ -467,7 +468,7 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
     float value = 0.0f;
 #pragma unroll
     for (int w = 0; w < kMergeWarps; ++w) value += warp_out[w * head_dim + d];
-    out[head * head_dim + d] = value / global_sum;
+    FromFloat(value / global_sum, out + head * head_dim + d);
   }
 }
 
@@ -543,13 +544,15 @@ cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cach
                             int64_t max_kv_len, const AttentionShape& shape, void* workspace,
                             size_t workspace_bytes, float* out, cudaStream_t stream) {
   return AttentionDecodeBatch(q, cache, /*cache_stride=*/1, /*n_sequences=*/1, cache_dtype,
-                              max_kv_len, shape, workspace, workspace_bytes, out, stream);
+                              max_kv_len, shape, workspace, workspace_bytes, out, DType::kF32,
+                              stream);
 }
 
 cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64_t cache_stride,
                                  int64_t n_sequences, DType cache_dtype, int64_t max_kv_len,
                                  const AttentionShape& shape, void* workspace,
-                                 size_t workspace_bytes, float* out, cudaStream_t stream) {
+                                 size_t workspace_bytes, void* out, DType out_dtype,
+                                 cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(max_kv_len >= 1 && shape.n_kv_heads > 0 && shape.n_heads > 0);
   TESSERA_CUDA_CHECK_ARG(n_sequences >= 1 && n_sequences <= kMaxSequences && cache_stride >= 1);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
@@ -570,10 +573,13 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
     return LaunchChunksForGroup<T>(q, views, shape, splits, partials, stream);
   }));
   const dim3 merge_grid(shape.n_heads, 1, static_cast<unsigned>(n_sequences));
-  AttentionDecodeMergeKernel<<<merge_grid, kMergeWarps * 32,
-                               kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
-      partials, cache, cache_stride, shape, splits.most, splits.launched, out);
-  return cudaGetLastError();
+  return DispatchDType(out_dtype, [&](auto tag) {
+    using O = typename decltype(tag)::type;
+    AttentionDecodeMergeKernel<<<merge_grid, kMergeWarps * 32,
+                                 kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
+        partials, cache, cache_stride, shape, splits.most, splits.launched, static_cast<O*>(out));
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace tessera::cuda

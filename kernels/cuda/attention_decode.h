@@ -56,12 +56,15 @@ cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cach
 // AttentionDecode for `n_sequences` sequences in one launch of each pass, as a batched decode
 // step needs: sequence z's query is q[z] and its output out[z] (q, out: [n_sequences, n_heads,
 // head_dim]), its cache the view cache[z * cache_stride]; max_kv_len bounds every sequence's
-// length. The chunks are sized so that all the sequences' blocks together fill one wave.
+// length. The chunks are sized so that all the sequences' blocks together fill one wave. out is
+// stored in out_dtype: fp32, or the 16-bit type of the projection that takes it (the fp32 result
+// rounded to nearest).
 // Preconditions as AttentionDecode's, and 1 <= n_sequences <= kMaxSequences, cache_stride >= 1;
 // workspace of AttentionDecodeWorkspaceBytes(shape, max_kv_len, n_sequences) bytes or more.
 cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64_t cache_stride,
                                  int64_t n_sequences, DType cache_dtype, int64_t max_kv_len,
                                  const AttentionShape& shape, void* workspace,
-                                 size_t workspace_bytes, float* out, cudaStream_t stream);
+                                 size_t workspace_bytes, void* out, DType out_dtype,
+                                 cudaStream_t stream);
 
 }  // namespace tessera::cuda

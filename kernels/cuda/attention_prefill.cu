@@ -9,7 +9,9 @@
 //   and sum rescaled by exp2(old max - new max); probabilities to shared memory;
 //   values: out rows += probabilities @ V tile.
 // Scores are kept in log2 units (scale * log2(e) folded into the scale) so that exp is one exp2.
-// Query tiles are issued longest first: under the causal mask the last tile reads the most keys.
+// Query tiles are issued longest first across all heads (a tile's heads are neighbours in the
+// grid): under the causal mask the last tile reads the most keys, and the last wave should hold
+// the short ones.
 // With a sliding window a tile's key tiles start at the first position its first query sees, so
 // it reads at most window + kQueryTile - 1 keys however long the context; keys that one of its
 // queries does not see are masked like the future ones.
@@ -131,8 +133,8 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
   float* v_tile = k_tile + kKeyTile * k_stride;           // [kKeyTile, head_dim]
   float* p_tile = v_tile + kKeyTile * head_dim;           // [kQueryTile, kKeyTile]
 
-  const int64_t q0 = static_cast<int64_t>(gridDim.x - 1 - blockIdx.x) * kQueryTile;
-  const int head = blockIdx.y;
+  const int64_t q0 = static_cast<int64_t>(gridDim.y - 1 - blockIdx.y) * kQueryTile;
+  const int head = blockIdx.x;
   const int kv_head = head / (n_heads / n_kv_heads);
   const int n_queries = static_cast<int>(n_tokens - q0 < kQueryTile ? n_tokens - q0 : kQueryTile);
   const int tx = threadIdx.x % 16;
@@ -283,7 +285,7 @@ cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
   TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionPrefillKernel<T, kVecs>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(shared_bytes)));
-  const dim3 grid(BlocksFor(n_tokens, kQueryTile), shape.n_heads);
+  const dim3 grid(shape.n_heads, BlocksFor(n_tokens, kQueryTile));
   AttentionPrefillKernel<T, kVecs><<<grid, kThreads, shared_bytes, stream>>>(
       q, cache, n_tokens, first_position, shape.sliding_window, shape.n_heads, shape.n_kv_heads,
       shape.head_dim, shape.scale * kLog2E, out);
@@ -296,7 +298,8 @@ cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cac
                              int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
                              float* out, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
-  TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_heads <= 65535 && shape.n_kv_heads > 0);
+  TESSERA_CUDA_CHECK_ARG((n_tokens + kQueryTile - 1) / kQueryTile <= 65535);  // grid's y
+  TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % 4 == 0 &&
                          shape.head_dim <= kMaxHeadDim);

@@ -26,8 +26,9 @@ using cpu::AttentionShape;
 //   q, out: [n_tokens, n_heads, head_dim] fp32; cache: one view in device memory, read when the
 //   kernel runs, whose pools hold cache_dtype and whose block table covers the first_position +
 //   n_tokens positions (its length is not read); all 16-byte aligned device memory.
-// Preconditions: n_tokens >= 1; first_position >= 0; n_kv_heads divides n_heads; head_dim a
-// multiple of 4, at most 256; sliding_window >= 0. Returns cudaErrorInvalidValue otherwise.
+// Preconditions: 1 <= n_tokens <= 65535 * 64; first_position >= 0; n_kv_heads divides n_heads;
+// head_dim a multiple of 4, at most 256; sliding_window >= 0. Returns cudaErrorInvalidValue
+// otherwise.
 cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cache_dtype,
                              int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
                              float* out, cudaStream_t stream);

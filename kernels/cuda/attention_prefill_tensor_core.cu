@@ -11,7 +11,10 @@
 // diagonal or a window's start, folds them into its running max and sum (log2 units, so exp is
 // one exp2 of a fused multiply-add; a row's max is shared by its four lanes through two
 // shuffles), and multiplies the probabilities, whose accumulator layout is already the
-// A-fragment layout of the next mma, by V. Query tiles are issued longest first.
+// A-fragment layout of the next mma, by V. Query tiles are issued longest first across all heads
+// (the heads of a tile are neighbours in the grid), so that the last wave holds the short tiles;
+// issued head by head, a head's long tiles started late and ran on after the others had ended.
+// The output is written in fp32 or, for a projection that takes 16-bit rows, in the weights' type.
 // Keys outside [the tile's first visible position, the cache's end) are staged as zeros, so
 // values there (possibly never written) cannot turn a zero probability into NaN.
 #include <cuda_bf16.h>
@@ -143,11 +146,11 @@ __device__ __forceinline__ float QuadSum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-template <int D, typename T>
+template <int D, typename T, typename O>
 __global__ void __launch_bounds__(kThreads)
     AttentionPrefillTensorCoreKernel(const float* q, const KvCacheView* cache, int64_t n_tokens,
                                      int64_t first_position, int n_heads, int n_kv_heads,
-                                     int64_t window, float scale_log2, float* out) {
+                                     int64_t window, float scale_log2, O* out) {
   static_assert(D % 32 == 0, "fragments are loaded for two mma steps at a time");
   constexpr int kRowStride = D + kPad;
   extern __shared__ __align__(16) __nv_bfloat16 shared[];
@@ -155,8 +158,8 @@ __global__ void __launch_bounds__(kThreads)
   const auto k_tile_of = [&](int b) { return shared + 2 * b * kTileValues<D>; };
   const auto v_tile_of = [&](int b) { return shared + (2 * b + 1) * kTileValues<D>; };
 
-  const int64_t tile = gridDim.x - 1 - blockIdx.x;  // longest first
-  const int head = blockIdx.y;
+  const int64_t tile = gridDim.y - 1 - blockIdx.y;  // longest first
+  const int head = blockIdx.x;
   const int kv_head = head / (n_heads / n_kv_heads);
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -307,28 +310,27 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t token = first_token + r0 + g + 8 * half;
     const float sum = QuadSum(running_sum[half]);
     if (token >= n_tokens) continue;
-    float* out_row = out + token * q_stride + head * D + t * 2;
+    O* out_row = out + token * q_stride + head * D + t * 2;
 #pragma unroll
     for (int jd = 0; jd < D / 8; ++jd) {
-      *reinterpret_cast<float2*>(out_row + jd * 8) = {o[jd][2 * half] / sum,
-                                                     o[jd][2 * half + 1] / sum};
+      Store2FromFloat(o[jd][2 * half] / sum, o[jd][2 * half + 1] / sum, out_row + jd * 8);
     }
   }
 }
 
-template <int D, typename T>
+template <int D, typename T, typename O>
 cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
-                   int64_t first_position, const AttentionShape& shape, float* out,
+                   int64_t first_position, const AttentionShape& shape, O* out,
                    cudaStream_t stream) {
-  const auto kernel = AttentionPrefillTensorCoreKernel<D, T>;
+  const auto kernel = AttentionPrefillTensorCoreKernel<D, T, O>;
   // Over the 48 KB a block gets unasked; set on every launch, as it holds per device.
   if (const cudaError_t error = cudaFuncSetAttribute(
           kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes<D>);
       error != cudaSuccess) {
     return error;
   }
-  const dim3 grid(static_cast<unsigned>((n_tokens + kQueryTile - 1) / kQueryTile),
-                  static_cast<unsigned>(shape.n_heads));
+  const dim3 grid(static_cast<unsigned>(shape.n_heads),
+                  static_cast<unsigned>((n_tokens + kQueryTile - 1) / kQueryTile));
   kernel<<<grid, kThreads, kSharedBytes<D>, stream>>>(
       q, cache, n_tokens, first_position, shape.n_heads, shape.n_kv_heads, shape.sliding_window,
       shape.scale * kLog2E, out);
@@ -343,23 +345,28 @@ bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape) {
 
 cudaError_t AttentionPrefillTensorCore(const float* q, const KvCacheView* cache, DType cache_dtype,
                                        int64_t n_tokens, int64_t first_position,
-                                       const AttentionShape& shape, float* out,
+                                       const AttentionShape& shape, void* out, DType out_dtype,
                                        cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(AttentionPrefillTensorCoreSupports(shape));
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
-  TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_heads <= 65535 && shape.n_kv_heads > 0);
+  TESSERA_CUDA_CHECK_ARG((n_tokens + kQueryTile - 1) / kQueryTile <= 65535);  // grid's y
+  TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_kv_heads > 0);
   TESSERA_CUDA_CHECK_ARG(shape.n_heads % shape.n_kv_heads == 0);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  return DispatchDType(cache_dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    switch (shape.head_dim) {
-      case 64:
-        return Launch<64, T>(q, cache, n_tokens, first_position, shape, out, stream);
-      case 96:
-        return Launch<96, T>(q, cache, n_tokens, first_position, shape, out, stream);
-      default:
-        return Launch<128, T>(q, cache, n_tokens, first_position, shape, out, stream);
-    }
+  return DispatchDType(cache_dtype, [&](auto cache_tag) {
+    using T = typename decltype(cache_tag)::type;
+    return DispatchDType(out_dtype, [&](auto out_tag) {
+      using O = typename decltype(out_tag)::type;
+      O* typed_out = static_cast<O*>(out);
+      switch (shape.head_dim) {
+        case 64:
+          return Launch<64, T>(q, cache, n_tokens, first_position, shape, typed_out, stream);
+        case 96:
+          return Launch<96, T>(q, cache, n_tokens, first_position, shape, typed_out, stream);
+        default:
+          return Launch<128, T>(q, cache, n_tokens, first_position, shape, typed_out, stream);
+      }
+    });
   });
 }
 

@@ -23,11 +23,13 @@ using cpu::AttentionShape;
 // kernel.
 bool AttentionPrefillTensorCoreSupports(const AttentionShape& shape);
 
-// As AttentionPrefill (attention_prefill.h), within bf16 rounding of its inputs. Returns
-// cudaErrorInvalidValue when the shape is not supported or a precondition fails.
+// As AttentionPrefill (attention_prefill.h), within bf16 rounding of its inputs, with the output
+// stored in out_dtype (fp32, or the 16-bit type of the projection that takes it: the fp32 result
+// rounded to nearest). Returns cudaErrorInvalidValue when the shape is not supported or a
+// precondition fails (also more than 65535 * 64 tokens).
 cudaError_t AttentionPrefillTensorCore(const float* q, const KvCacheView* cache, DType cache_dtype,
                                        int64_t n_tokens, int64_t first_position,
-                                       const AttentionShape& shape, float* out,
+                                       const AttentionShape& shape, void* out, DType out_dtype,
                                        cudaStream_t stream);
 
 }  // namespace tessera::cuda

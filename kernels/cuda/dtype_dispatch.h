@@ -64,6 +64,17 @@ __device__ __forceinline__ void FromFloat(float v, __nv_bfloat16* out) {
   *out = __float2bfloat16_rn(v);
 }
 
+// Two fp32 values narrowed and stored together (8 or 4 bytes); p aligned to that size.
+__device__ __forceinline__ void Store2FromFloat(float a, float b, float* p) {
+  *reinterpret_cast<float2*>(p) = {a, b};
+}
+__device__ __forceinline__ void Store2FromFloat(float a, float b, __half* p) {
+  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
+}
+__device__ __forceinline__ void Store2FromFloat(float a, float b, __nv_bfloat16* p) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
+
 // Eight consecutive stored elements widened to fp32, and eight fp32 values narrowed and stored:
 // 16-byte accesses (two for fp32), so that a memory-bound kernel keeps enough bytes in flight; p
 // aligned to 16 bytes.

@@ -180,12 +180,16 @@ TEST(CudaAttentionDecodeBatchTest, EachSequenceMatchesCpu) {
       cuda::DeviceBuffer<char> workspace;
       ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, max_kv_len, n)),
                 cudaSuccess);
-      auto out = test::PoisonedOutput(n * q_dim);
-      ASSERT_EQ(cuda::AttentionDecodeBatch(q_device.data(), views_device.data(), kStride, n,
-                                           cache_dtype, max_kv_len, shape, workspace.data(),
-                                           workspace.bytes(), out.data(), nullptr),
-                cudaSuccess);
-      const std::vector<float> got = test::ToHost(out);
+      // Poisoned outputs: an element the kernels fail to write stays NaN.
+      const auto run = [&](DType out_dtype) {
+        test::DeviceValues out(std::vector<float>(n * q_dim, NAN), out_dtype);
+        EXPECT_EQ(cuda::AttentionDecodeBatch(q_device.data(), views_device.data(), kStride, n,
+                                             cache_dtype, max_kv_len, shape, workspace.data(),
+                                             workspace.bytes(), out.data(), out_dtype, nullptr),
+                  cudaSuccess);
+        return out.ToHostFloats();
+      };
+      const std::vector<float> got = run(DType::kF32);
       for (int64_t s = 0; s < n; ++s) {
         EXPECT_LT(test::RelativeError(
                       std::vector<float>(got.begin() + s * q_dim, got.begin() + (s + 1) * q_dim),
@@ -194,6 +198,8 @@ TEST(CudaAttentionDecodeBatchTest, EachSequenceMatchesCpu) {
                   kTolerance)
             << "sequence " << s << " of " << lengths[s] << " positions";
       }
+      // A bf16 output (the o projection's operand in a bf16 model) is the fp32 one rounded.
+      EXPECT_EQ(run(DType::kBF16), test::RoundedTo(got, DType::kBF16));
     }
   }
 }

@@ -82,11 +82,21 @@ PrefillInputs MakeInputs(const PrefillCase& c) {
 }
 
 using PrefillKernel = cudaError_t (*)(const float*, const cuda::KvCacheView*, DType, int64_t,
-                                      int64_t, const cpu::AttentionShape&, float*, cudaStream_t);
+                                      int64_t, const cpu::AttentionShape&, void*, DType,
+                                      cudaStream_t);
 
-// The kernel's output for the case, or the launch error.
+// The fp32 kernel as a PrefillKernel: it writes fp32 only.
+cudaError_t Fp32Kernel(const float* q, const cuda::KvCacheView* cache, DType cache_dtype,
+                       int64_t n_tokens, int64_t first_position, const cpu::AttentionShape& shape,
+                       void* out, DType out_dtype, cudaStream_t stream) {
+  if (out_dtype != DType::kF32) return cudaErrorInvalidValue;
+  return cuda::AttentionPrefill(q, cache, cache_dtype, n_tokens, first_position, shape,
+                                static_cast<float*>(out), stream);
+}
+
+// The kernel's output for the case (stored in out_dtype, widened back), or the launch error.
 cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const PrefillInputs& in,
-                        std::vector<float>& out) {
+                        std::vector<float>& out, DType out_dtype = DType::kF32) {
   auto q_device = test::ToDevice(in.q);
   test::DeviceValues k_device(in.k_cache, c.cache_dtype);
   test::DeviceValues v_device(in.v_cache, c.cache_dtype);
@@ -94,10 +104,12 @@ cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const Prefil
   // The kernels take first_position + n_tokens as the cache's length, not the view's.
   auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
       {k_device.data(), v_device.data(), table_device.data(), /*length=*/0}});
-  auto out_device = test::PoisonedOutput(in.q.size());
-  const cudaError_t error = kernel(q_device.data(), view.data(), c.cache_dtype, c.n_tokens,
-                                   c.first_position, in.shape, out_device.data(), nullptr);
-  if (error == cudaSuccess) out = test::ToHost(out_device);
+  // Poisoned: an element the kernel fails to write stays NaN.
+  test::DeviceValues out_device(std::vector<float>(in.q.size(), NAN), out_dtype);
+  const cudaError_t error =
+      kernel(q_device.data(), view.data(), c.cache_dtype, c.n_tokens, c.first_position, in.shape,
+             out_device.data(), out_dtype, nullptr);
+  if (error == cudaSuccess) out = out_device.ToHostFloats();
   return error;
 }
 
@@ -107,7 +119,7 @@ TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const PrefillInputs in = MakeInputs(GetParam());
   std::vector<float> out;
-  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefill, GetParam(), in, out), cudaSuccess);
+  ASSERT_EQ(RunOnDevice(Fp32Kernel, GetParam(), in, out), cudaSuccess);
   EXPECT_LT(test::RelativeError(out, in.expected), kTolerance);
 }
 
@@ -127,6 +139,19 @@ TEST_P(CudaAttentionPrefillTest, TensorCoreKernelMatchesCpuWithinBf16Rounding) {
   const double relative_error = test::RelativeError(out, in.expected);
   EXPECT_LT(relative_error, kBf16Tolerance);
   EXPECT_GT(relative_error, 1e-5);
+}
+
+// A bf16 output (the o projection's operand in a bf16 model) is the fp32 output rounded to
+// nearest, value for value.
+TEST_P(CudaAttentionPrefillTest, TensorCoreKernelWritesTheFp32ResultRoundedToBf16) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const PrefillInputs in = MakeInputs(GetParam());
+  if (!cuda::AttentionPrefillTensorCoreSupports(in.shape)) GTEST_SKIP() << "not built for";
+  std::vector<float> fp32_out, bf16_out;
+  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefillTensorCore, GetParam(), in, fp32_out), cudaSuccess);
+  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefillTensorCore, GetParam(), in, bf16_out, DType::kBF16),
+            cudaSuccess);
+  EXPECT_EQ(bf16_out, test::RoundedTo(fp32_out, DType::kBF16));
 }
 
 // Token counts below, at and across the 64-query tile (1, 17, 64, 130, 513); an empty cache and

@@ -423,6 +423,19 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
         long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
         views, token_views != nullptr ? token_views + first : nullptr, cache_dtype, stream_);
   };
+  // Attention writes the o projection's operand itself, in the weights' 16-bit type where they
+  // have one, unless a prompt chunk needs the fp32 prefill kernel (a head size the tensor-core
+  // kernel is not built for), which writes fp32 only.
+  const bool tensor_core_prefill =
+      layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape);
+  const bool fp32_prefill =
+      !tensor_core_prefill &&
+      std::any_of(chunks.begin(), chunks.end(), [](const ChunkPlan& chunk) { return chunk.n > 1; });
+  const ProductInput attended = fp32_prefill ? ProductInput{s.attended.data(), DType::kF32}
+                                             : InputFor(s, n, {&layer.o}, s.attended.data());
+  const auto attended_row = [&](int64_t token) {
+    return static_cast<char*>(attended.data) + token * q_dim * DTypeSize(attended.dtype);
+  };
   const bool one_table = std::all_of(chunks.begin(), chunks.end(), [&](const ChunkPlan& chunk) {
     return chunk.key.long_rope == chunks.front().key.long_rope;
   });
@@ -437,7 +450,7 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   for (size_t i = 0; i < chunks.size();) {
     const ChunkPlan& chunk = chunks[i];
     float* chunk_q = q + chunk.first * q_dim;
-    float* attended = s.attended.data() + chunk.first * q_dim;
+    void* chunk_out = attended_row(chunk.first);
     if (chunk.n == 1) {
       // A run of one-token chunks (consecutive rows) in one launch.
       size_t end = i;
@@ -450,22 +463,25 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                                          : batch_decode_workspace_;
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionDecodeBatch(
           chunk_q, views + i * layers, layers, static_cast<int64_t>(end - i), cache_dtype,
-          max_kv_len, shape, workspace.data(), workspace.size(), attended, stream_));
+          max_kv_len, shape, workspace.data(), workspace.size(), chunk_out, attended.dtype,
+          stream_));
       i = end;
       continue;
     }
     const cuda::KvCacheView* view = views + i * layers;
-    if (layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape)) {
+    if (tensor_core_prefill) {
       // 16-bit weights: bf16 tensor cores, at their precision.
-      TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefillTensorCore(
-          chunk_q, view, cache_dtype, chunk.n, chunk.start, shape, attended, stream_));
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AttentionPrefillTensorCore(chunk_q, view, cache_dtype, chunk.n, chunk.start, shape,
+                                           chunk_out, attended.dtype, stream_));
     } else {
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(chunk_q, view, cache_dtype, chunk.n,
-                                                          chunk.start, shape, attended, stream_));
+                                                          chunk.start, shape,
+                                                          static_cast<float*>(chunk_out), stream_));
     }
     ++i;
   }
-  return Linear(s, {s.attended.data()}, layer.o, n, s.block.data());
+  return Linear(s, attended, layer.o, n, s.block.data());
 }
 
 absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n,
