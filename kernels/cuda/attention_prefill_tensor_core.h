@@ -1,7 +1,8 @@
 // Prefill attention on the tensor cores: the function AttentionPrefill computes (causal,
-// grouped-query, sliding window; fp32 queries, a paged KV cache of any dtype, fp32 output), with
-// Q, K, V and the softmax probabilities rounded to bf16 for warp-level matrix multiply-accumulate
-// (mma.sync m16n8k16) and the scores, softmax and output kept in fp32. It is for models whose
+// grouped-query, sliding window; fp32 queries, a paged KV cache of any dtype), with Q, K, V and
+// the softmax probabilities rounded to bf16 for warp-level matrix multiply-accumulate (mma.sync
+// m16n8k16) and the scores, softmax and output accumulated in fp32; the output is stored in fp32
+// or in the 16-bit type the o projection takes. It is for models whose
 // weights are bf16 or fp16 anyway: there the fp32 CUDA-core kernel's precision buys nothing and
 // its speed (a few percent of the tensor cores') is most of a long prefill. The fp32 kernel stays
 // the reference-precision one.
