@@ -75,6 +75,9 @@ __device__ __forceinline__ void Store2FromFloat(float a, float b, __nv_bfloat16*
   *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
 }
 
+// Whether a pointer may take the 16-byte accesses below (launchers choose a vectorized path).
+inline bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 // Eight consecutive stored elements widened to fp32, and eight fp32 values narrowed and stored:
 // 16-byte accesses (two for fp32), so that a memory-bound kernel keeps enough bytes in flight; p
 // aligned to 16 bytes.

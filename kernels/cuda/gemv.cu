@@ -167,8 +167,6 @@ __global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int
   if (lane == 0) y[row] = g / (1.0f + expf(-g)) * u;
 }
 
-bool Aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
-
 size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
 
 }  // namespace

@@ -2,8 +2,6 @@
 // loads 16 bytes wide (scalar 2-byte loads kept too few bytes in flight: 115 us for a 2048-token
 // prompt's Llama-3-8B MLP, 1.5 TB/s); a group loop of single values where a pointer is not
 // 16-byte aligned, and for the last n % 8.
-#include <cstdint>
-
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/swiglu.h"
@@ -33,8 +31,6 @@ __global__ void SwiGluKernel(const I* gate, const I* up, int64_t n, bool aligned
     FromFloat(Silu(ToFloat(gate[i])) * ToFloat(up[i]), out + i);
   }
 }
-
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
