@@ -34,8 +34,9 @@ inline constexpr int kKvChunk = 32;
 // Most sequences one AttentionDecodeBatch takes (a grid dimension).
 inline constexpr int64_t kMaxSequences = 65535;
 
-// Scratch memory AttentionDecode (AttentionDecodeBatch of `n_sequences`) needs for contexts of up
-// to `max_kv_len` positions (no more than for shape.sliding_window positions when a window is set).
+// Scratch memory AttentionDecode (AttentionDecodeBatch of up to `n_sequences`) needs for contexts
+// of up to `max_kv_len` positions (no more than for shape.sliding_window positions when a window is
+// set).
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len,
                                      int64_t n_sequences = 1);
 

@@ -32,9 +32,11 @@ cuda::DeviceBuffer<char> WeightToDevice(const Tensor& weight) {
   return buffer;
 }
 
+// Rows held in registers (a multiple of 4 up to 8192: one, two, four and eight float4s a thread)
+// and the loop over single values (other lengths, and longer rows).
 TEST_P(CudaRmsNormTest, MatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  for (int64_t dim : {1, 33, 4097}) {
+  for (int64_t dim : {1, 33, 128, 896, 2048, 4096, 4097, 8192, 12288}) {
     constexpr int64_t kRows = 3;
     const std::vector<float> x = test::RandomFloats(kRows * dim, 5);
     const test::StoredWeight weight(test::RandomWeightValues(dim, 6), GetParam(), {dim});
@@ -52,29 +54,35 @@ TEST_P(CudaRmsNormTest, MatchesCpu) {
 }
 
 // fp32 out, and the 16-bit form a tensor-core product over 16-bit weights takes as its operand.
-TEST_P(CudaRmsNormTest, FusedAddMatchesCpuAddThenNormInEveryOutputType) {
-  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+void ExpectFusedAddMatchesCpu(DType weight_dtype, int64_t dim) {
   constexpr int64_t kRows = 5;
-  constexpr int64_t kDim = 4000;
-  const std::vector<float> residual = test::RandomFloats(kRows * kDim, 7);
-  const std::vector<float> delta = test::RandomFloats(kRows * kDim, 8);
-  const test::StoredWeight weight(test::RandomWeightValues(kDim, 9), GetParam(), {kDim});
-  std::vector<float> expected_residual(kRows * kDim);
-  cpu::Add(residual.data(), delta.data(), kRows * kDim, expected_residual.data());
-  std::vector<float> expected(kRows * kDim);
-  cpu::RmsNorm(expected_residual.data(), weight.tensor(), kEps, kRows, kDim, expected.data());
+  const std::vector<float> residual = test::RandomFloats(kRows * dim, 7);
+  const std::vector<float> delta = test::RandomFloats(kRows * dim, 8);
+  const test::StoredWeight weight(test::RandomWeightValues(dim, 9), weight_dtype, {dim});
+  std::vector<float> expected_residual(kRows * dim);
+  cpu::Add(residual.data(), delta.data(), kRows * dim, expected_residual.data());
+  std::vector<float> expected(kRows * dim);
+  cpu::RmsNorm(expected_residual.data(), weight.tensor(), kEps, kRows, dim, expected.data());
   auto weight_device = WeightToDevice(weight.tensor());
   for (DType out_dtype : test::kAllDTypes) {
     auto residual_device = test::ToDevice(residual);
     auto delta_device = test::ToDevice(delta);
-    test::DeviceValues out(std::vector<float>(kRows * kDim, NAN), out_dtype);
+    test::DeviceValues out(std::vector<float>(kRows * dim, NAN), out_dtype);
     ASSERT_EQ(cuda::AddRmsNorm(residual_device.data(), delta_device.data(), weight_device.data(),
-                               GetParam(), kEps, kRows, kDim, out.data(), out_dtype, nullptr),
+                               weight_dtype, kEps, kRows, dim, out.data(), out_dtype, nullptr),
               cudaSuccess);
     EXPECT_LT(test::RelativeError(out.ToHostFloats(), test::RoundedTo(expected, out_dtype)),
               out_dtype == DType::kF32 ? kTolerance : kRoundedTolerance)
         << DTypeName(out_dtype);
     EXPECT_EQ(test::ToHost(residual_device), expected_residual);  // one fp32 add: exact
+  }
+}
+
+TEST_P(CudaRmsNormTest, FusedAddMatchesCpuAddThenNormInEveryOutputType) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  for (const int64_t dim : {4000, 4001}) {  // held in registers, and the loop
+    SCOPED_TRACE(testing::Message() << "dim=" << dim);
+    ExpectFusedAddMatchesCpu(GetParam(), dim);
   }
 }
 
