@@ -84,8 +84,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 cudaError_t LaunchRmsNorm(float* x, const float* delta, const void* weight, DType weight_dtype,
                           float eps, int64_t n_rows, int64_t dim, void* out, DType out_dtype,
                           cudaStream_t stream) {
