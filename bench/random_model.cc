@@ -102,31 +102,49 @@ class RandomTensors {
   absl::Status Matrix(std::string_view name, int64_t rows, int64_t cols) {
     return Add(name, {rows, cols}, 0.0f);
   }
-  absl::Status Bias(std::string_view name, int64_t size) { return Add(name, {size}, 0.0f); }
-  absl::Status Norm(std::string_view name, int64_t size) { return Add(name, {size}, 1.0f); }
+  absl::Status Bias(std::string_view name, int64_t size) { return AddVector(name, size, 0.0f); }
+  absl::Status Norm(std::string_view name, int64_t size) { return AddVector(name, size, 1.0f); }
 
   // The memory of every tensor added, for the GgufFile to hold.
   std::shared_ptr<const void> TakeBuffers() {
-    return std::make_shared<std::vector<std::unique_ptr<uint16_t[]>>>(std::move(buffers_));
+    return std::make_shared<Buffers>(std::move(buffers_));
   }
 
  private:
+  struct Buffers {
+    std::vector<std::unique_ptr<uint16_t[]>> bf16;
+    std::vector<std::unique_ptr<float[]>> f32;
+  };
+
   absl::Status Add(std::string_view name, std::initializer_list<int64_t> shape, float mean) {
     int64_t n = 1;
     for (const int64_t dim : shape) n *= dim;
     // Left uninitialized, so that the threads filling it fault its pages in, in parallel.
     std::unique_ptr<uint16_t[]> values = std::make_unique_for_overwrite<uint16_t[]>(n);
-    FillRandomBf16(values.get(), n, mean, kWeightStddev,
-                   SplitMix64(seed_ ^ SplitMix64(tensors_++)));
+    FillRandomBf16(values.get(), n, mean, kWeightStddev, NextStream());
     const Tensor tensor(values.get(), DType::kBF16, shape);
-    buffers_.push_back(std::move(values));
+    buffers_.bf16.push_back(std::move(values));
     return out_.AddTensor(name, tensor);
   }
+
+  // Norm weights and biases in F32, as llama.cpp's converter writes them from a bf16 checkpoint
+  // (ggml adds to and multiplies activations by f32 or f16 vectors only): bf16 values widened.
+  absl::Status AddVector(std::string_view name, int64_t size, float mean) {
+    std::vector<uint16_t> bf16(size);
+    FillRandomBf16(bf16.data(), size, mean, kWeightStddev, NextStream());
+    std::unique_ptr<float[]> values = std::make_unique_for_overwrite<float[]>(size);
+    for (int64_t i = 0; i < size; ++i) values[i] = std::bit_cast<float>(uint32_t{bf16[i]} << 16);
+    const Tensor tensor(values.get(), DType::kF32, {size});
+    buffers_.f32.push_back(std::move(values));
+    return out_.AddTensor(name, tensor);
+  }
+
+  uint64_t NextStream() { return SplitMix64(seed_ ^ SplitMix64(tensors_++)); }
 
   gguf::GgufBuilder& out_;
   uint64_t seed_;
   uint64_t tensors_ = 0;
-  std::vector<std::unique_ptr<uint16_t[]>> buffers_;
+  Buffers buffers_;
 };
 
 // One layer's tensors under the names the family reads (core/models/<family>.cc).

@@ -31,9 +31,9 @@ const std::vector<ModelShape>& ModelShapes();
 const ModelShape* FindModelShape(std::string_view name);
 
 // A GGUF model of `shape` with its first `layers` layers (all of them when `layers` is 0), holding
-// the memory of its tensors: matrices and biases in bf16 with mean 0 and standard deviation 0.02,
-// norm weights 1 +- 0.02, rope tables as the family's converter computes them. The same `seed`
-// gives the same weights.
+// the memory of its tensors: matrices in bf16 with mean 0 and standard deviation 0.02, biases
+// likewise and norm weights 1 +- 0.02 but stored in f32 as llama.cpp's converter stores them, rope
+// tables as the family's converter computes them. The same `seed` gives the same weights.
 absl::StatusOr<std::unique_ptr<gguf::GgufFile>> BuildRandomModel(const ModelShape& shape,
                                                                  int layers, uint64_t seed);
 
