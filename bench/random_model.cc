@@ -12,6 +12,7 @@
 #include "core/tokenizer/hf_tokenizer_to_gguf.h"
 #include "core/tokenizer/spm.h"
 #include "core/util/status_macros.h"
+#include "kernels/cpu/half.h"
 
 namespace tessera::bench {
 
@@ -133,7 +134,7 @@ class RandomTensors {
     std::vector<uint16_t> bf16(size);
     FillRandomBf16(bf16.data(), size, mean, kWeightStddev, NextStream());
     std::unique_ptr<float[]> values = std::make_unique_for_overwrite<float[]>(size);
-    for (int64_t i = 0; i < size; ++i) values[i] = std::bit_cast<float>(uint32_t{bf16[i]} << 16);
+    for (int64_t i = 0; i < size; ++i) values[i] = cpu::BFloat16ToFloat(bf16[i]);
     const Tensor tensor(values.get(), DType::kF32, {size});
     buffers_.f32.push_back(std::move(values));
     return out_.AddTensor(name, tensor);
