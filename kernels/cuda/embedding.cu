@@ -1,12 +1,13 @@
 // One block per token id copies its table row, widened to fp32; rows are contiguous, so the
 // threads of a block read and write consecutive elements, a batch of loads at a time
 // (batched_loads.cuh): one element at a time, 64 rows of 4096 took 10 us.
+#include "kernels/cuda/embedding.h"
+
 #include <cmath>
 
 #include "kernels/cuda/batched_loads.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
-#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/grid_dependency.cuh"
 
 namespace tessera::cuda {

@@ -2,13 +2,14 @@
 // 8192 values, 16-byte aligned, are held in registers, kVecs float4s a thread, all loaded at once;
 // a loop over single values (the row re-read from L1/L2 for the second pass) took 14 us for 64
 // rows of 4096, one DRAM round trip after another. Other rows take that loop.
+#include "kernels/cuda/rms_norm.h"
+
 #include <cstdint>
 
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
-#include "kernels/cuda/rms_norm.h"
 
 namespace tessera::cuda {
 namespace {

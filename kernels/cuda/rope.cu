@@ -5,11 +5,12 @@
 // go straight to the pool row that the view's block table gives the token's position, rounded to
 // the cache's type. Each loop loads a batch of a thread's elements before it stores any
 // (batched_loads.cuh): one element at a time, 64 tokens of Llama-3-8B took 10 us.
+#include "kernels/cuda/rope.h"
+
 #include "kernels/cuda/batched_loads.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
-#include "kernels/cuda/rope.h"
 
 namespace tessera::cuda {
 namespace {
