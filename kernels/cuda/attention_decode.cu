@@ -78,12 +78,8 @@ __host__ __device__ int64_t SplitsFor(int64_t visible_len, int64_t max_splits) {
 }
 
 int SmCount() {
-  int device = 0;
   int sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    sms = 132;  // an H100's; the launch reports the error itself
-  }
+  if (CurrentDeviceSms(&sms) != cudaSuccess) sms = 132;  // an H100's; the launch reports the error
   return sms;
 }
 

@@ -408,11 +408,8 @@ cudaError_t LaunchForLength(const float* q, const KvCacheView* cache, int64_t n_
                             int64_t first_position, const AttentionShape& shape, O* out,
                             cudaStream_t stream) {
   if constexpr (sizeof(T) == 2) {
-    int device = 0;
     int sms = 0;
-    TESSERA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-    TESSERA_CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    TESSERA_CUDA_RETURN_IF_ERROR(CurrentDeviceSms(&sms));
     const int64_t wide_tiles = (n_tokens + kQueryTile<2> - 1) / kQueryTile<2>;
     if (wide_tiles * shape.n_heads >= 2 * int64_t{sms}) {
       return Launch<D, 2, T>(q, cache, n_tokens, first_position, shape, out, stream);

@@ -34,4 +34,11 @@ constexpr unsigned BlocksFor(long long n, int per_block) {
 // type (as cudaMalloc's allocations are).
 constexpr size_t WorkspaceAligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+// The current device's number of SMs, which launchers size their grids by.
+inline cudaError_t CurrentDeviceSms(int* sms) {
+  int device = 0;
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  return cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, device);
+}
+
 }  // namespace tessera::cuda
