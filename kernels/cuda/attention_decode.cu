@@ -15,6 +15,9 @@
 // sums are added and normalized by the global sum. Launches of few chunks a head (short contexts,
 // large batches) merge with one warp a head instead, each lane walking every chunk for its dims:
 // the block-wide reductions cost more than the work there (12 us for 64 sequences of Llama-3-8B).
+// One sequence's short context (kOneChunkLength visible positions or fewer) of enough kv heads is
+// one chunk a kv head: the first pass then writes the normalized result itself and no second
+// pass runs.
 // Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
 #include "kernels/cuda/attention_decode.h"
 
@@ -39,15 +42,24 @@ constexpr int kBlocksPerSm = BlocksPerSm(kGroup);
 constexpr int kMaxGroup = 8;  // query heads per kv head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMergeWarps = 8;
-constexpr int kMaxFewSplits = 32;  // launches of at most this many splits a head merge by warps
+constexpr int kMaxFewSplits = 4;   // launches of at most this many splits a head merge by warps
 constexpr int kFewMergeWarps = 4;  // heads a block of that merge
 constexpr float kLog2E = 1.4426950408889634f;
+constexpr int64_t kOneChunkLength = 256;
+constexpr int kOneChunkKvHeads = 8;
 
 // Where the first pass leaves chunk s of query head h.
 struct Partials {
   float* out;  // [n_heads, n_splits, head_dim]: sum_p 2^(score_p - max) v_p
   float* max;  // [n_heads, n_splits], log2 units
   float* sum;  // [n_heads, n_splits]: sum_p 2^(score_p - max)
+};
+
+// Where a launch of one chunk a kv head writes the result itself, with no merge pass after it;
+// data nullptr where the chunks leave partials.
+struct DirectOutput {
+  void* data;  // [n_sequences, n_heads, head_dim]
+  DType dtype;
 };
 
 // Sequence z's partials follow sequence z - 1's within each array.
@@ -101,6 +113,19 @@ int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences, int sms) {
     if (waves_per_split(splits) < 0.9 * waves_per_split(best)) best = splits;
   }
   return best;
+}
+
+// MaxSplits, except that one sequence's context of up to kOneChunkLength visible positions is
+// one chunk a kv head where there are kOneChunkKvHeads kv heads or more: a few cache rows a block
+// cost less than a second launch to merge them. (With fewer, the blocks are too few: two kv heads
+// of qwen2.5-0.5b in one chunk each decoded slower.)
+int64_t MaxSplitsFor(const AttentionShape& shape, int64_t max_kv_len, int64_t n_sequences,
+                     int sms) {
+  if (n_sequences == 1 && shape.n_kv_heads >= kOneChunkKvHeads &&
+      VisibleLength(shape, max_kv_len) <= kOneChunkLength) {
+    return 1;
+  }
+  return MaxSplits(shape, n_sequences, sms);
 }
 
 struct Splits {
@@ -198,7 +223,7 @@ template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,
                                AttentionShape shape, int64_t max_splits, float scale_log2,
-                               Partials partials) {
+                               Partials partials, DirectOutput direct) {
   constexpr int kPer = kPerLoad<T>;
   constexpr int kSubWarps = 32 / kLanes;
   // Positions a sub-warp loads before using them; large groups hold more scores, so fewer.
@@ -421,8 +446,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
       total += weight * warp_out[(w * kGroup + g) * head_dim + d];
       sum += weight * warp_sum[w][g];
     }
-    const int64_t partial =
-        (sequence * shape.n_heads + kv_head * group + g) * launch_splits + split;
+    const int64_t head = sequence * shape.n_heads + kv_head * group + g;
+    if (direct.data != nullptr) {
+      StoreFromFloat(total / sum, direct.data, direct.dtype, head * head_dim + d);
+      continue;
+    }
+    const int64_t partial = head * launch_splits + split;
     partials.out[partial * head_dim + d] = total;
     if (d == 0) {
       partials.max[partial] = block_max;
@@ -543,12 +572,13 @@ struct SequenceViews {
 
 template <typename T, int kGroup, int kLanes, int kVecs>
 cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const AttentionShape& shape,
-                         const Splits& splits, const Partials& partials, cudaStream_t stream) {
+                         const Splits& splits, const Partials& partials, const DirectOutput& direct,
+                         cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
   const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched),
                   static_cast<unsigned>(cache.count));
   AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, cache.first, cache.stride, shape, splits.most, shape.scale * kLog2E, partials);
+      q, cache.first, cache.stride, shape, splits.most, shape.scale * kLog2E, partials, direct);
   return cudaGetLastError();
 }
 
@@ -557,40 +587,42 @@ cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const Atten
 template <typename T, int kGroup>
 cudaError_t LaunchChunksForHeadDim(const float* q, const SequenceViews& cache,
                                    const AttentionShape& shape, const Splits& splits,
-                                   const Partials& partials, cudaStream_t stream) {
+                                   const Partials& partials, const DirectOutput& direct,
+                                   cudaStream_t stream) {
   constexpr int kPer = kPerLoad<T>;
   const int head_dim = shape.head_dim;
   if constexpr (kPer == 8) {
     if (head_dim <= 8 * kPer) {
-      return LaunchChunks<T, kGroup, 8, 1>(q, cache, shape, splits, partials, stream);
+      return LaunchChunks<T, kGroup, 8, 1>(q, cache, shape, splits, partials, direct, stream);
     }
   }
   if (head_dim <= 16 * kPer) {
-    return LaunchChunks<T, kGroup, 16, 1>(q, cache, shape, splits, partials, stream);
+    return LaunchChunks<T, kGroup, 16, 1>(q, cache, shape, splits, partials, direct, stream);
   }
   if constexpr (kPer == 4) {
     if (head_dim > 32 * kPer) {
-      return LaunchChunks<T, kGroup, 32, 2>(q, cache, shape, splits, partials, stream);
+      return LaunchChunks<T, kGroup, 32, 2>(q, cache, shape, splits, partials, direct, stream);
     }
   }
-  return LaunchChunks<T, kGroup, 32, 1>(q, cache, shape, splits, partials, stream);
+  return LaunchChunks<T, kGroup, 32, 1>(q, cache, shape, splits, partials, direct, stream);
 }
 
 template <typename T>
 cudaError_t LaunchChunksForGroup(const float* q, const SequenceViews& cache,
                                  const AttentionShape& shape, const Splits& splits,
-                                 const Partials& partials, cudaStream_t stream) {
+                                 const Partials& partials, const DirectOutput& direct,
+                                 cudaStream_t stream) {
   const int group = shape.n_heads / shape.n_kv_heads;
   if (group == 1) {
-    return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, partials, stream);
+    return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, partials, direct, stream);
   }
   if (group == 2) {
-    return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, partials, stream);
+    return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, partials, direct, stream);
   }
   if (group <= 4) {
-    return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, partials, stream);
+    return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, partials, direct, stream);
   }
-  return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, partials, stream);
+  return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, partials, direct, stream);
 }
 
 }  // namespace
@@ -602,7 +634,8 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
   int64_t n_partials = 0;
   for (int64_t n = 1; n <= n_sequences; ++n) {
     n_partials = std::max(
-        n_partials, n * shape.n_heads * LaunchSplits(shape, max_kv_len, MaxSplits(shape, n, sms)));
+        n_partials, n * shape.n_heads *
+                        LaunchSplits(shape, max_kv_len, MaxSplitsFor(shape, max_kv_len, n, sms)));
   }
   return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
 }
@@ -631,14 +664,16 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   TESSERA_CUDA_CHECK_ARG(workspace_bytes >=
                          AttentionDecodeWorkspaceBytes(shape, max_kv_len, n_sequences));
-  const int64_t max_splits = MaxSplits(shape, n_sequences, SmCount());
+  const int64_t max_splits = MaxSplitsFor(shape, max_kv_len, n_sequences, SmCount());
   const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
   const Partials partials = PartialsIn(workspace, shape, splits.launched, n_sequences);
   const SequenceViews views{cache, cache_stride, n_sequences};
+  const DirectOutput direct{splits.launched == 1 ? out : nullptr, out_dtype};
   TESSERA_CUDA_RETURN_IF_ERROR(DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return LaunchChunksForGroup<T>(q, views, shape, splits, partials, stream);
+    return LaunchChunksForGroup<T>(q, views, shape, splits, partials, direct, stream);
   }));
+  if (direct.data != nullptr) return cudaSuccess;
   return DispatchDType(out_dtype, [&](auto tag) {
     using O = typename decltype(tag)::type;
     if (splits.launched <= kMaxFewSplits) {

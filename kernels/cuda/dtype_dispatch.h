@@ -64,6 +64,34 @@ __device__ __forceinline__ void FromFloat(float v, __nv_bfloat16* out) {
   *out = __float2bfloat16_rn(v);
 }
 
+// Element i of an array whose type is known only at run time (a bias, a norm's weights), widened;
+// and an fp32 value stored as element i of such an array. For the odd element of a kernel's
+// epilogue: hot loops dispatch the type at compile time.
+__device__ __forceinline__ float ReadAsFloat(const void* data, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::kF32:
+      return static_cast<const float*>(data)[i];
+    case DType::kF16:
+      return ToFloat(static_cast<const __half*>(data)[i]);
+    case DType::kBF16:
+      return ToFloat(static_cast<const __nv_bfloat16*>(data)[i]);
+  }
+  return 0.0f;
+}
+__device__ __forceinline__ void StoreFromFloat(float v, void* data, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::kF32:
+      static_cast<float*>(data)[i] = v;
+      break;
+    case DType::kF16:
+      FromFloat(v, static_cast<__half*>(data) + i);
+      break;
+    case DType::kBF16:
+      FromFloat(v, static_cast<__nv_bfloat16*>(data) + i);
+      break;
+  }
+}
+
 // Two fp32 values narrowed and stored together (8 or 4 bytes); p aligned to that size.
 __device__ __forceinline__ void Store2FromFloat(float a, float b, float* p) {
   *reinterpret_cast<float2*>(p) = {a, b};

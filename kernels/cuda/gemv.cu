@@ -13,6 +13,8 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
+#include "kernels/cuda/silu.cuh"
+#include "kernels/kv_blocks.h"
 
 namespace tessera::cuda {
 namespace {
@@ -89,18 +91,6 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const fl
   }
 }
 
-__device__ __forceinline__ float ReadAsFloat(const void* data, DType dtype, int64_t i) {
-  switch (dtype) {
-    case DType::kF32:
-      return static_cast<const float*>(data)[i];
-    case DType::kF16:
-      return ToFloat(static_cast<const __half*>(data)[i]);
-    case DType::kBF16:
-      return ToFloat(static_cast<const __nv_bfloat16*>(data)[i]);
-  }
-  return 0.0f;
-}
-
 struct FusedMatrices {
   GemvMatrix matrices[kMaxFusedGemvMatrices];
   int count;
@@ -153,6 +143,102 @@ __global__ void GemvFusedKernel(FusedMatrices fused, const float* x, int64_t k, 
   }
 }
 
+// The two rows of a matrix of GemvQkvRope that one warp takes. Within a head of q or k, pair
+// slots below rotary_dim / 2 are rotated pairs (dims 2i and 2i + 1, or i and i + rotary_dim / 2);
+// those after cover the unrotated dims two by two; v's pairs are consecutive rows.
+struct RowPair {
+  int64_t first, second;
+  int rotated = -1;  // the rotary pair's index, or -1
+};
+
+__device__ RowPair RowPairOf(int matrix, int64_t pair, const GemvRope& rope) {
+  if (matrix == 2) return {2 * pair, 2 * pair + 1};
+  const int half = rope.head_dim / 2;
+  const int n_rotated = rope.rotary_dim / 2;
+  const int64_t head_start = (pair / half) * rope.head_dim;
+  const int slot = static_cast<int>(pair % half);
+  const int64_t d = head_start + 2 * slot;  // dims 2 slot and 2 slot + 1
+  if (slot >= n_rotated) return {d, d + 1};
+  if (rope.style == RopeStyle::kAdjacentPairs) return {d, d + 1, slot};
+  return {head_start + slot, head_start + slot + n_rotated, slot};
+}
+
+// GemvQkvRope: one warp (kWarpsPerPair warps, as GemvFusedKernel's rows) per pair of rows.
+template <typename W, int kWarpsPerPair>
+__global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, bool vectorized,
+                                  GemvRope rope) {
+  constexpr int kPairsPerBlock = kWarpsPerBlock / kWarpsPerPair;
+  __shared__ float part_sums[kWarpsPerBlock][2];
+  const int warp = threadIdx.x / 32;
+  const int part = warp % kWarpsPerPair;
+  const int lane = threadIdx.x % 32;
+  int64_t pair = static_cast<int64_t>(blockIdx.x) * kPairsPerBlock + warp / kWarpsPerPair;
+  int matrix = -1;
+#pragma unroll
+  for (int m = 0; m < 3; ++m) {
+    if (matrix < 0) {
+      if (pair < qkv.matrices[m].rows / 2) {
+        matrix = m;
+      } else {
+        pair -= qkv.matrices[m].rows / 2;
+      }
+    }
+  }
+  // Copied by constant indices: indexing the parameters at run time would copy them to local
+  // memory.
+  GemvMatrix mat = qkv.matrices[2];
+  if (matrix == 0) mat = qkv.matrices[0];
+  if (matrix == 1) mat = qkv.matrices[1];
+  const RowPair rows = RowPairOf(matrix, pair, rope);
+  float sums[2] = {0.0f, 0.0f};
+  if (matrix >= 0) {  // warps past the last pair still reach the barrier below
+    const W* const w = static_cast<const W*>(mat.w);
+    const W* const pair_rows[2] = {w + rows.first * k, w + rows.second * k};
+    LaneDots<W, 2>(pair_rows, x, k, vectorized, lane, sums, part, kWarpsPerPair);
+    sums[0] = WarpSum(sums[0]);
+    sums[1] = WarpSum(sums[1]);
+  }
+  if constexpr (kWarpsPerPair > 1) {
+    if (lane == 0) {
+      part_sums[warp][0] = sums[0];
+      part_sums[warp][1] = sums[1];
+    }
+    __syncthreads();
+    if (part == 0) {
+      for (int p = 1; p < kWarpsPerPair; ++p) {
+        sums[0] += part_sums[warp + p][0];
+        sums[1] += part_sums[warp + p][1];
+      }
+    }
+  }
+  if (matrix < 0 || part != 0 || lane != 0) return;
+  float a = sums[0];
+  float b = sums[1];
+  if (mat.bias != nullptr) {
+    a += ReadAsFloat(mat.bias, mat.bias_dtype, rows.first);
+    b += ReadAsFloat(mat.bias, mat.bias_dtype, rows.second);
+  }
+  const int32_t position = *rope.position;
+  if (rows.rotated >= 0) {
+    float sin_angle, cos_angle;
+    sincosf(static_cast<float>(position) * rope.inv_freq[rows.rotated], &sin_angle, &cos_angle);
+    const float c = cos_angle * rope.scale;
+    const float s = sin_angle * rope.scale;
+    const float rotated_a = a * c - b * s;
+    b = a * s + b * c;
+    a = rotated_a;
+  }
+  if (matrix == 0) {
+    mat.y[rows.first] = a;
+    mat.y[rows.second] = b;
+    return;
+  }
+  const int64_t kv_row = KvRow(rope.cache->block_table, position) * qkv.matrices[1].rows;
+  void* pool = matrix == 1 ? rope.cache->keys : rope.cache->values;
+  StoreFromFloat(a, pool, rope.cache_dtype, kv_row + rows.first);
+  StoreFromFloat(b, pool, rope.cache_dtype, kv_row + rows.second);
+}
+
 template <typename W>
 __global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int64_t n,
                                  int64_t k, bool vectorized, float* y) {
@@ -164,10 +250,36 @@ __global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int
   LaneDots<W, 2>(rows, x, k, vectorized, lane, sums);
   const float g = WarpSum(sums[0]);
   const float u = WarpSum(sums[1]);
-  if (lane == 0) y[row] = g / (1.0f + expf(-g)) * u;
+  if (lane == 0) y[row] = Silu(g) * u;
 }
 
 size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+
+// How a GEMV over `matrices` runs: their rows numbered one after another, the vectorized path
+// where k and every pointer allow 16-byte loads, and two warps a row where a row is two to four
+// batches of loads and the rows are few enough that one warp each would leave the GPU a single
+// short wave. (Longer rows, like the 8B shape's down projection, measured slower split.)
+struct GemvPlan {
+  FusedMatrices fused{};
+  int64_t total_rows = 0;
+  bool vectorized = false;
+  bool split_rows = false;
+};
+
+GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x, int64_t k) {
+  GemvPlan plan;
+  plan.fused.count = static_cast<int>(matrices.size());
+  plan.vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(x);
+  for (size_t m = 0; m < matrices.size(); ++m) {
+    plan.fused.matrices[m] = matrices[m];
+    plan.total_rows += matrices[m].rows;
+    plan.vectorized = plan.vectorized && Aligned16(matrices[m].w);
+  }
+  const int64_t batch_values = kLoadsInFlight * 32 * (16 / ElementBytes(w_dtype));
+  plan.split_rows = plan.vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
+                    plan.total_rows <= kSplitRowsAtMost;
+  return plan;
+}
 
 }  // namespace
 
@@ -175,31 +287,43 @@ cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const
                       int64_t k, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(k > 0 && !matrices.empty() &&
                          matrices.size() <= kMaxFusedGemvMatrices);
-  FusedMatrices fused{};
-  fused.count = static_cast<int>(matrices.size());
-  int64_t total_rows = 0;
-  bool vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(x);
-  for (size_t m = 0; m < matrices.size(); ++m) {
-    TESSERA_CUDA_CHECK_ARG(matrices[m].rows >= 0);
-    fused.matrices[m] = matrices[m];
-    total_rows += matrices[m].rows;
-    vectorized = vectorized && Aligned16(matrices[m].w);
-  }
-  if (total_rows == 0) return cudaSuccess;
-  // Two warps a row where a row is two to four batches of loads and the rows are few enough
-  // that one warp each would leave the GPU a single short wave. (Longer rows, like the 8B
-  // shape's down projection, measured slower split.)
-  const int64_t batch_values = kLoadsInFlight * 32 * (16 / ElementBytes(w_dtype));
-  const bool split_rows = vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
-                          total_rows <= kSplitRowsAtMost;
+  for (const GemvMatrix& matrix : matrices) TESSERA_CUDA_CHECK_ARG(matrix.rows >= 0);
+  const GemvPlan plan = PlanGemv(matrices, w_dtype, x, k);
+  if (plan.total_rows == 0) return cudaSuccess;
   return DispatchDType(w_dtype, [&](auto tag) {
     using W = typename decltype(tag)::type;
-    if (split_rows) {
-      GemvFusedKernel<W, 2><<<BlocksFor(total_rows, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0,
-                              stream>>>(fused, x, k, vectorized);
+    if (plan.split_rows) {
+      GemvFusedKernel<W, 2>
+          <<<BlocksFor(plan.total_rows, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0, stream>>>(
+              plan.fused, x, k, plan.vectorized);
     } else {
-      GemvFusedKernel<W, 1><<<BlocksFor(total_rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
-                              stream>>>(fused, x, k, vectorized);
+      GemvFusedKernel<W, 1>
+          <<<BlocksFor(plan.total_rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
+              plan.fused, x, k, plan.vectorized);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const float* x,
+                        int64_t k, const GemvRope& rope, cudaStream_t stream) {
+  const int head_dim = rope.head_dim;
+  TESSERA_CUDA_CHECK_ARG(k > 0 && head_dim > 0 && head_dim % 2 == 0);
+  TESSERA_CUDA_CHECK_ARG(rope.rotary_dim > 0 && rope.rotary_dim % 2 == 0 &&
+                         rope.rotary_dim <= head_dim);
+  TESSERA_CUDA_CHECK_ARG(qkv[0].rows > 0 && qkv[0].rows % head_dim == 0 && qkv[1].rows > 0 &&
+                         qkv[1].rows % head_dim == 0 && qkv[2].rows == qkv[1].rows);
+  const GemvPlan plan = PlanGemv(qkv, w_dtype, x, k);
+  const int64_t pairs = plan.total_rows / 2;
+  return DispatchDType(w_dtype, [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    if (plan.split_rows) {
+      GemvQkvRopeKernel<W, 2>
+          <<<BlocksFor(pairs, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0, stream>>>(
+              plan.fused, x, k, plan.vectorized, rope);
+    } else {
+      GemvQkvRopeKernel<W, 1><<<BlocksFor(pairs, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
+          plan.fused, x, k, plan.vectorized, rope);
     }
     return cudaGetLastError();
   });

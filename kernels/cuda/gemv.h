@@ -3,18 +3,24 @@
 // fp16 or bf16, the activation vector fp32 (like all GPU activations here), accumulation fp32.
 //
 // Small launches leave the GPU idle between them, so the decode step fuses what shares an input:
-// the q, k and v projections run as one grid (GemvFused), and the gate and up projections
-// together with SwiGLU (GemvSwiGlu), which then never writes the two projections out.
+// the q, k and v projections run as one grid (GemvFused), with the rotary embedding and the
+// KV-cache store of the new key and value where nothing comes between them (GemvQkvRope), and
+// the gate and up projections together with SwiGLU (GemvSwiGlu), which then never writes the two
+// projections out.
 #pragma once
+
+#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <span>
 
-#include <cuda_runtime.h>
-
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/kv_cache_view.h"
 #include "kernels/tensor.h"
 
 namespace tessera::cuda {
+
+using cpu::RopeStyle;
 
 // One matrix of a fused GEMV and where its product goes.
 struct GemvMatrix {
@@ -39,6 +45,27 @@ cudaError_t Gemv(const void* w, DType w_dtype, const float* x, int64_t n, int64_
 // launch, each plus its optional bias.
 cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x,
                       int64_t k, cudaStream_t stream);
+
+// Rotary position embedding and the KV-cache store of one token, done by its q/k/v GEMV
+// (GemvQkvRope) instead of a RopeAndStoreKv after it; arguments as RopeAndStoreKv's.
+struct GemvRope {
+  const int32_t* position = nullptr;  // device memory: the token's position
+  const float* inv_freq = nullptr;    // [rotary_dim / 2]
+  int rotary_dim = 0;
+  RopeStyle style = RopeStyle::kAdjacentPairs;
+  float scale = 1.0f;
+  int head_dim = 0;
+  const KvCacheView* cache = nullptr;  // device memory: the token's view
+  DType cache_dtype = DType::kF32;
+};
+
+// GemvFused of one token's q, k and v projections (qkv[0..2]: n_heads * head_dim rows, then
+// n_kv_heads * head_dim twice), then RopeAndStoreKv of the token: q rotated into qkv[0].y, k
+// rotated and v written to the cache row of rope.position (qkv[1].y and qkv[2].y unused). Each
+// warp takes the two rows of a rotated pair, so the rotation needs no second pass.
+// Preconditions: as GemvFused and RopeAndStoreKv; head_dim even.
+cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const float* x,
+                        int64_t k, const GemvRope& rope, cudaStream_t stream);
 
 // y[r] = silu(gate[r, :] . x) * (up[r, :] . x), matching cpu::Matmul of both then cpu::SwiGlu.
 //   gate, up: [n, k] in `w_dtype`; x: [k]; y: [n]; device memory.

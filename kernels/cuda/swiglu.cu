@@ -4,6 +4,7 @@
 // 16-byte aligned, and for the last n % 8.
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/silu.cuh"
 #include "kernels/cuda/swiglu.h"
 
 namespace tessera::cuda {
@@ -11,8 +12,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kGroup = 8;
-
-__device__ __forceinline__ float Silu(float g) { return g / (1.0f + expf(-g)); }
 
 template <typename I, typename O>
 __global__ void SwiGluKernel(const I* gate, const I* up, int64_t n, bool aligned, O* out) {

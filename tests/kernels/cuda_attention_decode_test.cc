@@ -75,7 +75,8 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
   auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
       {k_device.data(), v_device.data(), table_device.data(), c.kv_len}});
   // One launch sized for exactly this context, one sized for a far longer one (as a captured
-  // decode step is): the blocks past the context's chunks must leave the result alone.
+  // decode step is): the blocks past the context's chunks must leave the result alone. (Up to
+  // 256 visible positions the first takes the one-chunk path, which writes the result itself.)
   for (const int64_t max_kv_len : {c.kv_len, 4 * c.kv_len + 1000}) {
     cuda::DeviceBuffer<char> workspace;
     ASSERT_EQ(workspace.Allocate(cuda::AttentionDecodeWorkspaceBytes(shape, max_kv_len)),
@@ -84,20 +85,32 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
     ASSERT_EQ(cuda::AttentionDecode(q_device.data(), view.data(), c.cache_dtype, max_kv_len, shape,
                                     workspace.data(), workspace.bytes(), out.data(), nullptr),
               cudaSuccess);
-    EXPECT_LT(test::RelativeError(test::ToHost(out), expected), kTolerance)
+    const std::vector<float> got = test::ToHost(out);
+    EXPECT_LT(test::RelativeError(got, expected), kTolerance)
+        << "launched for " << max_kv_len << " positions";
+    // A bf16 output (the o projection's operand in a bf16 model) is the fp32 one rounded.
+    test::DeviceValues out_bf16(std::vector<float>(c.n_heads * c.head_dim, NAN), DType::kBF16);
+    ASSERT_EQ(cuda::AttentionDecodeBatch(q_device.data(), view.data(), 1, 1, c.cache_dtype,
+                                         max_kv_len, shape, workspace.data(), workspace.bytes(),
+                                         out_bf16.data(), DType::kBF16, nullptr),
+              cudaSuccess);
+    EXPECT_EQ(out_bf16.ToHostFloats(), test::RoundedTo(got, DType::kBF16))
         << "launched for " << max_kv_len << " positions";
   }
 }
 
 // GQA ratios 1, 4 and 8; head_dim 64, 128, 256 and the non-power-of-two 80; context lengths of
 // one position, exactly one chunk, and not a multiple of the chunk; a context long enough that
-// chunks span several sweeps of the block's warps.
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, CudaAttentionDecodeTest,
-    testing::Values(DecodeCase{8, 8, 64, 1}, DecodeCase{4, 4, 64, cuda::kKvChunk},
-                    DecodeCase{32, 8, 128, 300}, DecodeCase{32, 4, 128, cuda::kKvChunk + 1},
-                    DecodeCase{16, 2, 80, 1000}, DecodeCase{8, 1, 256, 257},
-                    DecodeCase{6, 2, 128, 2051}, DecodeCase{32, 8, 128, 5000}));
+// chunks span several sweeps of the block's warps; a short one of eight kv heads, which one
+// chunk a kv head covers.
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionDecodeTest,
+                         testing::Values(DecodeCase{8, 8, 64, 1},
+                                         DecodeCase{4, 4, 64, cuda::kKvChunk},
+                                         DecodeCase{32, 8, 128, 300},
+                                         DecodeCase{32, 4, 128, cuda::kKvChunk + 1},
+                                         DecodeCase{16, 2, 80, 1000}, DecodeCase{8, 1, 256, 257},
+                                         DecodeCase{6, 2, 128, 2051}, DecodeCase{32, 8, 128, 5000},
+                                         DecodeCase{32, 8, 128, 200}));
 
 // Windows of one position; not a multiple of the chunk (kKvChunk + 1, 100, 250, 4099: the last
 // spans many chunks); as long as the context and longer; a long context with a short window;
@@ -108,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(
                     DecodeCase{16, 2, 80, 1000, cuda::kKvChunk + 1},
                     DecodeCase{32, 4, 128, 5000, 100}, DecodeCase{6, 2, 128, 20000, 4099},
                     DecodeCase{32, 8, 128, 2051, 2051}, DecodeCase{8, 1, 256, 257, 4096},
-                    DecodeCase{12, 4, 64, 777, 250}));
+                    DecodeCase{12, 4, 64, 777, 250}, DecodeCase{32, 8, 128, 1000, 256}));
 
 // 16-bit caches, where a position takes 8 (head_dim 64), 16 (80, 128) or 32 (256) lanes: GQA
 // ratios 1 to 8 (7 rounded up), one position, a partial last sweep, several sweeps, a window.
@@ -120,7 +133,8 @@ INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
                                          DecodeCase{16, 2, 80, 1000, 0, DType::kBF16},
                                          DecodeCase{8, 1, 256, 257, 0, DType::kF16},
                                          DecodeCase{6, 2, 128, 20000, 4099, DType::kBF16},
-                                         DecodeCase{12, 4, 64, 777, 250, DType::kF16}));
+                                         DecodeCase{12, 4, 64, 777, 250, DType::kF16},
+                                         DecodeCase{32, 8, 128, 200, 0, DType::kBF16}));
 
 // Sequences of very different lengths in one launch (AttentionDecodeBatch), each reading its own
 // blocks of one shared pool, as a layer's sequences do, through views laid out per layer

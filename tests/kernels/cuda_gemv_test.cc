@@ -1,13 +1,16 @@
 // The CUDA batch-1 GEMVs against the CPU backend: Matmul with m = 1, plus AddBias for the fused
-// q/k/v form and SwiGlu for the fused gate/up form.
+// q/k/v form (and Rope with the KV-cache store for its rotating form) and SwiGlu for the fused
+// gate/up form.
 #if TESSERA_HAVE_CUDA
-
-#include <vector>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/kv_cache_view.h"
 #include "tests/kernels/cuda_test_util.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -120,6 +123,110 @@ TEST_P(CudaGemvTest, SwiGluOfGateAndUpMatchesCpu) {
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
         << "n=" << s.n << " k=" << s.k;
+  }
+}
+
+// One token's q/k/v GEMV with rotary embedding and the KV-cache store (GemvQkvRope) against the
+// CPU's Matmul, AddBias and Rope, with the keys and values at the token's cache row: both
+// pairings, partial rotation, LongRoPE's scale, biases, every cache dtype, and two widths of k
+// (the second shares each pair between two warps).
+TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  struct RopeShape {
+    int n_heads, n_kv_heads, head_dim, rotary_dim;
+    cpu::RopeStyle style;
+    float scale;
+  };
+  const int32_t position = 37;  // in the third block of a shuffled table
+  const int64_t capacity = 64;
+  const std::vector<int32_t> block_table = test::ShuffledBlockTable(capacity, 60);
+  for (const RopeShape r : {RopeShape{4, 2, 64, 64, cpu::RopeStyle::kHalves, 1.0f},
+                            RopeShape{6, 3, 32, 32, cpu::RopeStyle::kAdjacentPairs, 1.0f},
+                            RopeShape{5, 1, 80, 32, cpu::RopeStyle::kHalves, 1.1902f}}) {
+    for (const int64_t k : {int64_t{256}, int64_t{4096}}) {
+      const int64_t q_rows = int64_t{r.n_heads} * r.head_dim;
+      const int64_t kv_rows = int64_t{r.n_kv_heads} * r.head_dim;
+      const test::StoredWeight wq(test::RandomWeightValues(q_rows * k, 61), GetParam(),
+                                  {q_rows, k});
+      const test::StoredWeight wk(test::RandomWeightValues(kv_rows * k, 62), GetParam(),
+                                  {kv_rows, k});
+      const test::StoredWeight wv(test::RandomWeightValues(kv_rows * k, 63), GetParam(),
+                                  {kv_rows, k});
+      const test::StoredWeight q_bias(test::RandomWeightValues(q_rows, 64), DType::kF32, {q_rows});
+      const test::StoredWeight k_bias(test::RandomWeightValues(kv_rows, 65), DType::kF32,
+                                      {kv_rows});
+      const std::vector<float> x = test::RandomFloats(k, 66);
+      std::vector<float> inv_freq(r.rotary_dim / 2);
+      for (int i = 0; i < r.rotary_dim / 2; ++i) {
+        inv_freq[i] = std::pow(10000.0f, -2.0f * i / r.rotary_dim);
+      }
+      std::vector<float> q(q_rows), key(kv_rows), value(kv_rows);
+      cpu::Matmul(x.data(), wq.tensor(), 1, q.data());
+      cpu::Matmul(x.data(), wk.tensor(), 1, key.data());
+      cpu::Matmul(x.data(), wv.tensor(), 1, value.data());
+      cpu::AddBias(q.data(), q_bias.tensor(), 1);
+      cpu::AddBias(key.data(), k_bias.tensor(), 1);
+      cpu::Rope(q.data(), &position, 1, r.n_heads, r.head_dim, r.rotary_dim, inv_freq.data(),
+                r.style, r.scale);
+      cpu::Rope(key.data(), &position, 1, r.n_kv_heads, r.head_dim, r.rotary_dim, inv_freq.data(),
+                r.style, r.scale);
+
+      const cuda::DeviceBuffer<char> wq_device = WeightOnDevice(wq);
+      const cuda::DeviceBuffer<char> wk_device = WeightOnDevice(wk);
+      const cuda::DeviceBuffer<char> wv_device = WeightOnDevice(wv);
+      const cuda::DeviceBuffer<char> q_bias_device = WeightOnDevice(q_bias);
+      const cuda::DeviceBuffer<char> k_bias_device = WeightOnDevice(k_bias);
+      auto x_device = test::ToDevice(x);
+      auto q_out = test::PoisonedOutput(q_rows);
+      auto position_device = test::ToDevice(std::vector<int32_t>{position});
+      auto inv_freq_device = test::ToDevice(inv_freq);
+      auto table_device = test::ToDevice(block_table);
+      for (const DType cache_dtype : test::kAllDTypes) {
+        const std::vector<float> empty =
+            test::ToBlocks(std::vector<float>(capacity * kv_rows, 0.0f), kv_rows, block_table);
+        test::DeviceValues keys(empty, cache_dtype);
+        test::DeviceValues values(empty, cache_dtype);
+        auto view = test::ToDevice(std::vector<cuda::KvCacheView>{
+            {keys.data(), values.data(), table_device.data(), /*length=*/0}});
+        const cuda::GemvMatrix qkv[3] = {
+            {wq_device.data(), q_rows, q_out.data(), q_bias_device.data(), DType::kF32},
+            {wk_device.data(), kv_rows, nullptr, k_bias_device.data(), DType::kF32},
+            {wv_device.data(), kv_rows, nullptr}};
+        const cuda::GemvRope rope{.position = position_device.data(),
+                                  .inv_freq = inv_freq_device.data(),
+                                  .rotary_dim = r.rotary_dim,
+                                  .style = r.style,
+                                  .scale = r.scale,
+                                  .head_dim = r.head_dim,
+                                  .cache = view.data(),
+                                  .cache_dtype = cache_dtype};
+        ASSERT_EQ(cuda::GemvQkvRope(qkv, GetParam(), x_device.data(), k, rope, nullptr),
+                  cudaSuccess);
+        SCOPED_TRACE(testing::Message()
+                     << "head_dim " << r.head_dim << ", rotary_dim " << r.rotary_dim << ", k " << k
+                     << ", " << DTypeName(cache_dtype) << " cache");
+        EXPECT_LT(test::RelativeError(test::ToHost(q_out), q), kTolerance);
+        const std::vector<float> stored_keys =
+            test::FromBlocks(keys.ToHostFloats(), kv_rows, block_table, capacity);
+        const std::vector<float> stored_values =
+            test::FromBlocks(values.ToHostFloats(), kv_rows, block_table, capacity);
+        const auto row = [&](const std::vector<float>& rows, int64_t p) {
+          return std::vector<float>(rows.begin() + p * kv_rows, rows.begin() + (p + 1) * kv_rows);
+        };
+        // A 16-bit cache holds the values rounded; an ulp of difference before rounding may
+        // move one to the neighbouring 16-bit value.
+        const double tolerance = cache_dtype == DType::kF32 ? kTolerance : 1e-3;
+        EXPECT_LT(
+            test::RelativeError(row(stored_keys, position), test::RoundedTo(key, cache_dtype)),
+            tolerance);
+        EXPECT_LT(
+            test::RelativeError(row(stored_values, position), test::RoundedTo(value, cache_dtype)),
+            tolerance);
+        // No other row written.
+        EXPECT_EQ(row(stored_keys, position - 1), std::vector<float>(kv_rows, 0.0f));
+        EXPECT_EQ(row(stored_values, position + 1), std::vector<float>(kv_rows, 0.0f));
+      }
+    }
   }
 }
 

@@ -373,13 +373,33 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   float* q = s.q.data();  // [n, num_heads, head_dim]
   float* k = s.kv.data();            // [n, num_kv_heads, head_dim]
   float* v = k + s.tokens * kv_dim;  // [n, num_kv_heads, head_dim]
+  const RopeConfig& rope = c.rope;
+  const DType cache_dtype = info_.kv_shape.dtype;
+  const cuda::KvCacheView* views = s.inputs.views() + l;  // chunk i's at views[i * layers]
+  // One token rotates q and k and stores k and v in its q/k/v GEMV, unless q and k are
+  // normalized between the projection and the rotation.
+  const bool rope_in_gemv = n == 1 && !layer.q_norm && !layer.k_norm;
   if (n == 1) {
     const auto* x = static_cast<const float*>(input.data);
     const cuda::GemvMatrix qkv[] = {
         {layer.q.data, layer.q.rows(), q, DataOrNull(layer.q_bias), DTypeOrF32(layer.q_bias)},
         {layer.k.data, kv_dim, k, DataOrNull(layer.k_bias), DTypeOrF32(layer.k_bias)},
         {layer.v.data, kv_dim, v, DataOrNull(layer.v_bias), DTypeOrF32(layer.v_bias)}};
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
+    if (rope_in_gemv) {
+      const cuda::GemvRope gemv_rope{
+          .position = s.inputs.positions(),
+          .inv_freq = chunks.front().key.long_rope ? long_inv_freq_.data() : inv_freq_.data(),
+          .rotary_dim = rope.rotary_dim,
+          .style = rope.style,
+          .scale = rope.attention_factor,
+          .head_dim = c.head_dim,
+          .cache = views,
+          .cache_dtype = cache_dtype};
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::GemvQkvRope(qkv, layer.q.dtype, x, layer.q.cols(), gemv_rope, stream_));
+    } else {
+      TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
+    }
   } else {
     TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
     TESSERA_RETURN_IF_ERROR(LinearPair(s, input, layer.k, layer.v, n, k, DType::kF32, v - k));
@@ -406,12 +426,9 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                                c.norm_eps, n * c.num_kv_heads, c.head_dim, k,
                                                DType::kF32, stream_));
   }
-  const RopeConfig& rope = c.rope;
   const int64_t q_dim = int64_t{c.num_heads} * c.head_dim;
-  const DType cache_dtype = info_.kv_shape.dtype;
   const cpu::AttentionShape shape = KernelShape(c);
   const int layers = static_cast<int>(layers_.size());
-  const cuda::KvCacheView* views = s.inputs.views() + l;  // chunk i's at views[i * layers]
   // A batch's tokens find their sequence's views through token_views; one chunk needs none (its
   // graph then depends on nothing but the views).
   const int32_t* token_views = chunks.size() > 1 ? s.inputs.token_views() : nullptr;
@@ -439,9 +456,9 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   const bool one_table = std::all_of(chunks.begin(), chunks.end(), [&](const ChunkPlan& chunk) {
     return chunk.key.long_rope == chunks.front().key.long_rope;
   });
-  if (one_table) {
+  if (!rope_in_gemv && one_table) {
     TESSERA_RETURN_IF_CUDA_ERROR(rotate(0, n, chunks.front().key.long_rope));
-  } else {
+  } else if (!rope_in_gemv) {
     // LongRoPE sequences on both sides of the switch: a launch per chunk.
     for (const ChunkPlan& chunk : chunks) {
       TESSERA_RETURN_IF_CUDA_ERROR(rotate(chunk.first, chunk.n, chunk.key.long_rope));
