@@ -63,6 +63,11 @@ struct DirectOutput {
 };
 
 // Sequence z's partials follow sequence z - 1's within each array.
+size_t PartialsBytes(const AttentionShape& shape, int64_t n_splits, int64_t n_sequences) {
+  return static_cast<size_t>(n_sequences * shape.n_heads * n_splits) * (shape.head_dim + 2) *
+         sizeof(float);
+}
+
 Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_splits,
                     int64_t n_sequences) {
   float* base = static_cast<float*>(workspace);
@@ -631,13 +636,12 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
                                      int64_t n_sequences) {
   // Fewer sequences may take more splits each, and more partials in all.
   const int sms = SmCount();
-  int64_t n_partials = 0;
+  size_t bytes = 0;
   for (int64_t n = 1; n <= n_sequences; ++n) {
-    n_partials = std::max(
-        n_partials, n * shape.n_heads *
-                        LaunchSplits(shape, max_kv_len, MaxSplitsFor(shape, max_kv_len, n, sms)));
+    const int64_t splits = LaunchSplits(shape, max_kv_len, MaxSplitsFor(shape, max_kv_len, n, sms));
+    bytes = std::max(bytes, PartialsBytes(shape, splits, n));
   }
-  return static_cast<size_t>(n_partials) * (shape.head_dim + 2) * sizeof(float);
+  return bytes;
 }
 
 cudaError_t AttentionDecode(const float* q, const KvCacheView* cache, DType cache_dtype,
@@ -662,10 +666,11 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % values_per_load == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >=
-                         AttentionDecodeWorkspaceBytes(shape, max_kv_len, n_sequences));
   const int64_t max_splits = MaxSplitsFor(shape, max_kv_len, n_sequences, SmCount());
   const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
+  // This launch's partials, which AttentionDecodeWorkspaceBytes covers for every n_sequences up
+  // to the one it was given (checking against it here would walk them all on every launch).
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= PartialsBytes(shape, splits.launched, n_sequences));
   const Partials partials = PartialsIn(workspace, shape, splits.launched, n_sequences);
   const SequenceViews views{cache, cache_stride, n_sequences};
   const DirectOutput direct{splits.launched == 1 ? out : nullptr, out_dtype};
