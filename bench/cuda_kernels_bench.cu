@@ -456,14 +456,6 @@ void BenchPrefillGemm(std::vector<ComputeRow>& rows, cublasHandle_t handle) {
 using PrefillKernel = cudaError_t (*)(const float*, const KvCacheView*, DType, int64_t, int64_t,
                                       const AttentionShape&, void*, DType, cudaStream_t);
 
-// The fp32 kernel as a PrefillKernel (it writes fp32 only).
-cudaError_t Fp32Prefill(const float* q, const KvCacheView* cache, DType cache_dtype,
-                        int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
-                        void* out, DType, cudaStream_t stream) {
-  return AttentionPrefill(q, cache, cache_dtype, n_tokens, first_position, shape,
-                          static_cast<float*>(out), stream);
-}
-
 void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
   for (const AttentionCase c :
        {AttentionCase{512, 0}, AttentionCase{2048, 0}, AttentionCase{2048, 512}}) {
@@ -499,7 +491,7 @@ void BenchAttentionPrefill(std::vector<ComputeRow>& rows) {
       DType out_dtype;
     };
     for (const Variant& v :
-         {Variant{"attention prefill", &Fp32Prefill, DType::kF32, DType::kF32},
+         {Variant{"attention prefill", &AttentionPrefill, DType::kF32, DType::kF32},
           Variant{"attention prefill tc", &AttentionPrefillTensorCore, DType::kF32, DType::kF32},
           Variant{"attention prefill tc bf16", &AttentionPrefillTensorCore, DType::kBF16,
                   DType::kBF16}}) {

@@ -121,11 +121,11 @@ size_t SharedBytes(int head_dim) {
 
 // kVecs: float4 output columns per thread, head_dim <= 64 kVecs. Two blocks fit one SM up to
 // head_dim 128.
-template <typename T, int kVecs>
+template <typename T, typename O, int kVecs>
 __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
     AttentionPrefillKernel(const float* q, const KvCacheView* cache, int64_t n_tokens,
                            int64_t first_position, int64_t sliding_window, int n_heads,
-                           int n_kv_heads, int head_dim, float scale_log2, float* out) {
+                           int n_kv_heads, int head_dim, float scale_log2, O* out) {
   extern __shared__ float4 shared_vecs[];
   const int k_stride = head_dim + 4;
   float* q_tile = reinterpret_cast<float*>(shared_vecs);  // [kQueryTile, head_dim]
@@ -264,29 +264,29 @@ __global__ void __launch_bounds__(kThreads, kVecs <= 2 ? 2 : 1)
     const int row = ty * kRowsPerThread + i;
     const float inv_sum = 1.0f / RowSum(row_sum[i]);
     if (row >= n_queries) continue;
-    float* out_row = out + (q0 + row) * q_row + head * head_dim;
+    O* out_row = out + (q0 + row) * q_row + head * head_dim;
 #pragma unroll
     for (int v = 0; v < kVecs; ++v) {
       const int vec = tx + 16 * v;
       if (vec < n_vecs) {
         const float4 a = acc[i][v];
-        *reinterpret_cast<float4*>(out_row + 4 * vec) =
-            make_float4(a.x * inv_sum, a.y * inv_sum, a.z * inv_sum, a.w * inv_sum);
+        Store2FromFloat(a.x * inv_sum, a.y * inv_sum, out_row + 4 * vec);
+        Store2FromFloat(a.z * inv_sum, a.w * inv_sum, out_row + 4 * vec + 2);
       }
     }
   }
 }
 
-template <typename T, int kVecs>
+template <typename T, typename O, int kVecs>
 cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
-                   int64_t first_position, const AttentionShape& shape, float* out,
+                   int64_t first_position, const AttentionShape& shape, O* out,
                    cudaStream_t stream) {
   const size_t shared_bytes = SharedBytes(shape.head_dim);
-  TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionPrefillKernel<T, kVecs>,
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(AttentionPrefillKernel<T, O, kVecs>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(shared_bytes)));
   const dim3 grid(shape.n_heads, BlocksFor(n_tokens, kQueryTile));
-  AttentionPrefillKernel<T, kVecs><<<grid, kThreads, shared_bytes, stream>>>(
+  AttentionPrefillKernel<T, O, kVecs><<<grid, kThreads, shared_bytes, stream>>>(
       q, cache, n_tokens, first_position, shape.sliding_window, shape.n_heads, shape.n_kv_heads,
       shape.head_dim, shape.scale * kLog2E, out);
   return cudaGetLastError();
@@ -296,7 +296,7 @@ cudaError_t Launch(const float* q, const KvCacheView* cache, int64_t n_tokens,
 
 cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cache_dtype,
                              int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
-                             float* out, cudaStream_t stream) {
+                             void* out, DType out_dtype, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n_tokens >= 1 && first_position >= 0);
   TESSERA_CUDA_CHECK_ARG((n_tokens + kQueryTile - 1) / kQueryTile <= 65535);  // grid's y
   TESSERA_CUDA_CHECK_ARG(shape.n_heads > 0 && shape.n_kv_heads > 0);
@@ -306,13 +306,17 @@ cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cac
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
   return DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (shape.head_dim <= 64) {
-      return Launch<T, 1>(q, cache, n_tokens, first_position, shape, out, stream);
-    }
-    if (shape.head_dim <= 128) {
-      return Launch<T, 2>(q, cache, n_tokens, first_position, shape, out, stream);
-    }
-    return Launch<T, 4>(q, cache, n_tokens, first_position, shape, out, stream);
+    return DispatchDType(out_dtype, [&](auto out_tag) {
+      using O = typename decltype(out_tag)::type;
+      O* o = static_cast<O*>(out);
+      if (shape.head_dim <= 64) {
+        return Launch<T, O, 1>(q, cache, n_tokens, first_position, shape, o, stream);
+      }
+      if (shape.head_dim <= 128) {
+        return Launch<T, O, 2>(q, cache, n_tokens, first_position, shape, o, stream);
+      }
+      return Launch<T, O, 4>(q, cache, n_tokens, first_position, shape, o, stream);
+    });
   });
 }
 

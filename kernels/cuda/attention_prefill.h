@@ -23,14 +23,16 @@ using cpu::AttentionShape;
 // cache positions p in [0, first_position + t], or [max(0, first_position + t - sliding_window
 // + 1), first_position + t] when a window is set; group = n_heads / n_kv_heads. Position p's key
 // and value are row KvRow(block_table, p) of the cache's pools (kernels/kv_blocks.h).
-//   q, out: [n_tokens, n_heads, head_dim] fp32; cache: one view in device memory, read when the
-//   kernel runs, whose pools hold cache_dtype and whose block table covers the first_position +
-//   n_tokens positions (its length is not read); all 16-byte aligned device memory.
+//   q, out: [n_tokens, n_heads, head_dim], q fp32, out in out_dtype: fp32, or the 16-bit type of
+//   the projection that takes it (the fp32 result rounded to nearest); cache: one view in device
+//   memory, read when the kernel runs, whose pools hold cache_dtype and whose block table covers
+//   the first_position + n_tokens positions (its length is not read); all 16-byte aligned device
+//   memory.
 // Preconditions: 1 <= n_tokens <= 65535 * 64; first_position >= 0; n_kv_heads divides n_heads;
 // head_dim a multiple of 4, at most 256; sliding_window >= 0. Returns cudaErrorInvalidValue
 // otherwise.
 cudaError_t AttentionPrefill(const float* q, const KvCacheView* cache, DType cache_dtype,
                              int64_t n_tokens, int64_t first_position, const AttentionShape& shape,
-                             float* out, cudaStream_t stream);
+                             void* out, DType out_dtype, cudaStream_t stream);
 
 }  // namespace tessera::cuda

@@ -85,15 +85,6 @@ using PrefillKernel = cudaError_t (*)(const float*, const cuda::KvCacheView*, DT
                                       int64_t, const cpu::AttentionShape&, void*, DType,
                                       cudaStream_t);
 
-// The fp32 kernel as a PrefillKernel: it writes fp32 only.
-cudaError_t Fp32Kernel(const float* q, const cuda::KvCacheView* cache, DType cache_dtype,
-                       int64_t n_tokens, int64_t first_position, const cpu::AttentionShape& shape,
-                       void* out, DType out_dtype, cudaStream_t stream) {
-  if (out_dtype != DType::kF32) return cudaErrorInvalidValue;
-  return cuda::AttentionPrefill(q, cache, cache_dtype, n_tokens, first_position, shape,
-                                static_cast<float*>(out), stream);
-}
-
 // The kernel's output for the case (stored in out_dtype, widened back), or the launch error.
 cudaError_t RunOnDevice(PrefillKernel kernel, const PrefillCase& c, const PrefillInputs& in,
                         std::vector<float>& out, DType out_dtype = DType::kF32) {
@@ -119,7 +110,7 @@ TEST_P(CudaAttentionPrefillTest, MatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const PrefillInputs in = MakeInputs(GetParam());
   std::vector<float> out;
-  ASSERT_EQ(RunOnDevice(Fp32Kernel, GetParam(), in, out), cudaSuccess);
+  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefill, GetParam(), in, out), cudaSuccess);
   EXPECT_LT(test::RelativeError(out, in.expected), kTolerance);
 }
 
@@ -143,15 +134,24 @@ TEST_P(CudaAttentionPrefillTest, TensorCoreKernelMatchesCpuWithinBf16Rounding) {
 
 // A bf16 output (the o projection's operand in a bf16 model) is the fp32 output rounded to
 // nearest, value for value.
+void ExpectBf16OutputIsFp32OutputRounded(PrefillKernel kernel, const PrefillCase& c,
+                                         const PrefillInputs& in) {
+  std::vector<float> fp32_out, bf16_out;
+  ASSERT_EQ(RunOnDevice(kernel, c, in, fp32_out), cudaSuccess);
+  ASSERT_EQ(RunOnDevice(kernel, c, in, bf16_out, DType::kBF16), cudaSuccess);
+  EXPECT_EQ(bf16_out, test::RoundedTo(fp32_out, DType::kBF16));
+}
+
+TEST_P(CudaAttentionPrefillTest, WritesTheFp32ResultRoundedToBf16) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  ExpectBf16OutputIsFp32OutputRounded(cuda::AttentionPrefill, GetParam(), MakeInputs(GetParam()));
+}
+
 TEST_P(CudaAttentionPrefillTest, TensorCoreKernelWritesTheFp32ResultRoundedToBf16) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const PrefillInputs in = MakeInputs(GetParam());
   if (!cuda::AttentionPrefillTensorCoreSupports(in.shape)) GTEST_SKIP() << "not built for";
-  std::vector<float> fp32_out, bf16_out;
-  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefillTensorCore, GetParam(), in, fp32_out), cudaSuccess);
-  ASSERT_EQ(RunOnDevice(cuda::AttentionPrefillTensorCore, GetParam(), in, bf16_out, DType::kBF16),
-            cudaSuccess);
-  EXPECT_EQ(bf16_out, test::RoundedTo(fp32_out, DType::kBF16));
+  ExpectBf16OutputIsFp32OutputRounded(cuda::AttentionPrefillTensorCore, GetParam(), in);
 }
 
 // Token counts below, at and across the 64-query tile (1, 17, 64, 130, 513); an empty cache and
@@ -195,7 +195,7 @@ TEST(CudaAttentionPrefillPreconditionTest, RejectsUnsupportedShapes) {
   const auto launch = [](int64_t n_tokens, int64_t first_position,
                          const cpu::AttentionShape& shape) {
     return cuda::AttentionPrefill(nullptr, nullptr, DType::kF32, n_tokens, first_position, shape,
-                                  nullptr, nullptr);
+                                  nullptr, DType::kF32, nullptr);
   };
   EXPECT_EQ(launch(0, 0, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);   // no tokens
   EXPECT_EQ(launch(4, -1, {8, 8, 64, 1.0f}), cudaErrorInvalidValue);  // negative position

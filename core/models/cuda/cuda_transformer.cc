@@ -441,15 +441,10 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
         views, token_views != nullptr ? token_views + first : nullptr, cache_dtype, stream_);
   };
   // Attention writes the o projection's operand itself, in the weights' 16-bit type where they
-  // have one, unless a prompt chunk needs the fp32 prefill kernel (a head size the tensor-core
-  // kernel is not built for), which writes fp32 only.
+  // have one.
   const bool tensor_core_prefill =
       layer.q.dtype != DType::kF32 && cuda::AttentionPrefillTensorCoreSupports(shape);
-  const bool fp32_prefill =
-      !tensor_core_prefill &&
-      std::any_of(chunks.begin(), chunks.end(), [](const ChunkPlan& chunk) { return chunk.n > 1; });
-  const ProductInput attended = fp32_prefill ? ProductInput{s.attended.data(), DType::kF32}
-                                             : InputFor(s, n, {&layer.o}, s.attended.data());
+  const ProductInput attended = InputFor(s, n, {&layer.o}, s.attended.data());
   const auto attended_row = [&](int64_t token) {
     return static_cast<char*>(attended.data) + token * q_dim * DTypeSize(attended.dtype);
   };
@@ -493,8 +488,8 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                            chunk_out, attended.dtype, stream_));
     } else {
       TESSERA_RETURN_IF_CUDA_ERROR(cuda::AttentionPrefill(chunk_q, view, cache_dtype, chunk.n,
-                                                          chunk.start, shape,
-                                                          static_cast<float*>(chunk_out), stream_));
+                                                          chunk.start, shape, chunk_out,
+                                                          attended.dtype, stream_));
     }
     ++i;
   }
