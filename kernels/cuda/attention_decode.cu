@@ -239,7 +239,6 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kWarps, kGroup, head_dim]
 
-  WaitForPrecedingKernels();
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
   q += sequence * shape.n_heads * shape.head_dim;
@@ -273,6 +272,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   const int64_t last_block = (first + chunk_len - 1) / kKvBlockTokens;
   // The first dim of this lane's load v of a position.
   const auto dim = [&](int v) { return kPer * sub_lane + kLanes * kPer * v; };
+
+  // The view read above is the host's; q and the newest key and value are the preceding kernels'.
+  WaitForPrecedingKernels();
 
   // The group's queries, pre-scaled, the dims this lane loads.
   float q_lane[kGroup][kVecs][kPer] = {};
@@ -474,10 +476,10 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
   extern __shared__ float4 warp_out_vecs[];
   float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
   const int head_dim = shape.head_dim;
-  WaitForPrecedingKernels();
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
   const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
+  WaitForPrecedingKernels();  // for the partials (the view is the host's)
   const int64_t head = sequence * shape.n_heads + blockIdx.x;  // among all sequences' heads
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
@@ -529,12 +531,12 @@ __global__ void __launch_bounds__(kFewMergeWarps * 32)
                                   AttentionShape shape, int64_t max_splits, int64_t launch_splits,
                                   O* out) {
   const int head_dim = shape.head_dim;
-  WaitForPrecedingKernels();
   const int head_of_sequence = blockIdx.x * kFewMergeWarps + static_cast<int>(threadIdx.x / 32);
   if (head_of_sequence >= shape.n_heads) return;
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
   const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
+  WaitForPrecedingKernels();  // for the partials (the view is the host's)
   const int64_t head = sequence * shape.n_heads + head_of_sequence;  // among all sequences' heads
   const int lane = threadIdx.x % 32;
   const float* max = partials.max + head * launch_splits;                  // [n_splits]

@@ -190,6 +190,28 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, 
   if (matrix == 0) mat = qkv.matrices[0];
   if (matrix == 1) mat = qkv.matrices[1];
   const RowPair rows = RowPairOf(matrix, pair, rope);
+  // The epilogue's inputs are the host's (the position, the cache view) or weights: loaded before
+  // LaneDots waits for the preceding kernels, their chain of dependent loads runs beside those
+  // kernels' tail instead of after the dot products.
+  const bool writes = matrix >= 0 && part == 0 && lane == 0;
+  float bias[2] = {0.0f, 0.0f};
+  float cos_angle = 1.0f, sin_angle = 0.0f;
+  void* pool = nullptr;
+  int64_t kv_row = 0;
+  if (writes) {
+    if (mat.bias != nullptr) {
+      bias[0] = ReadAsFloat(mat.bias, mat.bias_dtype, rows.first);
+      bias[1] = ReadAsFloat(mat.bias, mat.bias_dtype, rows.second);
+    }
+    const int32_t position = *rope.position;
+    if (rows.rotated >= 0) {
+      sincosf(static_cast<float>(position) * rope.inv_freq[rows.rotated], &sin_angle, &cos_angle);
+    }
+    if (matrix > 0) {
+      pool = matrix == 1 ? rope.cache->keys : rope.cache->values;
+      kv_row = KvRow(rope.cache->block_table, position) * qkv.matrices[1].rows;
+    }
+  }
   float sums[2] = {0.0f, 0.0f};
   if (matrix >= 0) {  // warps past the last pair still reach the barrier below
     const W* const w = static_cast<const W*>(mat.w);
@@ -211,17 +233,10 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, 
       }
     }
   }
-  if (matrix < 0 || part != 0 || lane != 0) return;
-  float a = sums[0];
-  float b = sums[1];
-  if (mat.bias != nullptr) {
-    a += ReadAsFloat(mat.bias, mat.bias_dtype, rows.first);
-    b += ReadAsFloat(mat.bias, mat.bias_dtype, rows.second);
-  }
-  const int32_t position = *rope.position;
+  if (!writes) return;
+  float a = sums[0] + bias[0];
+  float b = sums[1] + bias[1];
   if (rows.rotated >= 0) {
-    float sin_angle, cos_angle;
-    sincosf(static_cast<float>(position) * rope.inv_freq[rows.rotated], &sin_angle, &cos_angle);
     const float c = cos_angle * rope.scale;
     const float s = sin_angle * rope.scale;
     const float rotated_a = a * c - b * s;
@@ -233,8 +248,6 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, 
     mat.y[rows.second] = b;
     return;
   }
-  const int64_t kv_row = KvRow(rope.cache->block_table, position) * qkv.matrices[1].rows;
-  void* pool = matrix == 1 ? rope.cache->keys : rope.cache->values;
   StoreFromFloat(a, pool, rope.cache_dtype, kv_row + rows.first);
   StoreFromFloat(b, pool, rope.cache_dtype, kv_row + rows.second);
 }
