@@ -5,13 +5,13 @@
 // read-only cache. Each lane's partial sums are combined with warp shuffles.
 // A fused launch numbers the rows of its matrices one after another; a warp finds its matrix by
 // subtracting their row counts, so the grid is as long as all of them together.
-#include "kernels/cuda/gemv.h"
-
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/silu.cuh"
 #include "kernels/kv_blocks.h"
@@ -269,14 +269,15 @@ __global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int
 size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
 
 // How a GEMV over `matrices` runs: their rows numbered one after another, the vectorized path
-// where k and every pointer allow 16-byte loads, and two warps a row where a row is two to four
-// batches of loads and the rows are few enough that one warp each would leave the GPU a single
-// short wave. (Longer rows, like the 8B shape's down projection, measured slower split.)
+// where k and every pointer allow 16-byte loads, and several warps a row where a row is two to
+// four batches of loads and the rows are few enough that one warp each would leave the GPU a
+// single short wave: two warps for two batches, four for three or four, so that each warp's loads
+// are one round trip. (Longer rows, like the 8B shape's down projection, measured slower split.)
 struct GemvPlan {
   FusedMatrices fused{};
   int64_t total_rows = 0;
   bool vectorized = false;
-  bool split_rows = false;
+  int warps_per_row = 1;
 };
 
 GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x, int64_t k) {
@@ -289,9 +290,24 @@ GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const flo
     plan.vectorized = plan.vectorized && Aligned16(matrices[m].w);
   }
   const int64_t batch_values = kLoadsInFlight * 32 * (16 / ElementBytes(w_dtype));
-  plan.split_rows = plan.vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
-                    plan.total_rows <= kSplitRowsAtMost;
+  if (plan.vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
+      plan.total_rows <= kSplitRowsAtMost) {
+    plan.warps_per_row = k <= 2 * batch_values ? 2 : 4;
+  }
   return plan;
+}
+
+// Calls launch(std::integral_constant<int, W>{}) for the plan's W warps a row.
+template <typename Launch>
+cudaError_t DispatchWarpsPerRow(const GemvPlan& plan, Launch launch) {
+  switch (plan.warps_per_row) {
+    case 4:
+      return launch(std::integral_constant<int, 4>{});
+    case 2:
+      return launch(std::integral_constant<int, 2>{});
+    default:
+      return launch(std::integral_constant<int, 1>{});
+  }
 }
 
 }  // namespace
@@ -305,16 +321,13 @@ cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const
   if (plan.total_rows == 0) return cudaSuccess;
   return DispatchDType(w_dtype, [&](auto tag) {
     using W = typename decltype(tag)::type;
-    if (plan.split_rows) {
-      GemvFusedKernel<W, 2>
-          <<<BlocksFor(plan.total_rows, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0, stream>>>(
-              plan.fused, x, k, plan.vectorized);
-    } else {
-      GemvFusedKernel<W, 1>
-          <<<BlocksFor(plan.total_rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
-              plan.fused, x, k, plan.vectorized);
-    }
-    return cudaGetLastError();
+    return DispatchWarpsPerRow(plan, [&](auto warps_per_row) {
+      constexpr int kWarpsPerRow = decltype(warps_per_row)::value;
+      GemvFusedKernel<W, kWarpsPerRow>
+          <<<BlocksFor(plan.total_rows, kWarpsPerBlock / kWarpsPerRow), kWarpsPerBlock * 32, 0,
+             stream>>>(plan.fused, x, k, plan.vectorized);
+      return cudaGetLastError();
+    });
   });
 }
 
@@ -330,15 +343,13 @@ cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const
   const int64_t pairs = plan.total_rows / 2;
   return DispatchDType(w_dtype, [&](auto tag) {
     using W = typename decltype(tag)::type;
-    if (plan.split_rows) {
-      GemvQkvRopeKernel<W, 2>
-          <<<BlocksFor(pairs, kWarpsPerBlock / 2), kWarpsPerBlock * 32, 0, stream>>>(
+    return DispatchWarpsPerRow(plan, [&](auto warps_per_row) {
+      constexpr int kWarpsPerPair = decltype(warps_per_row)::value;
+      GemvQkvRopeKernel<W, kWarpsPerPair>
+          <<<BlocksFor(pairs, kWarpsPerBlock / kWarpsPerPair), kWarpsPerBlock * 32, 0, stream>>>(
               plan.fused, x, k, plan.vectorized, rope);
-    } else {
-      GemvQkvRopeKernel<W, 1><<<BlocksFor(pairs, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(
-          plan.fused, x, k, plan.vectorized, rope);
-    }
-    return cudaGetLastError();
+      return cudaGetLastError();
+    });
   });
 }
 
