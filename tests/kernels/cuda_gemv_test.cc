@@ -63,8 +63,9 @@ TEST_P(CudaGemvTest, MatchesCpu) {
 // files keep biases in F32 beside 16-bit matrices) or none.
 TEST_P(CudaGemvTest, FusedMatricesMatchCpuWithTheirBiases) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  // 4096: rows long enough that two warps share each.
-  for (const int64_t k : {int64_t{64}, int64_t{1001}, int64_t{4096}}) {
+  // 4096 and 6144: rows long enough that two or four warps share each (16-bit weights: two and
+  // three batches of loads; fp32: four and six).
+  for (const int64_t k : {int64_t{64}, int64_t{1001}, int64_t{4096}, int64_t{6144}}) {
     const int64_t rows[] = {96, 32, 13};
     const DType bias_dtypes[] = {DType::kF32, GetParam(), DType::kBF16};
     std::vector<std::unique_ptr<test::StoredWeight>> weights, biases;
@@ -143,7 +144,7 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   for (const RopeShape r : {RopeShape{4, 2, 64, 64, cpu::RopeStyle::kHalves, 1.0f},
                             RopeShape{6, 3, 32, 32, cpu::RopeStyle::kAdjacentPairs, 1.0f},
                             RopeShape{5, 1, 80, 32, cpu::RopeStyle::kHalves, 1.1902f}}) {
-    for (const int64_t k : {int64_t{256}, int64_t{4096}}) {
+    for (const int64_t k : {int64_t{256}, int64_t{4096}, int64_t{6144}}) {
       const int64_t q_rows = int64_t{r.n_heads} * r.head_dim;
       const int64_t kv_rows = int64_t{r.n_kv_heads} * r.head_dim;
       const test::StoredWeight wq(test::RandomWeightValues(q_rows * k, 61), GetParam(),
