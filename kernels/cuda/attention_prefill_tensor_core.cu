@@ -17,12 +17,13 @@
 // The output is written in fp32 or, for a projection that takes 16-bit rows, in the weights' type.
 // Keys outside [the tile's first visible position, the cache's end) are staged as zeros, so
 // values there (possibly never written) cannot turn a zero probability into NaN.
+#include "kernels/cuda/attention_prefill_tensor_core.h"
+
 #include <cuda_bf16.h>
 
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/cuda/attention_prefill_tensor_core.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 

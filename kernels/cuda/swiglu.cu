@@ -2,10 +2,11 @@
 // loads 16 bytes wide (scalar 2-byte loads kept too few bytes in flight: 115 us for a 2048-token
 // prompt's Llama-3-8B MLP, 1.5 TB/s); a group loop of single values where a pointer is not
 // 16-byte aligned, and for the last n % 8.
+#include "kernels/cuda/swiglu.h"
+
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/silu.cuh"
-#include "kernels/cuda/swiglu.h"
 
 namespace tessera::cuda {
 namespace {
