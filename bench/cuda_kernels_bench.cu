@@ -252,7 +252,8 @@ void BenchFusedGemv(std::vector<Row>& rows) {
                             {q[i].data(), kHidden, y.data()},
                             {k[i].data(), kKv, y.data() + kHidden},
                             {v[i].data(), kKv, y.data() + kHidden + kKv}};
-                        BENCH_CHECK(GemvFused(matrices, DType::kBF16, x.data(), kHidden, nullptr));
+                        BENCH_CHECK(
+                            GemvFused(matrices, DType::kBF16, x.data(), kHidden, {}, nullptr));
                       },
                       qkv_copies)});
   const size_t gate_up_bytes = static_cast<size_t>(2 * kFfn * kHidden) * 2;
@@ -265,8 +266,8 @@ void BenchFusedGemv(std::vector<Row>& rows) {
   rows.push_back({"gemv swiglu gate+up", "2x14336x4096", static_cast<double>(gate_up_bytes),
                   MedianSeconds(
                       [&](int i) {
-                        BENCH_CHECK(GemvSwiGlu(gate[i].data(), up[i].data(), DType::kBF16,
-                                               x.data(), kFfn, kHidden, y.data(), nullptr));
+                        BENCH_CHECK(GemvSwiGlu(gate[i].data(), up[i].data(), DType::kBF16, x.data(),
+                                               kFfn, kHidden, {}, y.data(), nullptr));
                       },
                       gate_up_copies)});
 }

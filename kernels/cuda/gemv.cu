@@ -28,15 +28,69 @@ constexpr int64_t kSplitRowsAtMost = 8192;
 template <typename W>
 constexpr int kPerLoad = 16 / sizeof(W);
 
+// Where a GEMV's lanes read x, once the kernels that wrote it are done: as the caller gave it, in
+// global memory and shared by every row (read through the read-only cache), or normalized by a
+// GemvNorm into the block's shared memory.
+struct InputAsGiven {
+  static constexpr bool kShared = false;
+  const float* x;
+
+  __device__ const float* operator()() const { return x; }
+};
+
+// cuda::RmsNorm of x with norm's weight, every block computing it for itself: x is one token's
+// residual stream, a few kilobytes that L2 holds, and the block-wide sum costs less than a kernel
+// boundary. Sums and products in RmsNorm's order, so both give the same floats. Every thread of
+// the block must call it.
+struct NormalizedInput {
+  static constexpr bool kShared = true;
+  const float* x;  // [k], 16-byte aligned, k a multiple of 4
+  GemvNorm norm;
+  int64_t k;
+
+  __device__ const float* operator()() const {
+    extern __shared__ float4 normalized[];  // [k / 4]
+    const auto* x4 = reinterpret_cast<const float4*>(x);
+    const int64_t vecs = k / 4;
+    float sum_squares = 0.0f;
+    for (int64_t j = threadIdx.x; j < vecs; j += blockDim.x) {
+      const float4 v = x4[j];
+      normalized[j] = v;
+      sum_squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    const float inv_rms = rsqrtf(BlockSum(sum_squares) / static_cast<float>(k) + norm.eps);
+    for (int64_t j = threadIdx.x; j < vecs; j += blockDim.x) {
+      float4 v = normalized[j];
+      v.x = v.x * inv_rms * ReadAsFloat(norm.weight, norm.dtype, 4 * j);
+      v.y = v.y * inv_rms * ReadAsFloat(norm.weight, norm.dtype, 4 * j + 1);
+      v.z = v.z * inv_rms * ReadAsFloat(norm.weight, norm.dtype, 4 * j + 2);
+      v.w = v.w * inv_rms * ReadAsFloat(norm.weight, norm.dtype, 4 * j + 3);
+      normalized[j] = v;
+    }
+    __syncthreads();
+    return reinterpret_cast<const float*>(normalized);
+  }
+};
+
+template <bool kShared>
+__device__ __forceinline__ float4 LoadX(const float* x) {
+  const auto* x4 = reinterpret_cast<const float4*>(x);
+  if constexpr (kShared) {
+    return *x4;
+  } else {
+    return __ldg(x4);
+  }
+}
+
 // Dot product of one 16-byte load of weights with the matching x.
-template <typename W>
+template <typename W, bool kSharedX>
 __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
-  const float4 x_low = __ldg(reinterpret_cast<const float4*>(x));
+  const float4 x_low = LoadX<kSharedX>(x);
   if constexpr (sizeof(W) == 4) {
     const float4 w = *reinterpret_cast<const float4*>(&weights);
     return w.x * x_low.x + w.y * x_low.y + w.z * x_low.z + w.w * x_low.w;
   } else {
-    const float4 x_high = __ldg(reinterpret_cast<const float4*>(x) + 1);
+    const float4 x_high = LoadX<kSharedX>(x + 4);
     const float2 w01 = ToFloat2(weights.x, W{});
     const float2 w23 = ToFloat2(weights.y, W{});
     const float2 w45 = ToFloat2(weights.z, W{});
@@ -46,21 +100,29 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
   }
 }
 
-// This lane's share of the dot products of kRows weight rows with x. Each lane issues
+// This lane's share of the dot products of kRows weight rows with the input's x. Each lane issues
 // kLoadsInFlight loads (128 bytes), shared among the rows, before it uses any of them: that many
 // bytes in flight per lane is what reaches the bandwidth ceiling. Loads past the row's end are
 // predicated off rather than left to a remainder loop, so short rows keep their loads in flight
-// too. (Issuing the first loads before WaitForPrecedingKernels, since the weights do not depend on
-// earlier kernels, made the 4096-wide GEMVs slower: the compiler no longer kept a whole batch in
-// flight. Asking L2 to prefetch the first 16 MB of the rows, prefetch.global.L2 before the wait,
+// too. (Asking L2 to prefetch the first 16 MB of the rows, prefetch.global.L2 before the wait,
 // slowed the llama-3-8b shape's decode from 144.1 to 140.9 tokens/s; 32 MB, to 136.7.)
-// With `parts` warps on a row, this warp takes batches part, part + parts, ... of its loads.
-template <typename W, int kRows>
-__device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const float* x, int64_t k,
-                                         bool vectorized, int lane, float (&sums)[kRows],
+// With `parts` warps on a row, this warp takes batches part, part + parts, ... of its loads. A warp
+// without a row passes k = 0: it loads nothing but still takes part in the input's block-wide
+// work.
+// kOneBatch: the warp's loads are one batch (OneBatch), and it issues them before
+// WaitForPrecedingKernels. The weights depend on no earlier kernel and the decode step's kernels
+// launch while their predecessor runs, so the DRAM round trip overlaps that kernel (qwen2.5-0.5b's
+// step, all of whose rows are one batch, went from 1032 to 1153 tokens/s on an H100). Rows of
+// several batches wait first: holding a batch across the wait and into a loop took 20 more
+// registers a thread, fewer blocks fitted on an SM, and the llama-3-8b shape's step slowed from
+// 166 to 142 tokens/s.
+template <typename W, int kRows, bool kOneBatch, typename Input>
+__device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const Input& input,
+                                         int64_t k, bool vectorized, int lane, float (&sums)[kRows],
                                          int part = 0, int parts = 1) {
-  WaitForPrecedingKernels();
   if (!vectorized) {
+    WaitForPrecedingKernels();
+    const float* x = input();
     for (int64_t c = lane + 32 * part; c < k; c += 32 * parts) {
 #pragma unroll
       for (int r = 0; r < kRows; ++r) sums[r] += ToFloat(rows[r][c]) * x[c];
@@ -70,8 +132,8 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const fl
   constexpr int kPer = kPerLoad<W>;
   constexpr int kPerRow = kLoadsInFlight / kRows;
   const int64_t n_loads = k / kPer;
-  for (int64_t c0 = lane + part * kPerRow * 32; c0 < n_loads; c0 += parts * kPerRow * 32) {
-    uint4 loaded[kRows][kPerRow];
+  using Batch = uint4[kRows][kPerRow];
+  const auto load_batch = [&](int64_t c0, Batch& loaded) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
 #pragma unroll
@@ -81,13 +143,51 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const fl
                                    : make_uint4(0, 0, 0, 0);
       }
     }
+  };
+  const auto dot_batch = [&](const float* x, int64_t c0, const Batch& loaded) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
 #pragma unroll
       for (int i = 0; i < kPerRow; ++i) {
         const int64_t c = c0 + i * 32;
-        if (c < n_loads) sums[r] += DotLoad<W>(loaded[r][i], x + c * kPer);
+        if (c < n_loads) sums[r] += DotLoad<W, Input::kShared>(loaded[r][i], x + c * kPer);
       }
+    }
+  };
+  const int64_t first = lane + part * kPerRow * 32;
+  if constexpr (kOneBatch) {
+    Batch loaded;
+    load_batch(first, loaded);
+    WaitForPrecedingKernels();
+    dot_batch(input(), first, loaded);
+    return;
+  }
+  WaitForPrecedingKernels();
+  const float* x = input();
+  for (int64_t c0 = first; c0 < n_loads; c0 += parts * kPerRow * 32) {
+    Batch loaded;
+    load_batch(c0, loaded);
+    dot_batch(x, c0, loaded);
+  }
+}
+
+// Each warp's sums of its rows over the lanes, and with kParts warps a row (consecutive warps)
+// over those warps too: part 0 gets the totals. Every warp of the block must call it.
+template <int kParts, int kRows>
+__device__ __forceinline__ void SumOverWarps(float (&sums)[kRows], int warp, int part, int lane) {
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sums[r] = WarpSum(sums[r]);
+  if constexpr (kParts > 1) {
+    __shared__ float part_sums[kWarpsPerBlock][kRows];
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) part_sums[warp][r] = sums[r];
+    }
+    __syncthreads();
+    if (part != 0) return;
+    for (int p = 1; p < kParts; ++p) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) sums[r] += part_sums[warp + p][r];
     }
   }
 }
@@ -97,51 +197,58 @@ struct FusedMatrices {
   int count;
 };
 
+// The matrix that unit `index` of a fused launch falls in, its units numbered one matrix after
+// another (`rows_per_unit` rows each), and index made relative to that matrix; -1 past the last.
+__device__ __forceinline__ int FindMatrix(const FusedMatrices& fused, int rows_per_unit,
+                                          int64_t& index) {
+  int found = -1;
+#pragma unroll
+  for (int m = 0; m < kMaxFusedGemvMatrices; ++m) {
+    if (found < 0 && m < fused.count) {
+      const int64_t units = fused.matrices[m].rows / rows_per_unit;
+      if (index < units) {
+        found = m;
+      } else {
+        index -= units;
+      }
+    }
+  }
+  return found;
+}
+
+// fused.matrices[m] (the first for m < 0), copied by constant indices: indexing the kernel's
+// parameters at run time would copy them all to local memory in every thread.
+__device__ __forceinline__ GemvMatrix MatrixAt(const FusedMatrices& fused, int m) {
+  GemvMatrix matrix = fused.matrices[0];
+#pragma unroll
+  for (int i = 1; i < kMaxFusedGemvMatrices; ++i) {
+    if (m == i) matrix = fused.matrices[i];
+  }
+  return matrix;
+}
+
 // kWarpsPerRow warps share each row, each taking every kWarpsPerRow-th batch of its loads, and
 // add their sums through shared memory: a row of 4096 weights is then read in one round trip per
 // warp instead of two, which the 4096-row matrices of the decode step, one short wave of blocks,
 // need.
-template <typename W, int kWarpsPerRow>
-__global__ void GemvFusedKernel(FusedMatrices fused, const float* x, int64_t k, bool vectorized) {
+template <typename W, int kWarpsPerRow, bool kOneBatch, typename Input>
+__global__ void GemvFusedKernel(FusedMatrices fused, Input input, int64_t k, bool vectorized) {
   constexpr int kRowsPerBlock = kWarpsPerBlock / kWarpsPerRow;
-  __shared__ float part_sums[kWarpsPerBlock];
   const int warp = threadIdx.x / 32;
   const int part = warp % kWarpsPerRow;
-  int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + warp / kWarpsPerRow;
   const int lane = threadIdx.x % 32;
-  // Unrolled, so every index into the parameters is a constant: indexing them at run time would
-  // copy the whole struct to local memory in every thread.
-  GemvMatrix matrix;
-  bool found = false;
-#pragma unroll
-  for (int m = 0; m < kMaxFusedGemvMatrices; ++m) {
-    if (!found && m < fused.count) {
-      if (row < fused.matrices[m].rows) {
-        matrix = fused.matrices[m];
-        found = true;
-      } else {
-        row -= fused.matrices[m].rows;
-      }
-    }
-  }
-  if (kWarpsPerRow == 1 && !found) return;  // with more, every warp must reach the barrier
-  float sum = 0.0f;
-  if (found) {
-    const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
-    float sums[1] = {0.0f};
-    LaneDots<W, 1>(rows, x, k, vectorized, lane, sums, part, kWarpsPerRow);
-    sum = WarpSum(sums[0]);
-  }
-  if constexpr (kWarpsPerRow > 1) {
-    if (lane == 0) part_sums[warp] = sum;
-    __syncthreads();
-    if (!found || part != 0) return;
-    for (int p = 1; p < kWarpsPerRow; ++p) sum += part_sums[warp + p];
-  }
-  if (lane == 0) {
-    matrix.y[row] =
-        matrix.bias == nullptr ? sum : sum + ReadAsFloat(matrix.bias, matrix.bias_dtype, row);
-  }
+  int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + warp / kWarpsPerRow;
+  const int m = FindMatrix(fused, 1, row);
+  const GemvMatrix matrix = MatrixAt(fused, m);
+  const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
+  float sums[1] = {0.0f};
+  LaneDots<W, 1, kOneBatch>(rows, input, m >= 0 ? k : 0, vectorized, lane, sums, part,
+                            kWarpsPerRow);
+  SumOverWarps<kWarpsPerRow>(sums, warp, part, lane);
+  if (m < 0 || part != 0 || lane != 0) return;
+  float product = sums[0];
+  if (matrix.bias != nullptr) product += ReadAsFloat(matrix.bias, matrix.bias_dtype, row);
+  matrix.y[row] = matrix.add_to_y ? matrix.y[row] + product : product;
 }
 
 // The two rows of a matrix of GemvQkvRope that one warp takes. Within a head of q or k, pair
@@ -165,31 +272,16 @@ __device__ RowPair RowPairOf(int matrix, int64_t pair, const GemvRope& rope) {
 }
 
 // GemvQkvRope: one warp (kWarpsPerPair warps, as GemvFusedKernel's rows) per pair of rows.
-template <typename W, int kWarpsPerPair>
-__global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, bool vectorized,
+template <typename W, int kWarpsPerPair, bool kOneBatch, typename Input>
+__global__ void GemvQkvRopeKernel(FusedMatrices qkv, Input input, int64_t k, bool vectorized,
                                   GemvRope rope) {
   constexpr int kPairsPerBlock = kWarpsPerBlock / kWarpsPerPair;
-  __shared__ float part_sums[kWarpsPerBlock][2];
   const int warp = threadIdx.x / 32;
   const int part = warp % kWarpsPerPair;
   const int lane = threadIdx.x % 32;
   int64_t pair = static_cast<int64_t>(blockIdx.x) * kPairsPerBlock + warp / kWarpsPerPair;
-  int matrix = -1;
-#pragma unroll
-  for (int m = 0; m < 3; ++m) {
-    if (matrix < 0) {
-      if (pair < qkv.matrices[m].rows / 2) {
-        matrix = m;
-      } else {
-        pair -= qkv.matrices[m].rows / 2;
-      }
-    }
-  }
-  // Copied by constant indices: indexing the parameters at run time would copy them to local
-  // memory.
-  GemvMatrix mat = qkv.matrices[2];
-  if (matrix == 0) mat = qkv.matrices[0];
-  if (matrix == 1) mat = qkv.matrices[1];
+  const int matrix = FindMatrix(qkv, 2, pair);
+  const GemvMatrix mat = MatrixAt(qkv, matrix);
   const RowPair rows = RowPairOf(matrix, pair, rope);
   // The epilogue's inputs are the host's (the position, the cache view) or weights: loaded before
   // LaneDots waits for the preceding kernels, their chain of dependent loads runs beside those
@@ -213,27 +305,12 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, 
       kv_row = KvRow(rope.cache->block_table, position) * qkv.matrices[1].rows;
     }
   }
+  const W* const w = static_cast<const W*>(mat.w);
+  const W* const pair_rows[2] = {w + rows.first * k, w + rows.second * k};
   float sums[2] = {0.0f, 0.0f};
-  if (matrix >= 0) {  // warps past the last pair still reach the barrier below
-    const W* const w = static_cast<const W*>(mat.w);
-    const W* const pair_rows[2] = {w + rows.first * k, w + rows.second * k};
-    LaneDots<W, 2>(pair_rows, x, k, vectorized, lane, sums, part, kWarpsPerPair);
-    sums[0] = WarpSum(sums[0]);
-    sums[1] = WarpSum(sums[1]);
-  }
-  if constexpr (kWarpsPerPair > 1) {
-    if (lane == 0) {
-      part_sums[warp][0] = sums[0];
-      part_sums[warp][1] = sums[1];
-    }
-    __syncthreads();
-    if (part == 0) {
-      for (int p = 1; p < kWarpsPerPair; ++p) {
-        sums[0] += part_sums[warp + p][0];
-        sums[1] += part_sums[warp + p][1];
-      }
-    }
-  }
+  LaneDots<W, 2, kOneBatch>(pair_rows, input, matrix >= 0 ? k : 0, vectorized, lane, sums, part,
+                            kWarpsPerPair);
+  SumOverWarps<kWarpsPerPair>(sums, warp, part, lane);
   if (!writes) return;
   float a = sums[0] + bias[0];
   float b = sums[1] + bias[1];
@@ -253,18 +330,17 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, const float* x, int64_t k, 
   StoreFromFloat(b, pool, rope.cache_dtype, kv_row + rows.second);
 }
 
-template <typename W>
-__global__ void GemvSwiGluKernel(const W* gate, const W* up, const float* x, int64_t n,
-                                 int64_t k, bool vectorized, float* y) {
+template <typename W, bool kOneBatch, typename Input>
+__global__ void GemvSwiGluKernel(const W* gate, const W* up, Input input, int64_t n, int64_t k,
+                                 bool vectorized, float* y) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  if (row >= n) return;
+  if (row >= n && !Input::kShared) return;  // a normalized input needs every warp of the block
   const W* const rows[2] = {gate + row * k, up + row * k};
   float sums[2] = {0.0f, 0.0f};
-  LaneDots<W, 2>(rows, x, k, vectorized, lane, sums);
-  const float g = WarpSum(sums[0]);
-  const float u = WarpSum(sums[1]);
-  if (lane == 0) y[row] = Silu(g) * u;
+  LaneDots<W, 2, kOneBatch>(rows, input, row < n ? k : 0, vectorized, lane, sums);
+  SumOverWarps<1>(sums, 0, 0, lane);
+  if (row < n && lane == 0) y[row] = Silu(sums[0]) * sums[1];
 }
 
 size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
@@ -298,81 +374,132 @@ GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const flo
   return plan;
 }
 
-// Calls launch(std::integral_constant<int, W>{}) for the plan's W warps a row.
+// Whether each warp's share of a row is one batch of loads (LaneDots' kOneBatch): k values over
+// warps_per_row warps that take rows_per_warp rows each.
+bool OneBatch(bool vectorized, DType w_dtype, int64_t k, int warps_per_row, int rows_per_warp) {
+  const int64_t loads = k / (16 / static_cast<int64_t>(ElementBytes(w_dtype)));
+  return vectorized && loads <= int64_t{warps_per_row} * (kLoadsInFlight / rows_per_warp) * 32;
+}
+
+// Calls launch(dtype tag, warps a row, one batch, input, shared_bytes) with the compile-time
+// forms of the weights' type, warps_per_row (1, 2 or 4) and one_batch, and x as given or
+// normalized by `norm` in shared_bytes of shared memory a block.
 template <typename Launch>
-cudaError_t DispatchWarpsPerRow(const GemvPlan& plan, Launch launch) {
-  switch (plan.warps_per_row) {
-    case 4:
-      return launch(std::integral_constant<int, 4>{});
-    case 2:
-      return launch(std::integral_constant<int, 2>{});
-    default:
-      return launch(std::integral_constant<int, 1>{});
+cudaError_t DispatchGemv(DType w_dtype, int warps_per_row, bool one_batch, const float* x,
+                         const GemvNorm& norm, int64_t k, Launch launch) {
+  const auto with_input = [&](auto tag, auto warps, auto one) {
+    if (norm.weight == nullptr) return launch(tag, warps, one, InputAsGiven{x}, size_t{0});
+    return launch(tag, warps, one, NormalizedInput{x, norm, k},
+                  static_cast<size_t>(k) * sizeof(float));
+  };
+  const auto with_one_batch = [&](auto tag, auto warps) {
+    return one_batch ? with_input(tag, warps, std::true_type{})
+                     : with_input(tag, warps, std::false_type{});
+  };
+  return DispatchDType(w_dtype, [&](auto tag) {
+    switch (warps_per_row) {
+      case 4:
+        return with_one_batch(tag, std::integral_constant<int, 4>{});
+      case 2:
+        return with_one_batch(tag, std::integral_constant<int, 2>{});
+      default:
+        return with_one_batch(tag, std::integral_constant<int, 1>{});
+    }
+  });
+}
+
+// A normalized input's preconditions: whole float4s of x, held in a block's shared memory.
+bool NormFits(const float* x, const GemvNorm& norm, int64_t k) {
+  return norm.weight == nullptr ||
+         (k % 4 == 0 && Aligned16(x) && k * sizeof(float) <= kMaxNormalizedBytes);
+}
+
+// kernel<<<blocks, kWarpsPerBlock warps, shared_bytes, stream>>>(args...), first allowing the
+// kernel more than the default 48 KB of dynamic shared memory where it needs it.
+template <typename... Params, typename... Args>
+cudaError_t LaunchGemv(void (*kernel)(Params...), unsigned blocks, size_t shared_bytes,
+                       cudaStream_t stream, Args... args) {
+  if (shared_bytes > 48 * 1024) {
+    const cudaError_t allowed = cudaFuncSetAttribute(
+        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
+    if (allowed != cudaSuccess) return allowed;
   }
+  kernel<<<blocks, kWarpsPerBlock * 32, shared_bytes, stream>>>(args...);
+  return cudaGetLastError();
 }
 
 }  // namespace
 
 cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x,
-                      int64_t k, cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(k > 0 && !matrices.empty() &&
-                         matrices.size() <= kMaxFusedGemvMatrices);
+                      int64_t k, const GemvNorm& norm, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(k > 0 && !matrices.empty() && matrices.size() <= kMaxFusedGemvMatrices &&
+                         NormFits(x, norm, k));
   for (const GemvMatrix& matrix : matrices) TESSERA_CUDA_CHECK_ARG(matrix.rows >= 0);
   const GemvPlan plan = PlanGemv(matrices, w_dtype, x, k);
   if (plan.total_rows == 0) return cudaSuccess;
-  return DispatchDType(w_dtype, [&](auto tag) {
-    using W = typename decltype(tag)::type;
-    return DispatchWarpsPerRow(plan, [&](auto warps_per_row) {
-      constexpr int kWarpsPerRow = decltype(warps_per_row)::value;
-      GemvFusedKernel<W, kWarpsPerRow>
-          <<<BlocksFor(plan.total_rows, kWarpsPerBlock / kWarpsPerRow), kWarpsPerBlock * 32, 0,
-             stream>>>(plan.fused, x, k, plan.vectorized);
-      return cudaGetLastError();
-    });
-  });
+  const bool one_batch = OneBatch(plan.vectorized, w_dtype, k, plan.warps_per_row, 1);
+  return DispatchGemv(w_dtype, plan.warps_per_row, one_batch, x, norm, k,
+                      [&](auto tag, auto warps, auto one, auto input, size_t shared_bytes) {
+                        using W = typename decltype(tag)::type;
+                        constexpr int kWarpsPerRow = decltype(warps)::value;
+                        return LaunchGemv(
+                            GemvFusedKernel<W, kWarpsPerRow, decltype(one)::value, decltype(input)>,
+                            BlocksFor(plan.total_rows, kWarpsPerBlock / kWarpsPerRow), shared_bytes,
+                            stream, plan.fused, input, k, plan.vectorized);
+                      });
 }
 
 cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const float* x,
-                        int64_t k, const GemvRope& rope, cudaStream_t stream) {
+                        int64_t k, const GemvNorm& norm, const GemvRope& rope,
+                        cudaStream_t stream) {
   const int head_dim = rope.head_dim;
-  TESSERA_CUDA_CHECK_ARG(k > 0 && head_dim > 0 && head_dim % 2 == 0);
+  TESSERA_CUDA_CHECK_ARG(k > 0 && head_dim > 0 && head_dim % 2 == 0 && NormFits(x, norm, k));
   TESSERA_CUDA_CHECK_ARG(rope.rotary_dim > 0 && rope.rotary_dim % 2 == 0 &&
                          rope.rotary_dim <= head_dim);
   TESSERA_CUDA_CHECK_ARG(qkv[0].rows > 0 && qkv[0].rows % head_dim == 0 && qkv[1].rows > 0 &&
                          qkv[1].rows % head_dim == 0 && qkv[2].rows == qkv[1].rows);
   const GemvPlan plan = PlanGemv(qkv, w_dtype, x, k);
   const int64_t pairs = plan.total_rows / 2;
-  return DispatchDType(w_dtype, [&](auto tag) {
-    using W = typename decltype(tag)::type;
-    return DispatchWarpsPerRow(plan, [&](auto warps_per_row) {
-      constexpr int kWarpsPerPair = decltype(warps_per_row)::value;
-      GemvQkvRopeKernel<W, kWarpsPerPair>
-          <<<BlocksFor(pairs, kWarpsPerBlock / kWarpsPerPair), kWarpsPerBlock * 32, 0, stream>>>(
-              plan.fused, x, k, plan.vectorized, rope);
-      return cudaGetLastError();
-    });
-  });
+  const bool one_batch = OneBatch(plan.vectorized, w_dtype, k, plan.warps_per_row, 2);
+  return DispatchGemv(
+      w_dtype, plan.warps_per_row, one_batch, x, norm, k,
+      [&](auto tag, auto warps, auto one, auto input, size_t shared_bytes) {
+        using W = typename decltype(tag)::type;
+        constexpr int kWarpsPerPair = decltype(warps)::value;
+        return LaunchGemv(
+            GemvQkvRopeKernel<W, kWarpsPerPair, decltype(one)::value, decltype(input)>,
+            BlocksFor(pairs, kWarpsPerBlock / kWarpsPerPair), shared_bytes, stream, plan.fused,
+            input, k, plan.vectorized, rope);
+      });
+}
+
+bool GemvNormPays(int64_t k, DType w_dtype) {
+  // GemvSwiGlu's rows are the strictest: one warp takes two.
+  return OneBatch(/*vectorized=*/true, w_dtype, k, /*warps_per_row=*/1, /*rows_per_warp=*/2);
 }
 
 cudaError_t Gemv(const void* w, DType w_dtype, const float* x, int64_t n, int64_t k, float* y,
                  cudaStream_t stream) {
   const GemvMatrix matrix{.w = w, .rows = n, .y = y};
-  return GemvFused({&matrix, 1}, w_dtype, x, k, stream);
+  return GemvFused({&matrix, 1}, w_dtype, x, k, GemvNorm{}, stream);
 }
 
 cudaError_t GemvSwiGlu(const void* gate, const void* up, DType w_dtype, const float* x, int64_t n,
-                       int64_t k, float* y, cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(n >= 0 && k > 0);
+                       int64_t k, const GemvNorm& norm, float* y, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(n >= 0 && k > 0 && NormFits(x, norm, k));
   if (n == 0) return cudaSuccess;
   const bool vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(gate) &&
                           Aligned16(up) && Aligned16(x);
-  const unsigned blocks = BlocksFor(n, kWarpsPerBlock);
-  return DispatchDType(w_dtype, [&](auto tag) {
-    using W = typename decltype(tag)::type;
-    GemvSwiGluKernel<W><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const W*>(gate), static_cast<const W*>(up), x, n, k, vectorized, y);
-    return cudaGetLastError();
-  });
+  const bool one_batch = OneBatch(vectorized, w_dtype, k, 1, 2);
+  return DispatchGemv(w_dtype, 1, one_batch, x, norm, k,
+                      [&](auto tag, auto, auto one, auto input, size_t shared_bytes) {
+                        using W = typename decltype(tag)::type;
+                        return LaunchGemv(
+                            GemvSwiGluKernel<W, decltype(one)::value, decltype(input)>,
+                            BlocksFor(n, kWarpsPerBlock), shared_bytes, stream,
+                            static_cast<const W*>(gate), static_cast<const W*>(up), input, n, k,
+                            vectorized, y);
+                      });
 }
 
 }  // namespace tessera::cuda

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
@@ -36,6 +37,19 @@ cuda::DeviceBuffer<char> WeightOnDevice(const test::StoredWeight& w) {
   EXPECT_EQ(cudaMemcpy(device.data(), w.tensor().data, w.tensor().bytes(), cudaMemcpyHostToDevice),
             cudaSuccess);
   return device;
+}
+
+constexpr float kNormEps = 1e-5f;
+
+// x as the CPU backend's RmsNorm normalizes it with `weight`: what a GEMV given a GemvNorm takes.
+std::vector<float> Normalized(const std::vector<float>& x, const test::StoredWeight& weight) {
+  std::vector<float> out(x.size());
+  cpu::RmsNorm(x.data(), weight.tensor(), kNormEps, 1, static_cast<int64_t>(x.size()), out.data());
+  return out;
+}
+
+cuda::GemvNorm NormOnDevice(const cuda::DeviceBuffer<char>& weight, DType dtype) {
+  return {.weight = weight.data(), .dtype = dtype, .eps = kNormEps};
 }
 
 class CudaGemvTest : public testing::TestWithParam<DType> {};
@@ -95,10 +109,42 @@ TEST_P(CudaGemvTest, FusedMatricesMatchCpuWithTheirBiases) {
       matrices.push_back(matrix);
     }
     auto x_device = test::ToDevice(x);
-    ASSERT_EQ(cuda::GemvFused(matrices, GetParam(), x_device.data(), k, nullptr), cudaSuccess);
+    ASSERT_EQ(cuda::GemvFused(matrices, GetParam(), x_device.data(), k, {}, nullptr), cudaSuccess);
     for (int m = 0; m < 3; ++m) {
       EXPECT_LT(test::RelativeError(test::ToHost(outputs[m]), expected[m]), kTolerance)
           << "matrix " << m << " k=" << k;
+    }
+  }
+}
+
+// One token's GEMV over the residual stream: x normalized by the GEMV itself (GemvNorm) and the
+// product added to y (add_to_y), against the CPU's RmsNorm, Matmul and add; the norm's weight in
+// fp32 (as GGUF files keep it beside 16-bit matrices) or bf16. k = 1004, a multiple of 4 but not
+// of 8, takes the element-wise path for 16-bit weights; 4096 and 6144 share rows between warps.
+TEST_P(CudaGemvTest, NormalizedInputAndResidualAddMatchCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const int64_t n = 300;
+  for (const int64_t k : {int64_t{64}, int64_t{1004}, int64_t{4096}, int64_t{6144}}) {
+    for (const DType norm_dtype : {DType::kF32, DType::kBF16}) {
+      const test::StoredWeight w(test::RandomWeightValues(n * k, 70), GetParam(), {n, k});
+      const test::StoredWeight norm(test::RandomWeightValues(k, 71), norm_dtype, {k});
+      const std::vector<float> x = test::RandomFloats(k, 72);
+      const std::vector<float> residual = test::RandomFloats(n, 73);
+      std::vector<float> expected(n);
+      cpu::Matmul(Normalized(x, norm).data(), w.tensor(), 1, expected.data());
+      for (int64_t r = 0; r < n; ++r) expected[r] += residual[r];
+
+      const cuda::DeviceBuffer<char> w_device = WeightOnDevice(w);
+      const cuda::DeviceBuffer<char> norm_device = WeightOnDevice(norm);
+      auto x_device = test::ToDevice(x);
+      auto y = test::ToDevice(residual);
+      const cuda::GemvMatrix matrix{
+          .w = w_device.data(), .rows = n, .y = y.data(), .add_to_y = true};
+      ASSERT_EQ(cuda::GemvFused({&matrix, 1}, GetParam(), x_device.data(), k,
+                                NormOnDevice(norm_device, norm_dtype), nullptr),
+                cudaSuccess);
+      EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
+          << "k=" << k << ", " << DTypeName(norm_dtype) << " norm";
     }
   }
 }
@@ -120,7 +166,7 @@ TEST_P(CudaGemvTest, SwiGluOfGateAndUpMatchesCpu) {
     auto x_device = test::ToDevice(x);
     auto y = test::PoisonedOutput(s.n);
     ASSERT_EQ(cuda::GemvSwiGlu(gate_device.data(), up_device.data(), GetParam(), x_device.data(),
-                               s.n, s.k, y.data(), nullptr),
+                               s.n, s.k, {}, y.data(), nullptr),
               cudaSuccess);
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
         << "n=" << s.n << " k=" << s.k;
@@ -129,8 +175,8 @@ TEST_P(CudaGemvTest, SwiGluOfGateAndUpMatchesCpu) {
 
 // One token's q/k/v GEMV with rotary embedding and the KV-cache store (GemvQkvRope) against the
 // CPU's Matmul, AddBias and Rope, with the keys and values at the token's cache row: both
-// pairings, partial rotation, LongRoPE's scale, biases, every cache dtype, and two widths of k
-// (the second shares each pair between two warps).
+// pairings, partial rotation, LongRoPE's scale, biases, every cache dtype, three widths of k
+// (the wider share each pair between warps), and x normalized by the GEMV (GemvNorm) or not.
 TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   struct RopeShape {
@@ -144,7 +190,10 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   for (const RopeShape r : {RopeShape{4, 2, 64, 64, cpu::RopeStyle::kHalves, 1.0f},
                             RopeShape{6, 3, 32, 32, cpu::RopeStyle::kAdjacentPairs, 1.0f},
                             RopeShape{5, 1, 80, 32, cpu::RopeStyle::kHalves, 1.1902f}}) {
-    for (const int64_t k : {int64_t{256}, int64_t{4096}, int64_t{6144}}) {
+    for (const auto& [k, normalized] :
+         {std::pair{int64_t{256}, false}, std::pair{int64_t{256}, true},
+          std::pair{int64_t{4096}, false}, std::pair{int64_t{4096}, true},
+          std::pair{int64_t{6144}, false}}) {
       const int64_t q_rows = int64_t{r.n_heads} * r.head_dim;
       const int64_t kv_rows = int64_t{r.n_kv_heads} * r.head_dim;
       const test::StoredWeight wq(test::RandomWeightValues(q_rows * k, 61), GetParam(),
@@ -157,14 +206,16 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
       const test::StoredWeight k_bias(test::RandomWeightValues(kv_rows, 65), DType::kF32,
                                       {kv_rows});
       const std::vector<float> x = test::RandomFloats(k, 66);
+      const test::StoredWeight norm(test::RandomWeightValues(k, 67), GetParam(), {k});
+      const std::vector<float> input = normalized ? Normalized(x, norm) : x;
       std::vector<float> inv_freq(r.rotary_dim / 2);
       for (int i = 0; i < r.rotary_dim / 2; ++i) {
         inv_freq[i] = std::pow(10000.0f, -2.0f * i / r.rotary_dim);
       }
       std::vector<float> q(q_rows), key(kv_rows), value(kv_rows);
-      cpu::Matmul(x.data(), wq.tensor(), 1, q.data());
-      cpu::Matmul(x.data(), wk.tensor(), 1, key.data());
-      cpu::Matmul(x.data(), wv.tensor(), 1, value.data());
+      cpu::Matmul(input.data(), wq.tensor(), 1, q.data());
+      cpu::Matmul(input.data(), wk.tensor(), 1, key.data());
+      cpu::Matmul(input.data(), wv.tensor(), 1, value.data());
       cpu::AddBias(q.data(), q_bias.tensor(), 1);
       cpu::AddBias(key.data(), k_bias.tensor(), 1);
       cpu::Rope(q.data(), &position, 1, r.n_heads, r.head_dim, r.rotary_dim, inv_freq.data(),
@@ -177,6 +228,9 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
       const cuda::DeviceBuffer<char> wv_device = WeightOnDevice(wv);
       const cuda::DeviceBuffer<char> q_bias_device = WeightOnDevice(q_bias);
       const cuda::DeviceBuffer<char> k_bias_device = WeightOnDevice(k_bias);
+      const cuda::DeviceBuffer<char> norm_device = WeightOnDevice(norm);
+      const cuda::GemvNorm gemv_norm =
+          normalized ? NormOnDevice(norm_device, GetParam()) : cuda::GemvNorm{};
       auto x_device = test::ToDevice(x);
       auto q_out = test::PoisonedOutput(q_rows);
       auto position_device = test::ToDevice(std::vector<int32_t>{position});
@@ -201,11 +255,12 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
                                   .head_dim = r.head_dim,
                                   .cache = view.data(),
                                   .cache_dtype = cache_dtype};
-        ASSERT_EQ(cuda::GemvQkvRope(qkv, GetParam(), x_device.data(), k, rope, nullptr),
+        ASSERT_EQ(cuda::GemvQkvRope(qkv, GetParam(), x_device.data(), k, gemv_norm, rope, nullptr),
                   cudaSuccess);
         SCOPED_TRACE(testing::Message()
                      << "head_dim " << r.head_dim << ", rotary_dim " << r.rotary_dim << ", k " << k
-                     << ", " << DTypeName(cache_dtype) << " cache");
+                     << (normalized ? ", normalized" : "") << ", " << DTypeName(cache_dtype)
+                     << " cache");
         EXPECT_LT(test::RelativeError(test::ToHost(q_out), q), kTolerance);
         const std::vector<float> stored_keys =
             test::FromBlocks(keys.ToHostFloats(), kv_rows, block_table, capacity);
@@ -231,6 +286,33 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   }
 }
 
+// GemvSwiGlu normalizing its input (GemvNorm) against the CPU's RmsNorm, Matmul and SwiGlu.
+TEST_P(CudaGemvTest, SwiGluOfNormalizedInputMatchesCpu) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  const int64_t n = 37;
+  for (const int64_t k : {int64_t{896}, int64_t{4096}}) {
+    const test::StoredWeight gate(test::RandomWeightValues(n * k, 80), GetParam(), {n, k});
+    const test::StoredWeight up(test::RandomWeightValues(n * k, 81), GetParam(), {n, k});
+    const test::StoredWeight norm(test::RandomWeightValues(k, 82), DType::kF32, {k});
+    const std::vector<float> x = test::RandomFloats(k, 83);
+    const std::vector<float> normalized = Normalized(x, norm);
+    std::vector<float> gate_out(n), up_out(n), expected(n);
+    cpu::Matmul(normalized.data(), gate.tensor(), 1, gate_out.data());
+    cpu::Matmul(normalized.data(), up.tensor(), 1, up_out.data());
+    cpu::SwiGlu(gate_out.data(), up_out.data(), n, expected.data());
+
+    const cuda::DeviceBuffer<char> gate_device = WeightOnDevice(gate);
+    const cuda::DeviceBuffer<char> up_device = WeightOnDevice(up);
+    const cuda::DeviceBuffer<char> norm_device = WeightOnDevice(norm);
+    auto x_device = test::ToDevice(x);
+    auto y = test::PoisonedOutput(n);
+    ASSERT_EQ(cuda::GemvSwiGlu(gate_device.data(), up_device.data(), GetParam(), x_device.data(), n,
+                               k, NormOnDevice(norm_device, DType::kF32), y.data(), nullptr),
+              cudaSuccess);
+    EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance) << "k=" << k;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaGemvTest,
                          testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                          test::DTypeTestName);
@@ -238,8 +320,23 @@ INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaGemvTest,
 TEST(CudaGemvPreconditionTest, RejectsMoreMatricesThanItFuses) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   const std::vector<cuda::GemvMatrix> matrices(cuda::kMaxFusedGemvMatrices + 1);
-  EXPECT_EQ(cuda::GemvFused(matrices, DType::kBF16, nullptr, 8, nullptr), cudaErrorInvalidValue);
-  EXPECT_EQ(cuda::GemvFused({}, DType::kBF16, nullptr, 8, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::GemvFused(matrices, DType::kBF16, nullptr, 8, {}, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::GemvFused({}, DType::kBF16, nullptr, 8, {}, nullptr), cudaErrorInvalidValue);
+}
+
+// A block normalizes x in float4s: k must be a multiple of 4.
+TEST(CudaGemvPreconditionTest, RejectsANormOfAnInputNotInWholeFloat4s) {
+  TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  auto w = test::ToDevice(std::vector<float>(6 * 6, 1.0f));
+  auto x = test::ToDevice(std::vector<float>(6, 1.0f));
+  auto norm = test::ToDevice(std::vector<float>(6, 1.0f));
+  auto y = test::PoisonedOutput(6);
+  const cuda::GemvMatrix matrix{.w = w.data(), .rows = 6, .y = y.data()};
+  const cuda::GemvNorm gemv_norm{.weight = norm.data(), .dtype = DType::kF32, .eps = kNormEps};
+  EXPECT_EQ(cuda::GemvFused({&matrix, 1}, DType::kF32, x.data(), 6, gemv_norm, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::GemvFused({&matrix, 1}, DType::kF32, x.data(), 6, {}, nullptr), cudaSuccess);
 }
 
 }  // namespace

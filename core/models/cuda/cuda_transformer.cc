@@ -91,10 +91,12 @@ struct DeviceLayer {
 
 // Rows on their way into matrix products: fp32, or already rounded to the 16-bit type of the
 // weights that multiply them (s.x16), which the norm and SwiGLU kernels write directly so that
-// a GEMM needs no conversion pass before it.
+// a GEMM needs no conversion pass before it. One token's GEMVs may take the residual stream
+// itself and apply its norm first (`norm`, with a weight).
 struct ProductInput {
   void* data = nullptr;
   DType dtype = DType::kF32;
+  cuda::GemvNorm norm;
 };
 
 // One pass's activations and inputs, for up to `tokens` tokens.
@@ -237,8 +239,23 @@ class CudaTransformer : public Model {
   // rows, 16-bit weights) converted into s.x16.
   absl::StatusOr<const void*> GemmOperand(const Scratch& s, ProductInput x, const Tensor& w,
                                           int64_t n) const;
-  // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more.
-  absl::Status Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n, float* y) const;
+  // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more. With add_to_y (one
+  // row only), y += x @ w^T.
+  absl::Status Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n, float* y,
+                      bool add_to_y = false) const;
+  // Whether a pass over n tokens leaves the layers' norms and residual adds to its GEMVs, which
+  // it does for one token where they gain from it: its layers then run no norm kernel.
+  bool NormsInGemvs(int64_t n) const {
+    return n == 1 && cuda::GemvNormPays(info_.hidden_size, layers_.front().gate.dtype);
+  }
+  // The input of the products after RMSNorm `weight` of the residual stream s.x: s.x itself, which
+  // the GEMVs normalize, where NormsInGemvs; else the norm written to `rows`, s.block (the last
+  // block's output) added to s.x first where `add_block`.
+  absl::StatusOr<ProductInput> NormInput(const Scratch& s, int64_t n, const Tensor& weight,
+                                         ProductInput rows, bool add_block) const;
+  // The last projection of a block, x @ w^T: added to s.x by its GEMV where NormsInGemvs; else
+  // written to s.block, which the next NormInput adds.
+  absl::Status BlockOutput(const Scratch& s, ProductInput x, const Tensor& w, int64_t n) const;
   // The GEMMs of n > 1 rows x over w0 and w1 into y and y + y_stride (values of y_dtype: fp32, or
   // the weights' type): one batched GEMM where the weights lie back to back (Create uploads each
   // layer's pairs so), two otherwise.
@@ -334,17 +351,47 @@ absl::StatusOr<const void*> CudaTransformer::GemmOperand(const Scratch& s, Produ
 }
 
 absl::Status CudaTransformer::Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n,
-                                     float* y) const {
+                                     float* y, bool add_to_y) const {
   if (n == 1) {
     if (x.dtype != DType::kF32) return absl::InternalError("a GEMV's row not in fp32");
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::Gemv(w.data, w.dtype, static_cast<const float*>(x.data),
-                                            w.rows(), w.cols(), y, stream_));
+    const cuda::GemvMatrix matrix{.w = w.data, .rows = w.rows(), .y = y, .add_to_y = add_to_y};
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(
+        {&matrix, 1}, w.dtype, static_cast<const float*>(x.data), w.cols(), x.norm, stream_));
     return absl::OkStatus();
+  }
+  if (add_to_y || x.norm.weight != nullptr) {
+    return absl::InternalError("a GEMM asked to add to its output or to normalize its rows");
   }
   TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, x, w, n));
   TESSERA_RETURN_IF_CUBLAS_ERROR(
       cuda::Matmul(cublas_, operand, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
   return absl::OkStatus();
+}
+
+absl::StatusOr<ProductInput> CudaTransformer::NormInput(const Scratch& s, int64_t n,
+                                                        const Tensor& weight, ProductInput rows,
+                                                        bool add_block) const {
+  if (NormsInGemvs(n)) {
+    return ProductInput{
+        .data = s.x.data(),
+        .norm = {.weight = weight.data, .dtype = weight.dtype, .eps = rms_norm_eps_}};
+  }
+  const int64_t hidden = info_.hidden_size;
+  if (add_block) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(s.x.data(), s.block.data(), weight.data,
+                                                  weight.dtype, rms_norm_eps_, n, hidden, rows.data,
+                                                  rows.dtype, stream_));
+  } else {
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), weight.data, weight.dtype, rms_norm_eps_,
+                                               n, hidden, rows.data, rows.dtype, stream_));
+  }
+  return rows;
+}
+
+absl::Status CudaTransformer::BlockOutput(const Scratch& s, ProductInput x, const Tensor& w,
+                                          int64_t n) const {
+  return NormsInGemvs(n) ? Linear(s, x, w, n, s.x.data(), /*add_to_y=*/true)
+                         : Linear(s, x, w, n, s.block.data());
 }
 
 absl::Status CudaTransformer::LinearPair(const Scratch& s, ProductInput x, const Tensor& w0,
@@ -396,9 +443,10 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
           .cache = views,
           .cache_dtype = cache_dtype};
       TESSERA_RETURN_IF_CUDA_ERROR(
-          cuda::GemvQkvRope(qkv, layer.q.dtype, x, layer.q.cols(), gemv_rope, stream_));
+          cuda::GemvQkvRope(qkv, layer.q.dtype, x, layer.q.cols(), input.norm, gemv_rope, stream_));
     } else {
-      TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), stream_));
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), input.norm, stream_));
     }
   } else {
     TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
@@ -451,12 +499,14 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   const bool one_table = std::all_of(chunks.begin(), chunks.end(), [&](const ChunkPlan& chunk) {
     return chunk.key.long_rope == chunks.front().key.long_rope;
   });
-  if (!rope_in_gemv && one_table) {
-    TESSERA_RETURN_IF_CUDA_ERROR(rotate(0, n, chunks.front().key.long_rope));
-  } else if (!rope_in_gemv) {
-    // LongRoPE sequences on both sides of the switch: a launch per chunk.
-    for (const ChunkPlan& chunk : chunks) {
-      TESSERA_RETURN_IF_CUDA_ERROR(rotate(chunk.first, chunk.n, chunk.key.long_rope));
+  if (!rope_in_gemv) {
+    if (one_table) {
+      TESSERA_RETURN_IF_CUDA_ERROR(rotate(0, n, chunks.front().key.long_rope));
+    } else {
+      // LongRoPE sequences on both sides of the switch: a launch per chunk.
+      for (const ChunkPlan& chunk : chunks) {
+        TESSERA_RETURN_IF_CUDA_ERROR(rotate(chunk.first, chunk.n, chunk.key.long_rope));
+      }
     }
   }
   for (size_t i = 0; i < chunks.size();) {
@@ -493,7 +543,7 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     }
     ++i;
   }
-  return Linear(s, attended, layer.o, n, s.block.data());
+  return BlockOutput(s, attended, layer.o, n);
 }
 
 absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n,
@@ -502,10 +552,10 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
   const int64_t ffn = layer.gate.rows();
   float* activated_fp32 = s.gate_up.data();
   if (n == 1) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(layer.gate.data, layer.up.data, layer.gate.dtype,
-                                                  static_cast<const float*>(input.data), ffn,
-                                                  layer.gate.cols(), activated_fp32, stream_));
-    return Linear(s, {activated_fp32}, layer.down, n, s.block.data());
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(
+        layer.gate.data, layer.up.data, layer.gate.dtype, static_cast<const float*>(input.data),
+        ffn, layer.gate.cols(), input.norm, activated_fp32, stream_));
+    return BlockOutput(s, {activated_fp32}, layer.down, n);
   }
   // Gate and up rows in the type of their operand (EnqueuePass chose it with InputFor: the
   // weights' 16-bit type where they share one, else fp32): SwiGLU reads them once, and they are
@@ -518,42 +568,41 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
   const ProductInput activated = InputFor(s, n, {&layer.down}, activated_fp32);
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(s.gate_up.data(), up, product_dtype, n * ffn,
                                             activated.data, activated.dtype, stream_));
-  return Linear(s, activated, layer.down, n, s.block.data());
+  return BlockOutput(s, activated, layer.down, n);
 }
 
 absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
                                           std::span<const ChunkPlan> chunks, float* logits) const {
   const int64_t hidden = info_.hidden_size;
-  const float eps = rms_norm_eps_;
-  float* x = s.x.data();        // [n, hidden] the residual stream
   float* norm = s.norm.data();  // [n, hidden]
+  // The residual stream, s.x [n, hidden], starts as the tokens' embeddings.
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::EmbeddingGather(token_embd_.data, token_embd_.dtype,
-                                                     info_.vocab_size, hidden, s.inputs.ids(), n, x,
-                                                     stream_));
+                                                     info_.vocab_size, hidden, s.inputs.ids(), n,
+                                                     s.x.data(), stream_));
   const int layers = static_cast<int>(layers_.size());
-  // The norm before a layer's attention, as its q, k and v projections take it.
-  const auto attention_input = [&](int l) {
-    return InputFor(s, n, {&layers_[l].q, &layers_[l].k, &layers_[l].v}, norm);
-  };
-  ProductInput input = attention_input(0);
-  const Tensor& first_norm = layers_.front().attn_norm;
-  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(x, first_norm.data, first_norm.dtype, eps, n, hidden,
-                                             input.data, input.dtype, stream_));
   for (int l = 0; l < layers; ++l) {
-    // x += attention(norm); norm = rms_norm(x)
+    const DeviceLayer& layer = layers_[l];
+    // x += attention(rms_norm(x)), then x += feed_forward(rms_norm(x)); each norm adds the block
+    // before it to x, but the first.
+    TESSERA_ASSIGN_OR_RETURN(
+        ProductInput input,
+        NormInput(s, n, layer.attn_norm, InputFor(s, n, {&layer.q, &layer.k, &layer.v}, norm),
+                  /*add_block=*/l > 0));
     TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, chunks, input));
-    const Tensor& ffn_norm = layers_[l].ffn_norm;
-    input = InputFor(s, n, {&layers_[l].gate, &layers_[l].up}, norm);
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), ffn_norm.data, ffn_norm.dtype,
-                                                  eps, n, hidden, input.data, input.dtype,
-                                                  stream_));
-    // x += feed_forward(norm); norm = the next layer's (or the final, in fp32) rms_norm(x)
+    TESSERA_ASSIGN_OR_RETURN(
+        input, NormInput(s, n, layer.ffn_norm, InputFor(s, n, {&layer.gate, &layer.up}, norm),
+                         /*add_block=*/true));
     TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n, input));
-    const Tensor& next_norm = l + 1 < layers ? layers_[l + 1].attn_norm : output_norm_;
-    input = l + 1 < layers ? attention_input(l + 1) : ProductInput{norm};
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(x, s.block.data(), next_norm.data,
-                                                  next_norm.dtype, eps, n, hidden, input.data,
-                                                  input.dtype, stream_));
+  }
+  // The final norm, in fp32. The LM head's GEMV does not normalize x itself: its blocks run in
+  // many waves, and each would pay for the norm again.
+  if (NormsInGemvs(n)) {
+    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), output_norm_.data, output_norm_.dtype,
+                                               rms_norm_eps_, n, hidden, norm, DType::kF32,
+                                               stream_));
+  } else {
+    TESSERA_RETURN_IF_ERROR(
+        NormInput(s, n, output_norm_, ProductInput{norm}, /*add_block=*/true).status());
   }
   // Logits of each chunk's last token only: that is all sampling needs.
   if (chunks.size() == 1) return Linear(s, {norm + (n - 1) * hidden}, output_, 1, logits);
