@@ -15,9 +15,9 @@
 // sums are added and normalized by the global sum. Launches of few chunks a head (short contexts,
 // large batches) merge with one warp a head instead, each lane walking every chunk for its dims:
 // the block-wide reductions cost more than the work there (12 us for 64 sequences of Llama-3-8B).
-// One sequence's short context (kOneChunkLength visible positions or fewer) of enough kv heads is
-// one chunk a kv head: the first pass then writes the normalized result itself and no second
-// pass runs.
+// One sequence's short context (kOneChunkLength visible positions or fewer) is one chunk, a block
+// per kv head or, where those are few, per query head: the first pass then writes the normalized
+// result itself and no second pass runs.
 // Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
 #include "kernels/cuda/attention_decode.h"
 
@@ -120,17 +120,23 @@ int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences, int sms) {
   return best;
 }
 
-// MaxSplits, except that one sequence's context of up to kOneChunkLength visible positions is
-// one chunk a kv head where there are kOneChunkKvHeads kv heads or more: a few cache rows a block
-// cost less than a second launch to merge them. (With fewer, the blocks are too few: two kv heads
-// of qwen2.5-0.5b in one chunk each decoded slower.)
+// MaxSplits, except that one sequence's context of up to kOneChunkLength visible positions is one
+// chunk: a few cache rows a block cost less than a second launch to merge them.
 int64_t MaxSplitsFor(const AttentionShape& shape, int64_t max_kv_len, int64_t n_sequences,
                      int sms) {
-  if (n_sequences == 1 && shape.n_kv_heads >= kOneChunkKvHeads &&
-      VisibleLength(shape, max_kv_len) <= kOneChunkLength) {
-    return 1;
-  }
+  if (n_sequences == 1 && VisibleLength(shape, max_kv_len) <= kOneChunkLength) return 1;
   return MaxSplits(shape, n_sequences, sms);
+}
+
+// The query heads a first-pass block takes: its kv head's group, so that each key and value is
+// read once for all of them; or one, where one sequence's chunk a kv head would leave the GPU
+// fewer than kOneChunkKvHeads blocks (two kv heads of qwen2.5-0.5b in one block each decoded
+// slower than in four chunks and a merge). The group's blocks then each read its keys and values,
+// a few kilobytes that L2 serves.
+int HeadsPerBlock(const AttentionShape& shape, int64_t n_sequences, int64_t launched_splits) {
+  const bool few_blocks = n_sequences == 1 && launched_splits == 1 &&
+                          shape.n_kv_heads < kOneChunkKvHeads;
+  return few_blocks ? 1 : shape.n_heads / shape.n_kv_heads;
 }
 
 struct Splits {
@@ -218,7 +224,8 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
   for (int j = 0; j < N; ++j) v[j] = __shfl_sync(0xffffffffu, total, base + j * (kLanes / N));
 }
 
-// T: the cache's element type. kGroup: the group size rounded up to a power of two. A sub-warp
+// T: the cache's element type. kGroup: the query heads a block takes (HeadsPerBlock) rounded up to
+// a power of two. A sub-warp
 // of kLanes lanes covers one cache position, each lane kVecs 16-byte loads of it (kPerLoad<T>
 // consecutive dims each), so one load instruction of the warp reads 32 / kLanes positions: a
 // 16-bit cache or a short head keeps every lane busy. Each sub-warp keeps its own online softmax
@@ -227,8 +234,8 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
 template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,
-                               AttentionShape shape, int64_t max_splits, float scale_log2,
-                               Partials partials, DirectOutput direct) {
+                               AttentionShape shape, int64_t max_splits, int heads_per_block,
+                               float scale_log2, Partials partials, DirectOutput direct) {
   constexpr int kPer = kPerLoad<T>;
   constexpr int kSubWarps = 32 / kLanes;
   // Positions a sub-warp loads before using them; large groups hold more scores, so fewer.
@@ -248,10 +255,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   const int64_t chunk = ChunkFor(visible_len, max_splits);
   const int64_t split = blockIdx.y;
   if (split * chunk >= visible_len) return;
-  const int kv_head = blockIdx.x;
   const int64_t launch_splits = gridDim.y;  // the partials' stride
   const int n_kv_heads = shape.n_kv_heads;
   const int group = shape.n_heads / n_kv_heads;
+  const int heads = heads_per_block;  // query heads [first_head, first_head + heads)
+  const int first_head = static_cast<int>(blockIdx.x) * heads;
+  const int kv_head = first_head / group;
   const int head_dim = shape.head_dim;
   // Positions before the window are never read.
   const int64_t first = kv_len - visible_len + split * chunk;
@@ -282,9 +291,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   for (int g = 0; g < kGroup; ++g) {
 #pragma unroll
     for (int v = 0; v < kVecs; ++v) {
-      if (g < group && dim(v) < head_dim) {
+      if (g < heads && dim(v) < head_dim) {
         const float4* from =
-            reinterpret_cast<const float4*>(q + (kv_head * group + g) * head_dim + dim(v));
+            reinterpret_cast<const float4*>(q + (first_head + g) * head_dim + dim(v));
 #pragma unroll
         for (int i = 0; i < kPer / 4; ++i) {
           const float4 value = from[i];
@@ -439,7 +448,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   }
   __syncthreads();
 
-  for (int i = threadIdx.x; i < group * head_dim; i += blockDim.x) {
+  for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
     const int g = i / head_dim;
     const int d = i % head_dim;
     float block_max = -INFINITY;
@@ -453,7 +462,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
       total += weight * warp_out[(w * kGroup + g) * head_dim + d];
       sum += weight * warp_sum[w][g];
     }
-    const int64_t head = sequence * shape.n_heads + kv_head * group + g;
+    const int64_t head = sequence * shape.n_heads + first_head + g;
     if (direct.data != nullptr) {
       StoreFromFloat(total / sum, direct.data, direct.dtype, head * head_dim + d);
       continue;
@@ -582,10 +591,12 @@ cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const Atten
                          const Splits& splits, const Partials& partials, const DirectOutput& direct,
                          cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
-  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched),
+  const int heads_per_block = HeadsPerBlock(shape, cache.count, splits.launched);
+  const dim3 grid(shape.n_heads / heads_per_block, static_cast<unsigned>(splits.launched),
                   static_cast<unsigned>(cache.count));
   AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, cache.first, cache.stride, shape, splits.most, shape.scale * kLog2E, partials, direct);
+      q, cache.first, cache.stride, shape, splits.most, heads_per_block, shape.scale * kLog2E,
+      partials, direct);
   return cudaGetLastError();
 }
 
@@ -619,14 +630,14 @@ cudaError_t LaunchChunksForGroup(const float* q, const SequenceViews& cache,
                                  const AttentionShape& shape, const Splits& splits,
                                  const Partials& partials, const DirectOutput& direct,
                                  cudaStream_t stream) {
-  const int group = shape.n_heads / shape.n_kv_heads;
-  if (group == 1) {
+  const int heads = HeadsPerBlock(shape, cache.count, splits.launched);
+  if (heads == 1) {
     return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, partials, direct, stream);
   }
-  if (group == 2) {
+  if (heads == 2) {
     return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, partials, direct, stream);
   }
-  if (group <= 4) {
+  if (heads <= 4) {
     return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, partials, direct, stream);
   }
   return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, partials, direct, stream);

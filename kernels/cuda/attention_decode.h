@@ -8,7 +8,8 @@
 // positions) computes an unnormalized partial result with its own max and sum, and a second pass
 // merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
 // covers it: the whole GPU stays busy even for one sequence. One sequence's short context is a
-// single chunk a kv head, whose block writes the result itself. With a sliding window the chunks
+// single chunk (a block per kv head, or per query head where kv heads are few), whose block writes
+// the result itself. With a sliding window the chunks
 // cover only the window, so a long context costs what the window costs.
 //
 // The cache, its block table and its length are read from device memory when the kernels run

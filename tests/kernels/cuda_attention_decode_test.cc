@@ -102,7 +102,8 @@ TEST_P(CudaAttentionDecodeTest, MatchesCpu) {
 // GQA ratios 1, 4 and 8; head_dim 64, 128, 256 and the non-power-of-two 80; context lengths of
 // one position, exactly one chunk, and not a multiple of the chunk; a context long enough that
 // chunks span several sweeps of the block's warps; a short one of eight kv heads, which one
-// chunk a kv head covers.
+// chunk a kv head covers, and of four kv heads (32 and 33 positions), which a block per query
+// head covers, as it does qwen2.5-0.5b's 14 query heads over 2 kv heads at context 128 (below).
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionDecodeTest,
                          testing::Values(DecodeCase{8, 8, 64, 1},
                                          DecodeCase{4, 4, 64, cuda::kKvChunk},
@@ -128,6 +129,7 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
                          testing::Values(DecodeCase{8, 8, 64, 1, 0, DType::kBF16},
                                          DecodeCase{14, 2, 64, 300, 0, DType::kBF16},
+                                         DecodeCase{14, 2, 64, 128, 0, DType::kBF16},
                                          DecodeCase{32, 8, 128, 5000, 0, DType::kBF16},
                                          DecodeCase{32, 4, 128, cuda::kKvChunk + 1, 0, DType::kF16},
                                          DecodeCase{16, 2, 80, 1000, 0, DType::kBF16},
