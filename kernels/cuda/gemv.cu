@@ -330,6 +330,8 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, Input input, int64_t k, boo
   StoreFromFloat(b, pool, rope.cache_dtype, kv_row + rows.second);
 }
 
+// (Its 608 blocks for qwen2.5-0.5b take one and a half waves; capping its registers so that they
+// fit in one, with 32 bytes spilled, slowed the step from 1297 to 1269 tokens/s.)
 template <typename W, bool kOneBatch, typename Input>
 __global__ void GemvSwiGluKernel(const W* gate, const W* up, Input input, int64_t n, int64_t k,
                                  bool vectorized, float* y) {
