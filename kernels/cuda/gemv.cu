@@ -105,7 +105,9 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
 // bytes in flight per lane is what reaches the bandwidth ceiling. Loads past the row's end are
 // predicated off rather than left to a remainder loop, so short rows keep their loads in flight
 // too. (Asking L2 to prefetch the first 16 MB of the rows, prefetch.global.L2 before the wait,
-// slowed the llama-3-8b shape's decode from 144.1 to 140.9 tokens/s; 32 MB, to 136.7.)
+// slowed the llama-3-8b shape's decode from 144.1 to 140.9 tokens/s; 32 MB, to 136.7. Later,
+// with each kernel launching as its predecessor's blocks have all begun, prefetching each warp's
+// first batch slowed it from 164.7 to 162.0.)
 // With `parts` warps on a row, this warp takes batches part, part + parts, ... of its loads. A warp
 // without a row passes k = 0: it loads nothing but still takes part in the input's block-wide
 // work.
