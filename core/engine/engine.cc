@@ -416,13 +416,18 @@ Engine::Step Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
       running.push_back(job);
     }
   }
-  // Decoding sequences (one unseen token) first, then prompts (and appended tokens) in chunks
-  // of the budget that is left; higher priorities first within each, otherwise in queue order.
+  // Decoding sequences (one unseen token) first, higher priorities first, otherwise in queue
+  // order; then prompts (and appended tokens) in chunks of the budget that is left, higher
+  // priorities first, otherwise first come first served. A prompt begun is thus finished before
+  // the next begins: prompts taken in queue order, which turns to the back each one stepped, all
+  // finished in the same step and started decoding together, and a closed loop's streams kept
+  // arriving, and waiting, together.
   std::stable_sort(running.begin(), running.end(), [](const JobIterator& a, const JobIterator& b) {
     const bool a_decodes = a->sequence->unseen_tokens().size() == 1;
     const bool b_decodes = b->sequence->unseen_tokens().size() == 1;
     if (a_decodes != b_decodes) return a_decodes;
-    return a->sequence->priority() > b->sequence->priority();
+    if (a_decodes) return a->sequence->priority() > b->sequence->priority();
+    return ServedBefore(*a, *b);
   });
   std::vector<JobIterator> batch;
   std::vector<SequenceChunk> chunks;

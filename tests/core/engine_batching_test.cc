@@ -128,6 +128,54 @@ TEST_P(EngineBatchingTest, ConcurrentRunsGiveWhatEachGivesAlone) {
 INSTANTIATE_TEST_SUITE_P(MaxBatchTokens, EngineBatchingTest,
                          ::testing::Values(1, 7, kDefaultMaxBatchTokens));
 
+// Records the engine step in which its run's first token came (steps counted from the engine's
+// start; nothing runs before the gate opens).
+class FirstTokenStepSink : public GatedSink {
+ public:
+  FirstTokenStepSink(const std::atomic<bool>& open, const Engine& engine)
+      : GatedSink(open), engine_(engine) {}
+  void OnStep(StepOutput output) override {
+    if (outputs.empty()) first_token_step = engine_.counters().steps;
+    GatedSink::OnStep(std::move(output));
+  }
+  int64_t first_token_step = 0;
+
+ private:
+  const Engine& engine_;
+};
+
+// Prompts longer than the step's token budget, started together, are prefilled first come first
+// served: the first gets the whole budget until its prompt is done, so its first token comes in
+// step ceil(prompt / budget) and the second's after it. (Taken in turns, the prompts all finished
+// in the same step, as late as the last, and began decoding together.)
+TEST(EngineBatchingOrderTest, PromptsArePrefilledFirstComeFirstServed) {
+  constexpr int32_t kBudget = 4;
+  std::unique_ptr<Engine> engine = LoadWithBatchTokens(kBudget);
+  ASSERT_NE(engine, nullptr);
+  std::atomic<bool> open{false};
+  std::vector<int64_t> prompt_tokens;
+  std::vector<std::unique_ptr<FirstTokenStepSink>> sinks;
+  for (const char* prompt : {"The little dog ran to the park because he wanted to play",
+                             "Sam had a red car. He liked to drive it fast every day"}) {
+    GenerationRequest request;
+    request.prompt = prompt;
+    request.stop.max_tokens = 2;
+    request.sampling.temperature = 0;
+    auto sequence = engine->CreateSequence(std::move(request));
+    ASSERT_TRUE(sequence.ok()) << sequence.status();
+    prompt_tokens.push_back(static_cast<int64_t>((*sequence)->unseen_tokens().size()));
+    sinks.push_back(std::make_unique<FirstTokenStepSink>(open, *engine));
+    ASSERT_TRUE(engine->Run(*sequence, RunOptions{}, sinks.back().get()).ok());
+  }
+  const int64_t first_prompt = prompt_tokens[0];
+  ASSERT_GT(first_prompt, 2 * kBudget);
+  open = true;
+  engine->Wake();
+  for (auto& sink : sinks) ASSERT_TRUE(sink->Wait().ok());
+  EXPECT_EQ(sinks[0]->first_token_step, (first_prompt + kBudget - 1) / kBudget);
+  EXPECT_GT(sinks[1]->first_token_step, sinks[0]->first_token_step);
+}
+
 // Cancels its own sequence once it has `after` steps, from the engine's thread, as a client's
 // cancellation lands between two steps.
 class CancellingSink : public GatedSink {
