@@ -44,8 +44,8 @@ struct EngineOptions {
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
   const std::atomic<bool>* cancel_requested = nullptr;
   // Most tokens one step feeds the model: every decoding sequence's token first, then prompts
-  // in chunks of what is left, so a long prompt never holds the decoding streams up for longer
-  // than one step of this many tokens.
+  // in chunks of what is left (first come first served), so a long prompt never holds the
+  // decoding streams up for longer than one step of this many tokens.
   int32_t max_batch_tokens = kDefaultMaxBatchTokens;
   // Whether sequences whose prompts start alike share the KV blocks of that prefix (where the
   // model allows it: ModelInfo::prefix_determines_kv).
