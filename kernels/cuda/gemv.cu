@@ -40,8 +40,7 @@ struct InputAsGiven {
 
 // cuda::RmsNorm of x with norm's weight, every block computing it for itself: x is one token's
 // residual stream, a few kilobytes that L2 holds, and the block-wide sum costs less than a kernel
-// boundary. Sums and products in RmsNorm's order, so both give the same floats. Every thread of
-// the block must call it.
+// boundary. Sums and products in RmsNorm's order. Every thread of the block must call it.
 struct NormalizedInput {
   static constexpr bool kShared = true;
   const float* x;  // [k], 16-byte aligned, k a multiple of 4

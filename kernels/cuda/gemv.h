@@ -35,9 +35,9 @@ struct GemvMatrix {
   bool add_to_y = false;  // y[r] += the product (and bias): the residual add
 };
 
-// The RMSNorm a GEMV applies to x before its products, as cuda::RmsNorm computes it (the same
-// floats): y[r] = sum_c w[r, c] * RmsNorm(x)[c]. Each block normalizes x for itself, so x must be
-// 16-byte aligned, k a multiple of 4 and k floats at most kMaxNormalizedBytes.
+// The RMSNorm a GEMV applies to x before its products, in cuda::RmsNorm's order of operations:
+// y[r] = sum_c w[r, c] * RmsNorm(x)[c]. Each block normalizes x for itself, so x must be 16-byte
+// aligned, k a multiple of 4 and k floats at most kMaxNormalizedBytes.
 struct GemvNorm {
   const void* weight = nullptr;  // [k] in `dtype`; nullptr: x as it is
   DType dtype = DType::kF32;
