@@ -27,10 +27,15 @@ class Outstanding {
     return waited;
   }
 
-  void Release(RequestRecord record) {
+  // A measured request's record joins the figures; a warm-up request's is kept apart.
+  void Release(RequestRecord record, bool measured) {
     absl::MutexLock lock(&mu_);
-    records_.push_back(std::move(record));
-    last_end_ = Clock::now();
+    if (measured) {
+      records_.push_back(std::move(record));
+      last_end_ = Clock::now();
+    } else {
+      warmup_records_.push_back(std::move(record));
+    }
     --in_flight_;
   }
 
@@ -49,6 +54,10 @@ class Outstanding {
     absl::MutexLock lock(&mu_);
     return std::move(records_);
   }
+  std::vector<RequestRecord> TakeWarmupRecords() {
+    absl::MutexLock lock(&mu_);
+    return std::move(warmup_records_);
+  }
   Clock::time_point last_end() {
     absl::MutexLock lock(&mu_);
     return last_end_;
@@ -62,30 +71,32 @@ class Outstanding {
   const int limit_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<RequestRecord> records_ ABSL_GUARDED_BY(mu_);
+  std::vector<RequestRecord> warmup_records_ ABSL_GUARDED_BY(mu_);
   Clock::time_point last_end_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-PhaseResult RunPhase(const PhaseOptions& options,
-                     const std::vector<inference::v1::InferenceService::Stub*>& stubs,
-                     const std::function<inference::v1::GenerateRequest()>& next_request) {
-  PhaseResult result;
+LoadResult RunLoad(const LoadPlan& plan,
+                   const std::vector<inference::v1::InferenceService::Stub*>& stubs,
+                   const std::function<inference::v1::GenerateRequest()>& next_request,
+                   const std::function<void()>& at_measured_start) {
+  LoadResult result;
   // Shared with the streams' callbacks, which may still be returning when Drain does.
-  const auto outstanding = std::make_shared<Outstanding>(options.max_in_flight);
-  PoissonArrivals arrivals(options.rate > 0 ? options.rate : 1, options.arrival_seed);
+  const auto outstanding = std::make_shared<Outstanding>(plan.max_in_flight);
+  PoissonArrivals arrivals(plan.rate > 0 ? plan.rate : 1, plan.arrival_seed);
   const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = options.duration.has_value()
-                                         ? start + absl::ToChronoNanoseconds(*options.duration)
-                                         : Clock::time_point::max();
-  for (int64_t i = 0; options.requests == 0 || i < options.requests; ++i) {
-    if (options.rate > 0) {
+  // Both set as the first measured request goes out.
+  Clock::time_point measured_start = start;
+  Clock::time_point deadline = Clock::time_point::max();
+  for (int64_t i = 0; plan.requests == 0 || i < plan.warmup + plan.requests; ++i) {
+    if (plan.rate > 0) {
       const Clock::time_point arrival = start + std::chrono::duration_cast<Clock::duration>(
                                                     std::chrono::duration<double>(arrivals.Next()));
       if (arrival >= deadline) break;
       std::this_thread::sleep_until(arrival);
       // An arrival before the deadline is sent, however long it waits for a slot.
-      if (outstanding->Acquire()) ++result.held_by_cap;
+      if (outstanding->Acquire() && i >= plan.warmup) ++result.held_by_cap;
     } else {
       if (Clock::now() >= deadline) break;
       outstanding->Acquire();
@@ -94,14 +105,25 @@ PhaseResult RunPhase(const PhaseOptions& options,
         break;
       }
     }
-    GenerateCall::Start(
-        *stubs[i % stubs.size()], next_request(), options.request_timeout,
-        [outstanding](RequestRecord record) { outstanding->Release(std::move(record)); });
+    const bool measured = i >= plan.warmup;
+    if (i == plan.warmup) {
+      if (at_measured_start) at_measured_start();
+      measured_start = Clock::now();
+      if (plan.duration.has_value()) {
+        deadline = measured_start + absl::ToChronoNanoseconds(*plan.duration);
+      }
+    }
+    GenerateCall::Start(*stubs[i % stubs.size()], next_request(), plan.request_timeout,
+                        [outstanding, measured](RequestRecord record) {
+                          outstanding->Release(std::move(record), measured);
+                        });
   }
   outstanding->Drain();
   result.records = outstanding->TakeRecords();
+  result.warmup_records = outstanding->TakeWarmupRecords();
   if (!result.records.empty()) {
-    result.seconds = std::chrono::duration<double>(outstanding->last_end() - start).count();
+    result.seconds =
+        std::chrono::duration<double>(outstanding->last_end() - measured_start).count();
   }
   return result;
 }

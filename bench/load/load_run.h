@@ -1,7 +1,9 @@
-// One phase of a load run (the warm-up, then the measured part): requests sent either as fast as
-// a fixed number of streams allows (closed loop: each stream sends its next request when the
-// previous one ends) or at Poisson arrival times (open loop), with a cap on the requests in
-// flight either way.
+// A load run: requests sent either as fast as a fixed number of streams allows (closed loop: each
+// stream sends its next request when the previous one ends) or at Poisson arrival times (open
+// loop), with a cap on the requests in flight either way. The first `warmup` requests are sent the
+// same way and left out of the figures; the measured ones follow without a pause, so they start
+// under the load the warm-up built up rather than on an idle server (whose streams would all start
+// together).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +17,11 @@
 
 namespace tessera::load {
 
-struct PhaseOptions {
-  int64_t requests = 0;                    // 0: no limit; `duration` ends the phase
-  std::optional<absl::Duration> duration;  // no new request after this long; nullopt: no limit
+struct LoadPlan {
+  int64_t warmup = 0;    // requests sent before the measured ones
+  int64_t requests = 0;  // measured; 0: no limit, `duration` ends the run
+  // No new request this long after the first measured one; nullopt: no limit.
+  std::optional<absl::Duration> duration;
   int max_in_flight = 1;  // the streams of a closed loop; the cap on outstanding requests of an
                           // open one
   double rate = 0;        // requests per second of an open loop; 0: a closed loop
@@ -25,18 +29,22 @@ struct PhaseOptions {
   std::optional<absl::Duration> request_timeout;  // each stream's deadline; nullopt: none
 };
 
-struct PhaseResult {
-  std::vector<RequestRecord> records;  // in the order the requests ended
-  double seconds = 0;                  // from the phase's start to the end of its last request
-  // Open loop: arrivals that found max_in_flight requests outstanding and waited for one to end,
-  // so were sent later than scheduled.
+struct LoadResult {
+  std::vector<RequestRecord> records;         // the measured requests', in the order they ended
+  std::vector<RequestRecord> warmup_records;  // the warm-up requests'
+  // From sending the first measured request to the end of the last.
+  double seconds = 0;
+  // Open loop: measured arrivals that found max_in_flight requests outstanding and waited for
+  // one to end, so were sent later than scheduled.
   int64_t held_by_cap = 0;
 };
 
-// Runs a phase; `next_request` makes each request as it is sent, and request i goes to
-// stubs[i % stubs.size()]. Returns once every request sent has ended.
-PhaseResult RunPhase(const PhaseOptions& options,
-                     const std::vector<inference::v1::InferenceService::Stub*>& stubs,
-                     const std::function<inference::v1::GenerateRequest()>& next_request);
+// Runs the load; `next_request` makes each request as it is sent, and request i goes to
+// stubs[i % stubs.size()]; `at_measured_start` runs just before the first measured request is
+// sent. Returns once every request sent has ended.
+LoadResult RunLoad(const LoadPlan& plan,
+                   const std::vector<inference::v1::InferenceService::Stub*>& stubs,
+                   const std::function<inference::v1::GenerateRequest()>& next_request,
+                   const std::function<void()>& at_measured_start);
 
 }  // namespace tessera::load

@@ -27,8 +27,10 @@
 // first token, then a gap per further token (a message carrying several tokens spreads its gap
 // over them, token_timer.h). In an open loop, an arrival that finds --max_outstanding requests
 // in flight waits for one to end and is timed from when it is sent; the report counts those
-// arrivals. Throughput is over the measured phase, from its start to the end of its last
-// request; warm-up requests are left out.
+// arrivals. Throughput is over the measured phase, from sending its first request to the end of
+// its last; warm-up requests are left out. The measured requests follow the warm-up ones without
+// a pause, so they meet the load the warm-up built up (in a closed loop, streams that no longer
+// start together) rather than an idle server.
 //
 // Exit status: 0 when every request succeeded; 3 when the run finished and reported but some
 // requests failed, warm-up ones included (the measured ones are counted by status code in the
@@ -71,7 +73,9 @@ ABSL_FLAG(int64_t, requests, 0,
 ABSL_FLAG(std::optional<absl::Duration>, duration, std::nullopt,
           "Instead of --requests: send requests for this long (e.g. 60s), then wait for those in "
           "flight.");
-ABSL_FLAG(int64_t, warmup, 0, "Requests run first, the same way, and left out of the figures.");
+ABSL_FLAG(int64_t, warmup, 0,
+          "Requests run first, the same way, and left out of the figures; the measured ones "
+          "follow without waiting for them to end.");
 ABSL_FLAG(std::string, prompt_tokens, "512",
           "Prompt length in tokens, or a mix LENGTH:WEIGHT,... (e.g. 128:3,512:1).");
 ABSL_FLAG(std::string, output_tokens, "256",
@@ -96,9 +100,8 @@ constexpr int kExitUsage = 2;
 constexpr int kExitRequestsFailed = 3;
 
 constexpr int64_t kDefaultRequests = 100;
-// Seeds of the random streams that are not the requests' (request_maker.cc has those).
-constexpr uint64_t kMeasuredArrivalStream = 3;
-constexpr uint64_t kWarmupArrivalStream = 4;
+// The seed of the arrival times' random stream (request_maker.cc has the requests').
+constexpr uint64_t kArrivalStream = 3;
 
 absl::StatusOr<LengthMix> ReadMix(const char* flag, const std::string& text) {
   absl::StatusOr<LengthMix> mix = LengthMix::Parse(text);
@@ -162,27 +165,26 @@ absl::StatusOr<RunReport> Run(const LoadOptions& options) {
                    .ordinary_tokens = static_cast<int64_t>(facts.ordinary_tokens.size())};
   RequestMaker requests(options, std::move(facts.ordinary_tokens));
   const auto next_request = [&requests] { return requests.Next(); };
-  PhaseOptions phase{.max_in_flight = options.max_in_flight(),
-                     .rate = options.rate,
-                     .request_timeout = options.request_timeout};
-  if (options.warmup > 0) {
-    phase.requests = options.warmup;
-    phase.arrival_seed = options.seed + kWarmupArrivalStream;
-    const PhaseResult warmup = RunPhase(phase, stubs, next_request);
-    report.warmup_requests = static_cast<int64_t>(warmup.records.size());
-    for (const RequestRecord& r : warmup.records) report.warmup_failed += r.ok() ? 0 : 1;
-  }
-  phase.requests = options.requests;
-  phase.duration = options.duration;
-  phase.arrival_seed = options.seed + kMeasuredArrivalStream;
-  const absl::StatusOr<pb::EngineCounters> before =
-      ReadEngineCounters(*stubs[0], options.model, options.request_timeout);
-  const PhaseResult measured = RunPhase(phase, stubs, next_request);
+  const LoadPlan plan{.warmup = options.warmup,
+                      .requests = options.requests,
+                      .duration = options.duration,
+                      .max_in_flight = options.max_in_flight(),
+                      .rate = options.rate,
+                      .arrival_seed = options.seed + kArrivalStream,
+                      .request_timeout = options.request_timeout};
+  // The engine's counters around the measured requests (and the ends of the warm-up requests
+  // still running when they start).
+  absl::StatusOr<pb::EngineCounters> before = absl::UnknownError("no measured request was sent");
+  const LoadResult result = RunLoad(plan, stubs, next_request, [&] {
+    before = ReadEngineCounters(*stubs[0], options.model, options.request_timeout);
+  });
   const absl::StatusOr<pb::EngineCounters> after =
       ReadEngineCounters(*stubs[0], options.model, options.request_timeout);
+  report.warmup_requests = static_cast<int64_t>(result.warmup_records.size());
+  for (const RequestRecord& r : result.warmup_records) report.warmup_failed += r.ok() ? 0 : 1;
   if (before.ok() && after.ok()) report.engine = EngineUseBetween(*before, *after);
-  report.summary = Summarize(measured.records, measured.seconds);
-  report.held_by_cap = measured.held_by_cap;
+  report.summary = Summarize(result.records, result.seconds);
+  report.held_by_cap = result.held_by_cap;
   return report;
 }
 

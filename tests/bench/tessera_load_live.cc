@@ -123,11 +123,13 @@ TEST_F(TesseraLoadTest, ClosedLoopCountsEveryTokenOfEveryRequest) {
   EXPECT_LE(results.at("time_to_first_token_ms").at("p99").get<double>(),
             results.at("request_latency_ms").at("p99").get<double>());
   // The server's engine over the measured phase: each request's 16 prompt tokens, then each
-  // output token but the last fed back, in passes that batch the 4 streams' tokens.
+  // output token but the last fed back, in passes that batch the 4 streams' tokens; the 2
+  // warm-up requests, sent just before the first measured one, may still be running then.
   const Json& engine = json.at("engine");
-  EXPECT_EQ(engine.at("step_tokens"), 12 * (16 + 7));
+  EXPECT_GE(engine.at("step_tokens"), 12 * (16 + 7));
+  EXPECT_LE(engine.at("step_tokens"), 14 * (16 + 7));
   EXPECT_GE(engine.at("steps"), 8 * 12 / 4);
-  EXPECT_LE(engine.at("steps"), 8 * 12);
+  EXPECT_LE(engine.at("steps"), 8 * 14);
   EXPECT_GT(engine.at("forward_fraction").get<double>(), 0);
   EXPECT_LE(engine.at("forward_fraction").get<double>(), 1);
 }
