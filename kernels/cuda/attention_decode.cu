@@ -588,10 +588,9 @@ struct SequenceViews {
 
 template <typename T, int kGroup, int kLanes, int kVecs>
 cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const AttentionShape& shape,
-                         const Splits& splits, const Partials& partials, const DirectOutput& direct,
-                         cudaStream_t stream) {
+                         const Splits& splits, int heads_per_block, const Partials& partials,
+                         const DirectOutput& direct, cudaStream_t stream) {
   const size_t shared_bytes = kWarps * kGroup * shape.head_dim * sizeof(float);
-  const int heads_per_block = HeadsPerBlock(shape, cache.count, splits.launched);
   const dim3 grid(shape.n_heads / heads_per_block, static_cast<unsigned>(splits.launched),
                   static_cast<unsigned>(cache.count));
   AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
@@ -605,24 +604,28 @@ cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const Atten
 template <typename T, int kGroup>
 cudaError_t LaunchChunksForHeadDim(const float* q, const SequenceViews& cache,
                                    const AttentionShape& shape, const Splits& splits,
-                                   const Partials& partials, const DirectOutput& direct,
-                                   cudaStream_t stream) {
+                                   int heads_per_block, const Partials& partials,
+                                   const DirectOutput& direct, cudaStream_t stream) {
   constexpr int kPer = kPerLoad<T>;
   const int head_dim = shape.head_dim;
   if constexpr (kPer == 8) {
     if (head_dim <= 8 * kPer) {
-      return LaunchChunks<T, kGroup, 8, 1>(q, cache, shape, splits, partials, direct, stream);
+      return LaunchChunks<T, kGroup, 8, 1>(q, cache, shape, splits, heads_per_block, partials,
+                                           direct, stream);
     }
   }
   if (head_dim <= 16 * kPer) {
-    return LaunchChunks<T, kGroup, 16, 1>(q, cache, shape, splits, partials, direct, stream);
+    return LaunchChunks<T, kGroup, 16, 1>(q, cache, shape, splits, heads_per_block, partials,
+                                          direct, stream);
   }
   if constexpr (kPer == 4) {
     if (head_dim > 32 * kPer) {
-      return LaunchChunks<T, kGroup, 32, 2>(q, cache, shape, splits, partials, direct, stream);
+      return LaunchChunks<T, kGroup, 32, 2>(q, cache, shape, splits, heads_per_block, partials,
+                                            direct, stream);
     }
   }
-  return LaunchChunks<T, kGroup, 32, 1>(q, cache, shape, splits, partials, direct, stream);
+  return LaunchChunks<T, kGroup, 32, 1>(q, cache, shape, splits, heads_per_block, partials, direct,
+                                        stream);
 }
 
 template <typename T>
@@ -630,17 +633,21 @@ cudaError_t LaunchChunksForGroup(const float* q, const SequenceViews& cache,
                                  const AttentionShape& shape, const Splits& splits,
                                  const Partials& partials, const DirectOutput& direct,
                                  cudaStream_t stream) {
-  const int heads = HeadsPerBlock(shape, cache.count, splits.launched);
-  if (heads == 1) {
-    return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, partials, direct, stream);
+  const int heads_per_block = HeadsPerBlock(shape, cache.count, splits.launched);
+  if (heads_per_block == 1) {
+    return LaunchChunksForHeadDim<T, 1>(q, cache, shape, splits, heads_per_block, partials, direct,
+                                        stream);
   }
-  if (heads == 2) {
-    return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, partials, direct, stream);
+  if (heads_per_block == 2) {
+    return LaunchChunksForHeadDim<T, 2>(q, cache, shape, splits, heads_per_block, partials, direct,
+                                        stream);
   }
-  if (heads <= 4) {
-    return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, partials, direct, stream);
+  if (heads_per_block <= 4) {
+    return LaunchChunksForHeadDim<T, 4>(q, cache, shape, splits, heads_per_block, partials, direct,
+                                        stream);
   }
-  return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, partials, direct, stream);
+  return LaunchChunksForHeadDim<T, 8>(q, cache, shape, splits, heads_per_block, partials, direct,
+                                      stream);
 }
 
 }  // namespace

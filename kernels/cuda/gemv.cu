@@ -346,7 +346,8 @@ __global__ void GemvSwiGluKernel(const W* gate, const W* up, Input input, int64_
   if (row < n && lane == 0) y[row] = Silu(sums[0]) * sums[1];
 }
 
-size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+// Weights of `dtype` in one 16-byte load: kPerLoad's host twin.
+int64_t ValuesPerLoad(DType dtype) { return 16 / static_cast<int64_t>(DTypeSize(dtype)); }
 
 // How a GEMV over `matrices` runs: their rows numbered one after another, the vectorized path
 // where k and every pointer allow 16-byte loads, and several warps a row where a row is two to
@@ -363,13 +364,13 @@ struct GemvPlan {
 GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const float* x, int64_t k) {
   GemvPlan plan;
   plan.fused.count = static_cast<int>(matrices.size());
-  plan.vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(x);
+  plan.vectorized = k % ValuesPerLoad(w_dtype) == 0 && Aligned16(x);
   for (size_t m = 0; m < matrices.size(); ++m) {
     plan.fused.matrices[m] = matrices[m];
     plan.total_rows += matrices[m].rows;
     plan.vectorized = plan.vectorized && Aligned16(matrices[m].w);
   }
-  const int64_t batch_values = kLoadsInFlight * 32 * (16 / ElementBytes(w_dtype));
+  const int64_t batch_values = kLoadsInFlight * 32 * ValuesPerLoad(w_dtype);
   if (plan.vectorized && k >= 2 * batch_values && k <= 4 * batch_values &&
       plan.total_rows <= kSplitRowsAtMost) {
     plan.warps_per_row = k <= 2 * batch_values ? 2 : 4;
@@ -380,7 +381,7 @@ GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const flo
 // Whether each warp's share of a row is one batch of loads (LaneDots' kOneBatch): k values over
 // warps_per_row warps that take rows_per_warp rows each.
 bool OneBatch(bool vectorized, DType w_dtype, int64_t k, int warps_per_row, int rows_per_warp) {
-  const int64_t loads = k / (16 / static_cast<int64_t>(ElementBytes(w_dtype)));
+  const int64_t loads = k / ValuesPerLoad(w_dtype);
   return vectorized && loads <= int64_t{warps_per_row} * (kLoadsInFlight / rows_per_warp) * 32;
 }
 
@@ -491,8 +492,8 @@ cudaError_t GemvSwiGlu(const void* gate, const void* up, DType w_dtype, const fl
                        int64_t k, const GemvNorm& norm, float* y, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(n >= 0 && k > 0 && NormFits(x, norm, k));
   if (n == 0) return cudaSuccess;
-  const bool vectorized = k % (16 / ElementBytes(w_dtype)) == 0 && Aligned16(gate) &&
-                          Aligned16(up) && Aligned16(x);
+  const bool vectorized =
+      k % ValuesPerLoad(w_dtype) == 0 && Aligned16(gate) && Aligned16(up) && Aligned16(x);
   const bool one_batch = OneBatch(vectorized, w_dtype, k, 1, 2);
   return DispatchGemv(w_dtype, 1, one_batch, x, norm, k,
                       [&](auto tag, auto, auto one, auto input, size_t shared_bytes) {

@@ -253,6 +253,9 @@ class CudaTransformer : public Model {
   // block's output) added to s.x first where `add_block`.
   absl::StatusOr<ProductInput> NormInput(const Scratch& s, int64_t n, const Tensor& weight,
                                          ProductInput rows, bool add_block) const;
+  // RMSNorm `weight` of s.x written to `rows`, s.block added to s.x first where `add_block`.
+  absl::Status WriteNorm(const Scratch& s, int64_t n, const Tensor& weight, ProductInput rows,
+                         bool add_block) const;
   // The last projection of a block, x @ w^T: added to s.x by its GEMV where NormsInGemvs; else
   // written to s.block, which the next NormInput adds.
   absl::Status BlockOutput(const Scratch& s, ProductInput x, const Tensor& w, int64_t n) const;
@@ -376,6 +379,12 @@ absl::StatusOr<ProductInput> CudaTransformer::NormInput(const Scratch& s, int64_
         .data = s.x.data(),
         .norm = {.weight = weight.data, .dtype = weight.dtype, .eps = rms_norm_eps_}};
   }
+  TESSERA_RETURN_IF_ERROR(WriteNorm(s, n, weight, rows, add_block));
+  return rows;
+}
+
+absl::Status CudaTransformer::WriteNorm(const Scratch& s, int64_t n, const Tensor& weight,
+                                        ProductInput rows, bool add_block) const {
   const int64_t hidden = info_.hidden_size;
   if (add_block) {
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(s.x.data(), s.block.data(), weight.data,
@@ -385,7 +394,7 @@ absl::StatusOr<ProductInput> CudaTransformer::NormInput(const Scratch& s, int64_
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), weight.data, weight.dtype, rms_norm_eps_,
                                                n, hidden, rows.data, rows.dtype, stream_));
   }
-  return rows;
+  return absl::OkStatus();
 }
 
 absl::Status CudaTransformer::BlockOutput(const Scratch& s, ProductInput x, const Tensor& w,
@@ -594,16 +603,11 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
                          /*add_block=*/true));
     TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n, input));
   }
-  // The final norm, in fp32. The LM head's GEMV does not normalize x itself: its blocks run in
-  // many waves, and each would pay for the norm again.
-  if (NormsInGemvs(n)) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), output_norm_.data, output_norm_.dtype,
-                                               rms_norm_eps_, n, hidden, norm, DType::kF32,
-                                               stream_));
-  } else {
-    TESSERA_RETURN_IF_ERROR(
-        NormInput(s, n, output_norm_, ProductInput{norm}, /*add_block=*/true).status());
-  }
+  // The final norm, in fp32, written out even where the GEMVs normalize (they have added the
+  // last block to x then): the LM head's GEMV runs in many waves of blocks, and each would pay
+  // for the norm again.
+  TESSERA_RETURN_IF_ERROR(
+      WriteNorm(s, n, output_norm_, ProductInput{norm}, /*add_block=*/!NormsInGemvs(n)));
   // Logits of each chunk's last token only: that is all sampling needs.
   if (chunks.size() == 1) return Linear(s, {norm + (n - 1) * hidden}, output_, 1, logits);
   // One token a chunk (a decoding batch): every row is a last row.
