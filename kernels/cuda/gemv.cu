@@ -1,18 +1,22 @@
-// One warp per output row. On the vectorized path each lane reads 16 bytes of weights per load,
-// so a warp reads 512 contiguous bytes per instruction, and keeps eight such loads in flight
-// before using them; with 8 rows per block and thousands of rows there are enough bytes in flight
-// to cover the memory latency. x is small and shared by every row: it is read through the
-// read-only cache. Each lane's partial sums are combined with warp shuffles.
+// One warp per output row. Where every block of a launch fits on the GPU at once with its rows in
+// shared memory (the matrices of a small model's decode step), each warp has its rows
+// bulk-copied there whole, before it waits for the kernels before it (RowLoads::kStaged).
+// Otherwise, on the vectorized path each lane reads 16 bytes of weights per load, so a warp
+// reads 512 contiguous bytes per instruction, and keeps eight such loads in flight before using
+// them; with 8 rows per block and thousands of rows there are enough bytes in flight to cover the
+// memory latency. x is small and shared by every row: it is read through the read-only cache.
+// Each lane's partial sums are combined with warp shuffles.
 // A fused launch numbers the rows of its matrices one after another; a warp finds its matrix by
 // subtracting their row counts, so the grid is as long as all of them together.
-#include "kernels/cuda/gemv.h"
-
 #include <cstdint>
+#include <tuple>
 #include <type_traits>
 
 #include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/bulk_copy.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/silu.cuh"
 #include "kernels/kv_blocks.h"
@@ -27,6 +31,16 @@ constexpr int64_t kSplitRowsAtMost = 8192;
 // Weights in one 16-byte load.
 template <typename W>
 constexpr int kPerLoad = 16 / sizeof(W);
+
+// How a warp's lanes get the weights of its rows (LaneDots).
+enum class RowLoads {
+  kBatches,   // batches of kLoadsInFlight loads a lane into registers, after the wait
+  kOneBatch,  // one such batch, issued before WaitForPrecedingKernels
+  kStaged,    // whole rows bulk-copied into the block's shared memory, started before the wait
+};
+
+template <RowLoads kLoads>
+using RowLoadsConstant = std::integral_constant<RowLoads, kLoads>;
 
 // Where a GEMV's lanes read x, once the kernels that wrote it are done: as the caller gave it, in
 // global memory and shared by every row (read through the read-only cache), or normalized by a
@@ -99,6 +113,15 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
   }
 }
 
+// This warp's slot for kRows rows of k weights in the block's dynamic shared memory, after the
+// normalized input where there is one: [kWarpsPerBlock, kRows, k] (StagedBytes).
+template <typename W, int kRows, typename Input>
+__device__ __forceinline__ W* StagedRows(int64_t k) {
+  extern __shared__ float4 dynamic_shared[];
+  char* slots = reinterpret_cast<char*>(dynamic_shared) + (Input::kShared ? k * sizeof(float) : 0);
+  return reinterpret_cast<W*>(slots) + static_cast<int64_t>(threadIdx.x / 32) * kRows * k;
+}
+
 // This lane's share of the dot products of kRows weight rows with the input's x. Each lane issues
 // kLoadsInFlight loads (128 bytes), shared among the rows, before it uses any of them: that many
 // bytes in flight per lane is what reaches the bandwidth ceiling. Loads past the row's end are
@@ -110,17 +133,49 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
 // With `parts` warps on a row, this warp takes batches part, part + parts, ... of its loads. A warp
 // without a row passes k = 0: it loads nothing but still takes part in the input's block-wide
 // work.
-// kOneBatch: the warp's loads are one batch (OneBatch), and it issues them before
+// kLoads == kOneBatch: the warp's loads are one batch (OneBatch), and it issues them before
 // WaitForPrecedingKernels. The weights depend on no earlier kernel and the decode step's kernels
 // launch while their predecessor runs, so the DRAM round trip overlaps that kernel (qwen2.5-0.5b's
 // step, all of whose rows are one batch, went from 1032 to 1153 tokens/s on an H100). Rows of
 // several batches wait first: holding a batch across the wait and into a loop took 20 more
 // registers a thread, fewer blocks fitted on an SM, and the llama-3-8b shape's step slowed from
 // 166 to 142 tokens/s.
-template <typename W, int kRows, bool kOneBatch, typename Input>
+// kLoads == kStaged: lane 0 bulk-copies the warp's whole rows into its slot of shared memory
+// (StagedRows) before the wait, and the lanes read them from there: all of a row's bytes are in
+// flight at once at no cost in registers, so every block of a launch can be resident at once.
+template <typename W, int kRows, RowLoads kLoads, typename Input>
 __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const Input& input,
                                          int64_t k, bool vectorized, int lane, float (&sums)[kRows],
                                          int part = 0, int parts = 1) {
+  constexpr int kPer = kPerLoad<W>;
+  if constexpr (kLoads == RowLoads::kStaged) {
+    // A warp's barrier counts its own rows' bytes, so each warp starts on its rows as they land.
+    __shared__ uint64_t rows_landed[kWarpsPerBlock];
+    uint64_t* landed = &rows_landed[threadIdx.x / 32];
+    W* staged = StagedRows<W, kRows, Input>(k);
+    const auto row_bytes = static_cast<uint32_t>(k * sizeof(W));
+    if (k > 0 && lane == 0) {
+      InitCopyBarrier(landed);
+      ExpectCopyBytes(landed, kRows * row_bytes);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) BulkCopyToShared(staged + r * k, rows[r], row_bytes, landed);
+    }
+    WaitForPrecedingKernels();
+    const float* x = input();
+    if (k == 0) return;
+    __syncwarp();  // lane 0's barrier initialization, seen by the warp's other lanes
+    WaitForCopies(landed);
+    const int64_t n_loads = k / kPer;
+    const auto* loaded = reinterpret_cast<const uint4*>(staged);
+#pragma unroll 4
+    for (int64_t c = lane; c < n_loads; c += 32) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        sums[r] += DotLoad<W, Input::kShared>(loaded[r * n_loads + c], x + c * kPer);
+      }
+    }
+    return;
+  }
   if (!vectorized) {
     WaitForPrecedingKernels();
     const float* x = input();
@@ -130,7 +185,6 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const In
     }
     return;
   }
-  constexpr int kPer = kPerLoad<W>;
   constexpr int kPerRow = kLoadsInFlight / kRows;
   const int64_t n_loads = k / kPer;
   using Batch = uint4[kRows][kPerRow];
@@ -156,7 +210,7 @@ __device__ __forceinline__ void LaneDots(const W* const (&rows)[kRows], const In
     }
   };
   const int64_t first = lane + part * kPerRow * 32;
-  if constexpr (kOneBatch) {
+  if constexpr (kLoads == RowLoads::kOneBatch) {
     Batch loaded;
     load_batch(first, loaded);
     WaitForPrecedingKernels();
@@ -232,8 +286,9 @@ __device__ __forceinline__ GemvMatrix MatrixAt(const FusedMatrices& fused, int m
 // add their sums through shared memory: a row of 4096 weights is then read in one round trip per
 // warp instead of two, which the 4096-row matrices of the decode step, one short wave of blocks,
 // need.
-template <typename W, int kWarpsPerRow, bool kOneBatch, typename Input>
+template <typename W, int kWarpsPerRow, RowLoads kLoads, typename Input>
 __global__ void GemvFusedKernel(FusedMatrices fused, Input input, int64_t k, bool vectorized) {
+  static_assert(kLoads != RowLoads::kStaged || kWarpsPerRow == 1);
   constexpr int kRowsPerBlock = kWarpsPerBlock / kWarpsPerRow;
   const int warp = threadIdx.x / 32;
   const int part = warp % kWarpsPerRow;
@@ -243,8 +298,7 @@ __global__ void GemvFusedKernel(FusedMatrices fused, Input input, int64_t k, boo
   const GemvMatrix matrix = MatrixAt(fused, m);
   const W* const rows[1] = {static_cast<const W*>(matrix.w) + row * k};
   float sums[1] = {0.0f};
-  LaneDots<W, 1, kOneBatch>(rows, input, m >= 0 ? k : 0, vectorized, lane, sums, part,
-                            kWarpsPerRow);
+  LaneDots<W, 1, kLoads>(rows, input, m >= 0 ? k : 0, vectorized, lane, sums, part, kWarpsPerRow);
   SumOverWarps<kWarpsPerRow>(sums, warp, part, lane);
   if (m < 0 || part != 0 || lane != 0) return;
   float product = sums[0];
@@ -273,9 +327,10 @@ __device__ RowPair RowPairOf(int matrix, int64_t pair, const GemvRope& rope) {
 }
 
 // GemvQkvRope: one warp (kWarpsPerPair warps, as GemvFusedKernel's rows) per pair of rows.
-template <typename W, int kWarpsPerPair, bool kOneBatch, typename Input>
+template <typename W, int kWarpsPerPair, RowLoads kLoads, typename Input>
 __global__ void GemvQkvRopeKernel(FusedMatrices qkv, Input input, int64_t k, bool vectorized,
                                   GemvRope rope) {
+  static_assert(kLoads != RowLoads::kStaged || kWarpsPerPair == 1);
   constexpr int kPairsPerBlock = kWarpsPerBlock / kWarpsPerPair;
   const int warp = threadIdx.x / 32;
   const int part = warp % kWarpsPerPair;
@@ -309,8 +364,8 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, Input input, int64_t k, boo
   const W* const w = static_cast<const W*>(mat.w);
   const W* const pair_rows[2] = {w + rows.first * k, w + rows.second * k};
   float sums[2] = {0.0f, 0.0f};
-  LaneDots<W, 2, kOneBatch>(pair_rows, input, matrix >= 0 ? k : 0, vectorized, lane, sums, part,
-                            kWarpsPerPair);
+  LaneDots<W, 2, kLoads>(pair_rows, input, matrix >= 0 ? k : 0, vectorized, lane, sums, part,
+                         kWarpsPerPair);
   SumOverWarps<kWarpsPerPair>(sums, warp, part, lane);
   if (!writes) return;
   float a = sums[0] + bias[0];
@@ -331,9 +386,10 @@ __global__ void GemvQkvRopeKernel(FusedMatrices qkv, Input input, int64_t k, boo
   StoreFromFloat(b, pool, rope.cache_dtype, kv_row + rows.second);
 }
 
-// (Its 608 blocks for qwen2.5-0.5b take one and a half waves; capping its registers so that they
-// fit in one, with 32 bytes spilled, slowed the step from 1297 to 1269 tokens/s.)
-template <typename W, bool kOneBatch, typename Input>
+// (Loading into registers, its 608 blocks for qwen2.5-0.5b took one and a half waves, and capping
+// its registers so that they fitted in one, with 32 bytes spilled, slowed the step from 1297 to
+// 1269 tokens/s. Staged rows fit in one wave at 33 registers.)
+template <typename W, RowLoads kLoads, typename Input>
 __global__ void GemvSwiGluKernel(const W* gate, const W* up, Input input, int64_t n, int64_t k,
                                  bool vectorized, float* y) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
@@ -341,7 +397,7 @@ __global__ void GemvSwiGluKernel(const W* gate, const W* up, Input input, int64_
   if (row >= n && !Input::kShared) return;  // a normalized input needs every warp of the block
   const W* const rows[2] = {gate + row * k, up + row * k};
   float sums[2] = {0.0f, 0.0f};
-  LaneDots<W, 2, kOneBatch>(rows, input, row < n ? k : 0, vectorized, lane, sums);
+  LaneDots<W, 2, kLoads>(rows, input, row < n ? k : 0, vectorized, lane, sums);
   SumOverWarps<1>(sums, 0, 0, lane);
   if (row < n && lane == 0) y[row] = Silu(sums[0]) * sums[1];
 }
@@ -378,37 +434,109 @@ GemvPlan PlanGemv(std::span<const GemvMatrix> matrices, DType w_dtype, const flo
   return plan;
 }
 
-// Whether each warp's share of a row is one batch of loads (LaneDots' kOneBatch): k values over
+// Whether each warp's share of a row is one batch of loads (RowLoads::kOneBatch): k values over
 // warps_per_row warps that take rows_per_warp rows each.
 bool OneBatch(bool vectorized, DType w_dtype, int64_t k, int warps_per_row, int rows_per_warp) {
   const int64_t loads = k / ValuesPerLoad(w_dtype);
   return vectorized && loads <= int64_t{warps_per_row} * (kLoadsInFlight / rows_per_warp) * 32;
 }
 
-// Calls launch(dtype tag, warps a row, one batch, input, shared_bytes) with the compile-time
-// forms of the weights' type, warps_per_row (1, 2 or 4) and one_batch, and x as given or
-// normalized by `norm` in shared_bytes of shared memory a block.
-template <typename Launch>
-cudaError_t DispatchGemv(DType w_dtype, int warps_per_row, bool one_batch, const float* x,
-                         const GemvNorm& norm, int64_t k, Launch launch) {
-  const auto with_input = [&](auto tag, auto warps, auto one) {
-    if (norm.weight == nullptr) return launch(tag, warps, one, InputAsGiven{x}, size_t{0});
-    return launch(tag, warps, one, NormalizedInput{x, norm, k},
-                  static_cast<size_t>(k) * sizeof(float));
-  };
-  const auto with_one_batch = [&](auto tag, auto warps) {
-    return one_batch ? with_input(tag, warps, std::true_type{})
-                     : with_input(tag, warps, std::false_type{});
-  };
-  return DispatchDType(w_dtype, [&](auto tag) {
+// A kernel of this file, its grid and its arguments, ready to launch with kWarpsPerBlock warps a
+// block.
+template <typename Kernel, typename... Args>
+struct GemvLaunch {
+  Kernel* kernel;
+  unsigned blocks;
+  std::tuple<Args...> args;
+};
+
+template <typename... Params, typename... Args>
+GemvLaunch<void(Params...), Args...> MakeGemvLaunch(void (*kernel)(Params...), unsigned blocks,
+                                                    Args... args) {
+  return {kernel, blocks, {args...}};
+}
+
+// Allows `kernel` shared_bytes of dynamic shared memory, which past 48 KB it must ask for.
+template <typename Kernel>
+cudaError_t AllowSharedBytes(Kernel* kernel, size_t shared_bytes) {
+  if (shared_bytes <= 48 * 1024) return cudaSuccess;
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(shared_bytes));
+}
+
+template <typename Kernel, typename... Args>
+cudaError_t Launch(const GemvLaunch<Kernel, Args...>& launch, size_t shared_bytes,
+                   cudaStream_t stream) {
+  TESSERA_CUDA_RETURN_IF_ERROR(AllowSharedBytes(launch.kernel, shared_bytes));
+  std::apply(
+      [&](auto... args) {
+        launch.kernel<<<launch.blocks, kWarpsPerBlock * 32, shared_bytes, stream>>>(args...);
+      },
+      launch.args);
+  return cudaGetLastError();
+}
+
+// Whether all of the launch's blocks, with shared_bytes each, are resident on the GPU at once.
+template <typename Kernel, typename... Args>
+bool RunsInOneWave(const GemvLaunch<Kernel, Args...>& launch, size_t shared_bytes) {
+  int device = 0;
+  int sms = 0;
+  int most_shared = 0;
+  int per_sm = 0;
+  return cudaGetDevice(&device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&most_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) ==
+             cudaSuccess &&
+         shared_bytes <= static_cast<size_t>(most_shared) &&
+         AllowSharedBytes(launch.kernel, shared_bytes) == cudaSuccess &&
+         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, launch.kernel, kWarpsPerBlock * 32,
+                                                       shared_bytes) == cudaSuccess &&
+         launch.blocks <= int64_t{per_sm} * sms;
+}
+
+// Launches make(dtype tag, warps a row, row loads, input), a GemvLaunch, with the compile-time
+// forms of the weights' type, the warps a row, how rows are loaded (RowLoadsConstant), and x as
+// given or normalized by `norm` in a block's shared memory. Rows are staged in shared memory
+// (one warp a row, rows_per_warp rows a warp) where the vectorized path allows and the staged
+// launch's blocks all fit on the GPU at once: the whole launch's weights are then in flight from
+// the start, where loads into registers would leave some blocks for a second wave. Otherwise
+// warps_per_row warps take a row, in one batch of loads where OneBatch allows.
+template <typename Make>
+cudaError_t DispatchGemv(DType w_dtype, int warps_per_row, int rows_per_warp, bool vectorized,
+                         const float* x, const GemvNorm& norm, int64_t k, cudaStream_t stream,
+                         Make make) {
+  const bool one_batch = OneBatch(vectorized, w_dtype, k, warps_per_row, rows_per_warp);
+  const auto with_input = [&](auto tag, auto input) {
+    using W = typename decltype(tag)::type;
+    const size_t input_bytes =
+        decltype(input)::kShared ? static_cast<size_t>(k) * sizeof(float) : 0;
+    if (vectorized) {
+      const auto staged =
+          make(tag, std::integral_constant<int, 1>{}, RowLoadsConstant<RowLoads::kStaged>{}, input);
+      const size_t staged_bytes =
+          input_bytes + static_cast<size_t>(kWarpsPerBlock * rows_per_warp * k) * sizeof(W);
+      if (RunsInOneWave(staged, staged_bytes)) return Launch(staged, staged_bytes, stream);
+    }
+    const auto with_warps = [&](auto warps) {
+      if (one_batch) {
+        return Launch(make(tag, warps, RowLoadsConstant<RowLoads::kOneBatch>{}, input), input_bytes,
+                      stream);
+      }
+      return Launch(make(tag, warps, RowLoadsConstant<RowLoads::kBatches>{}, input), input_bytes,
+                    stream);
+    };
     switch (warps_per_row) {
       case 4:
-        return with_one_batch(tag, std::integral_constant<int, 4>{});
+        return with_warps(std::integral_constant<int, 4>{});
       case 2:
-        return with_one_batch(tag, std::integral_constant<int, 2>{});
+        return with_warps(std::integral_constant<int, 2>{});
       default:
-        return with_one_batch(tag, std::integral_constant<int, 1>{});
+        return with_warps(std::integral_constant<int, 1>{});
     }
+  };
+  return DispatchDType(w_dtype, [&](auto tag) {
+    if (norm.weight == nullptr) return with_input(tag, InputAsGiven{x});
+    return with_input(tag, NormalizedInput{x, norm, k});
   });
 }
 
@@ -416,20 +544,6 @@ cudaError_t DispatchGemv(DType w_dtype, int warps_per_row, bool one_batch, const
 bool NormFits(const float* x, const GemvNorm& norm, int64_t k) {
   return norm.weight == nullptr ||
          (k % 4 == 0 && Aligned16(x) && k * sizeof(float) <= kMaxNormalizedBytes);
-}
-
-// kernel<<<blocks, kWarpsPerBlock warps, shared_bytes, stream>>>(args...), first allowing the
-// kernel more than the default 48 KB of dynamic shared memory where it needs it.
-template <typename... Params, typename... Args>
-cudaError_t LaunchGemv(void (*kernel)(Params...), unsigned blocks, size_t shared_bytes,
-                       cudaStream_t stream, Args... args) {
-  if (shared_bytes > 48 * 1024) {
-    const cudaError_t allowed = cudaFuncSetAttribute(
-        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
-    if (allowed != cudaSuccess) return allowed;
-  }
-  kernel<<<blocks, kWarpsPerBlock * 32, shared_bytes, stream>>>(args...);
-  return cudaGetLastError();
 }
 
 }  // namespace
@@ -441,16 +555,16 @@ cudaError_t GemvFused(std::span<const GemvMatrix> matrices, DType w_dtype, const
   for (const GemvMatrix& matrix : matrices) TESSERA_CUDA_CHECK_ARG(matrix.rows >= 0);
   const GemvPlan plan = PlanGemv(matrices, w_dtype, x, k);
   if (plan.total_rows == 0) return cudaSuccess;
-  const bool one_batch = OneBatch(plan.vectorized, w_dtype, k, plan.warps_per_row, 1);
-  return DispatchGemv(w_dtype, plan.warps_per_row, one_batch, x, norm, k,
-                      [&](auto tag, auto warps, auto one, auto input, size_t shared_bytes) {
-                        using W = typename decltype(tag)::type;
-                        constexpr int kWarpsPerRow = decltype(warps)::value;
-                        return LaunchGemv(
-                            GemvFusedKernel<W, kWarpsPerRow, decltype(one)::value, decltype(input)>,
-                            BlocksFor(plan.total_rows, kWarpsPerBlock / kWarpsPerRow), shared_bytes,
-                            stream, plan.fused, input, k, plan.vectorized);
-                      });
+  return DispatchGemv(
+      w_dtype, plan.warps_per_row, /*rows_per_warp=*/1, plan.vectorized, x, norm, k, stream,
+      [&](auto tag, auto warps, auto loads, auto input) {
+        using W = typename decltype(tag)::type;
+        constexpr int kWarpsPerRow = decltype(warps)::value;
+        return MakeGemvLaunch(
+            GemvFusedKernel<W, kWarpsPerRow, decltype(loads)::value, decltype(input)>,
+            BlocksFor(plan.total_rows, kWarpsPerBlock / kWarpsPerRow), plan.fused, input, k,
+            plan.vectorized);
+      });
 }
 
 cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const float* x,
@@ -464,16 +578,15 @@ cudaError_t GemvQkvRope(std::span<const GemvMatrix, 3> qkv, DType w_dtype, const
                          qkv[1].rows % head_dim == 0 && qkv[2].rows == qkv[1].rows);
   const GemvPlan plan = PlanGemv(qkv, w_dtype, x, k);
   const int64_t pairs = plan.total_rows / 2;
-  const bool one_batch = OneBatch(plan.vectorized, w_dtype, k, plan.warps_per_row, 2);
   return DispatchGemv(
-      w_dtype, plan.warps_per_row, one_batch, x, norm, k,
-      [&](auto tag, auto warps, auto one, auto input, size_t shared_bytes) {
+      w_dtype, plan.warps_per_row, /*rows_per_warp=*/2, plan.vectorized, x, norm, k, stream,
+      [&](auto tag, auto warps, auto loads, auto input) {
         using W = typename decltype(tag)::type;
         constexpr int kWarpsPerPair = decltype(warps)::value;
-        return LaunchGemv(
-            GemvQkvRopeKernel<W, kWarpsPerPair, decltype(one)::value, decltype(input)>,
-            BlocksFor(pairs, kWarpsPerBlock / kWarpsPerPair), shared_bytes, stream, plan.fused,
-            input, k, plan.vectorized, rope);
+        return MakeGemvLaunch(
+            GemvQkvRopeKernel<W, kWarpsPerPair, decltype(loads)::value, decltype(input)>,
+            BlocksFor(pairs, kWarpsPerBlock / kWarpsPerPair), plan.fused, input, k, plan.vectorized,
+            rope);
       });
 }
 
@@ -494,15 +607,13 @@ cudaError_t GemvSwiGlu(const void* gate, const void* up, DType w_dtype, const fl
   if (n == 0) return cudaSuccess;
   const bool vectorized =
       k % ValuesPerLoad(w_dtype) == 0 && Aligned16(gate) && Aligned16(up) && Aligned16(x);
-  const bool one_batch = OneBatch(vectorized, w_dtype, k, 1, 2);
-  return DispatchGemv(w_dtype, 1, one_batch, x, norm, k,
-                      [&](auto tag, auto, auto one, auto input, size_t shared_bytes) {
+  return DispatchGemv(w_dtype, /*warps_per_row=*/1, /*rows_per_warp=*/2, vectorized, x, norm, k,
+                      stream, [&](auto tag, auto, auto loads, auto input) {
                         using W = typename decltype(tag)::type;
-                        return LaunchGemv(
-                            GemvSwiGluKernel<W, decltype(one)::value, decltype(input)>,
-                            BlocksFor(n, kWarpsPerBlock), shared_bytes, stream,
-                            static_cast<const W*>(gate), static_cast<const W*>(up), input, n, k,
-                            vectorized, y);
+                        return MakeGemvLaunch(
+                            GemvSwiGluKernel<W, decltype(loads)::value, decltype(input)>,
+                            BlocksFor(n, kWarpsPerBlock), static_cast<const W*>(gate),
+                            static_cast<const W*>(up), input, n, k, vectorized, y);
                       });
 }
 

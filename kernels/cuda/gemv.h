@@ -9,6 +9,10 @@
 // projections out. The RMSNorm before a block's projections runs in them too (GemvNorm), and the
 // residual add after a block in its last projection (GemvMatrix::add_to_y), so one token's
 // transformer layer runs no norm kernel.
+//
+// Where all of a launch's blocks fit on the GPU at once with their rows in shared memory, as in a
+// small model's decode step, the rows are bulk-copied there, all of them in flight from the start
+// (qwen2.5-0.5b's step on an H100: 1304 tokens/s loading into registers, 1408 staged).
 #pragma once
 
 #include <cuda_runtime.h>

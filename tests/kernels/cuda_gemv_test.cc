@@ -27,9 +27,13 @@ struct Shape {
 };
 
 // k a multiple of 16 bytes' worth of weights takes the vectorized path (with and without a
-// remainder of the 4-load unroll); the others the element-wise one.
-const Shape kShapes[] = {Shape{1, 8}, Shape{37, 4096}, Shape{300, 1032}, Shape{129, 13},
-                         Shape{7, 1001}, Shape{1, 1}, Shape{5, 4}};
+// remainder of the 4-load unroll); the others the element-wise one. The vectorized path stages
+// whole rows in shared memory where all the blocks fit on an H100 at once; the last three shapes
+// have too many rows for that, and load into registers: two or four warps a row in one batch of
+// loads each, one warp a row in one batch, and one warp a row in several batches.
+const Shape kShapes[] = {Shape{1, 8},        Shape{37, 4096},  Shape{300, 1032}, Shape{129, 13},
+                         Shape{7, 1001},     Shape{1, 1},      Shape{5, 4},      Shape{4000, 4096},
+                         Shape{30000, 1024}, Shape{4000, 8200}};
 
 cuda::DeviceBuffer<char> WeightOnDevice(const test::StoredWeight& w) {
   cuda::DeviceBuffer<char> device;
@@ -77,10 +81,14 @@ TEST_P(CudaGemvTest, MatchesCpu) {
 // files keep biases in F32 beside 16-bit matrices) or none.
 TEST_P(CudaGemvTest, FusedMatricesMatchCpuWithTheirBiases) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  // 4096 and 6144: rows long enough that two or four warps share each (16-bit weights: two and
-  // three batches of loads; fp32: four and six).
-  for (const int64_t k : {int64_t{64}, int64_t{1001}, int64_t{4096}, int64_t{6144}}) {
-    const int64_t rows[] = {96, 32, 13};
+  // 4096 and 6144 with 4045 rows, too many to stage in shared memory at once: rows long
+  // enough that two or four warps share each (16-bit weights: two and three batches of loads;
+  // fp32: four and six). The 141 rows are staged.
+  for (const auto& [k, first_rows] :
+       {std::pair{int64_t{64}, int64_t{96}}, std::pair{int64_t{1001}, int64_t{96}},
+        std::pair{int64_t{4096}, int64_t{96}}, std::pair{int64_t{4096}, int64_t{4000}},
+        std::pair{int64_t{6144}, int64_t{4000}}}) {
+    const int64_t rows[] = {first_rows, 32, 13};
     const DType bias_dtypes[] = {DType::kF32, GetParam(), DType::kBF16};
     std::vector<std::unique_ptr<test::StoredWeight>> weights, biases;
     std::vector<cuda::DeviceBuffer<char>> weights_device, biases_device;
@@ -120,11 +128,14 @@ TEST_P(CudaGemvTest, FusedMatricesMatchCpuWithTheirBiases) {
 // One token's GEMV over the residual stream: x normalized by the GEMV itself (GemvNorm) and the
 // product added to y (add_to_y), against the CPU's RmsNorm, Matmul and add; the norm's weight in
 // fp32 (as GGUF files keep it beside 16-bit matrices) or bf16. k = 1004, a multiple of 4 but not
-// of 8, takes the element-wise path for 16-bit weights; 4096 and 6144 share rows between warps.
+// of 8, takes the element-wise path for 16-bit weights. 300 rows are staged in shared memory;
+// 4000 rows of 4096 and 6144 are too many for that and share rows between warps.
 TEST_P(CudaGemvTest, NormalizedInputAndResidualAddMatchCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  const int64_t n = 300;
-  for (const int64_t k : {int64_t{64}, int64_t{1004}, int64_t{4096}, int64_t{6144}}) {
+  for (const auto& [k, n] :
+       {std::pair{int64_t{64}, int64_t{300}}, std::pair{int64_t{1004}, int64_t{300}},
+        std::pair{int64_t{4096}, int64_t{300}}, std::pair{int64_t{4096}, int64_t{4000}},
+        std::pair{int64_t{6144}, int64_t{4000}}}) {
     for (const DType norm_dtype : {DType::kF32, DType::kBF16}) {
       const test::StoredWeight w(test::RandomWeightValues(n * k, 70), GetParam(), {n, k});
       const test::StoredWeight norm(test::RandomWeightValues(k, 71), norm_dtype, {k});
@@ -144,7 +155,7 @@ TEST_P(CudaGemvTest, NormalizedInputAndResidualAddMatchCpu) {
                                 NormOnDevice(norm_device, norm_dtype), nullptr),
                 cudaSuccess);
       EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
-          << "k=" << k << ", " << DTypeName(norm_dtype) << " norm";
+          << "n=" << n << " k=" << k << ", " << DTypeName(norm_dtype) << " norm";
     }
   }
 }
@@ -187,9 +198,11 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   const int32_t position = 37;  // in the third block of a shuffled table
   const int64_t capacity = 64;
   const std::vector<int32_t> block_table = test::ShuffledBlockTable(capacity, 60);
+  // Llama-3-8B's heads with k of 4096 or more are too many rows to stage in shared memory at once.
   for (const RopeShape r : {RopeShape{4, 2, 64, 64, cpu::RopeStyle::kHalves, 1.0f},
                             RopeShape{6, 3, 32, 32, cpu::RopeStyle::kAdjacentPairs, 1.0f},
-                            RopeShape{5, 1, 80, 32, cpu::RopeStyle::kHalves, 1.1902f}}) {
+                            RopeShape{5, 1, 80, 32, cpu::RopeStyle::kHalves, 1.1902f},
+                            RopeShape{32, 8, 128, 128, cpu::RopeStyle::kHalves, 1.0f}}) {
     for (const auto& [k, normalized] :
          {std::pair{int64_t{256}, false}, std::pair{int64_t{256}, true},
           std::pair{int64_t{4096}, false}, std::pair{int64_t{4096}, true},
@@ -286,11 +299,13 @@ TEST_P(CudaGemvTest, QkvWithRopeMatchesCpuAndStoresTheTokensKeysAndValues) {
   }
 }
 
-// GemvSwiGlu normalizing its input (GemvNorm) against the CPU's RmsNorm, Matmul and SwiGlu.
+// GemvSwiGlu normalizing its input (GemvNorm) against the CPU's RmsNorm, Matmul and SwiGlu, its
+// rows staged in shared memory (37 rows) or, too many for that, loaded into registers (4000).
 TEST_P(CudaGemvTest, SwiGluOfNormalizedInputMatchesCpu) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  const int64_t n = 37;
-  for (const int64_t k : {int64_t{896}, int64_t{4096}}) {
+  for (const auto& [k, n] :
+       {std::pair{int64_t{896}, int64_t{37}}, std::pair{int64_t{4096}, int64_t{37}},
+        std::pair{int64_t{896}, int64_t{30000}}, std::pair{int64_t{4096}, int64_t{4000}}}) {
     const test::StoredWeight gate(test::RandomWeightValues(n * k, 80), GetParam(), {n, k});
     const test::StoredWeight up(test::RandomWeightValues(n * k, 81), GetParam(), {n, k});
     const test::StoredWeight norm(test::RandomWeightValues(k, 82), DType::kF32, {k});
@@ -309,7 +324,8 @@ TEST_P(CudaGemvTest, SwiGluOfNormalizedInputMatchesCpu) {
     ASSERT_EQ(cuda::GemvSwiGlu(gate_device.data(), up_device.data(), GetParam(), x_device.data(), n,
                                k, NormOnDevice(norm_device, DType::kF32), y.data(), nullptr),
               cudaSuccess);
-    EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance) << "k=" << k;
+    EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
+        << "n=" << n << " k=" << k;
   }
 }
 
