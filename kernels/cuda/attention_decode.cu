@@ -10,21 +10,22 @@
 // running max, sum and output held in registers. The queries sit in registers too, sized by the
 // group and head_dim at compile time. At the end the sub-warps merge through shuffles and the
 // block's warps through shared memory.
-// Second pass, one block per query head: the block finds the global max and sum over the chunks,
-// each warp rescales a share of the chunks' partial results to the global max, and the warps'
-// sums are added and normalized by the global sum. Launches of few chunks a head (short contexts,
-// large batches) merge with one warp a head instead, each lane walking every chunk for its dims:
-// the block-wide reductions cost more than the work there (12 us for 64 sequences of Llama-3-8B).
+// Second pass, one block per query head: each thread loads a share of the chunks' partial results
+// for a few dims at once and merges them by the online-softmax rule, and the block merges its
+// threads' results through shared memory and normalizes by the global sum. Launches of few chunks
+// a head (short contexts, large batches) merge with one warp a head instead, each lane walking
+// every chunk for its dims: the block-wide merge costs more than the work there (12 us for 64
+// sequences of Llama-3-8B).
+// The first pass prefetches its first positions' keys and values into L2 before it waits for the
+// kernels before it, since only the newest position's are theirs.
 // One sequence's short context (kOneChunkLength visible positions or fewer) is one chunk, a block
 // per kv head or, where those are few, per query head: the first pass then writes the normalized
 // result itself and no second pass runs.
 // Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
-#include "kernels/cuda/attention_decode.h"
-
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
@@ -42,6 +43,7 @@ constexpr int kBlocksPerSm = BlocksPerSm(kGroup);
 constexpr int kMaxGroup = 8;  // query heads per kv head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMergeWarps = 8;
+constexpr int kMergeLoads = 8;     // chunks' partials a merge thread loads at once
 constexpr int kMaxFewSplits = 4;   // launches of at most this many splits a head merge by warps
 constexpr int kFewMergeWarps = 4;  // heads a block of that merge
 constexpr float kLog2E = 1.4426950408889634f;
@@ -151,23 +153,9 @@ int64_t LaunchSplits(const AttentionShape& shape, int64_t max_kv_len, int64_t ma
   return std::min(granules, max_splits);
 }
 
-// Every thread gets the block's maximum (the max counterpart of BlockSum).
-__device__ __forceinline__ float BlockMax(float value) {
-  __shared__ float warp_maxima[32];
-  const int lane = threadIdx.x % 32;
-  const int warp = threadIdx.x / 32;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) {
-    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
-  }
-  if (lane == 0) warp_maxima[warp] = value;
-  __syncthreads();
-  value = lane < static_cast<int>(blockDim.x / 32) ? warp_maxima[lane] : -INFINITY;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) {
-    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
-  }
-  return value;
+// Asks L2 to fetch the line holding `address` from memory, without waiting for it.
+__device__ __forceinline__ void PrefetchToL2(const void* address) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
 }
 
 __device__ __forceinline__ void ScaleAdd(float4& acc, float scale, float weight, float4 v) {
@@ -282,7 +270,45 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   // The first dim of this lane's load v of a position.
   const auto dim = [&](int v) { return kPer * sub_lane + kLanes * kPer * v; };
 
-  // The view read above is the host's; q and the newest key and value are the preceding kernels'.
+  // Calls visit(j, p, row_offset) for the positions first + p (p = p0 + j * kSubWarps + sub_warp)
+  // this lane reads in the sweep from p0, row_offset being their keys' and values' offset in the
+  // pools, KvRow(block_table, first + p) * kv_row.
+  const auto for_sweep_rows = [&](int64_t p0, auto visit) {
+    const int64_t sweep_block = (first + p0) / kKvBlockTokens;
+    const int sweep_offset = static_cast<int>((first + p0) % kKvBlockTokens);  // in that block
+    int32_t blocks[kSweepBlocks];
+#pragma unroll
+    for (int b = 0; b < kSweepBlocks; ++b) {
+      const int64_t entry = sweep_block + b < last_block ? sweep_block + b : last_block;
+      blocks[b] = __ldg(block_table + entry);
+    }
+#pragma unroll
+    for (int j = 0; j < kInFlight; ++j) {
+      const int in_sweep = sweep_offset + j * kSubWarps + sub_warp;
+      int32_t block = blocks[0];
+#pragma unroll
+      for (int b = 1; b < kSweepBlocks; ++b) {
+        if (in_sweep >= b * kKvBlockTokens) block = blocks[b];
+      }
+      visit(j, p0 + j * kSubWarps + sub_warp,
+            (int64_t{block} * kKvBlockTokens + in_sweep % kKvBlockTokens) * kv_row);
+    }
+  };
+
+  // Earlier steps wrote the keys and values (all but the newest position's, which the preceding
+  // kernel stores through L2, so a prefetch cannot make them stale): the first sweep's are
+  // prefetched into L2 before the wait, its DRAM round trip then overlapping the preceding
+  // kernel. (Loading them into registers instead spilled the groups of 2 and 4.) The view read
+  // above is the host's; q is the preceding kernels'.
+  for_sweep_rows(warp * kWarpPositions, [&](int, int64_t p, int64_t row_offset) {
+#pragma unroll
+    for (int v = 0; v < kVecs; ++v) {
+      if (p < chunk_len && dim(v) < head_dim) {
+        PrefetchToL2(k_head + row_offset + dim(v));
+        PrefetchToL2(v_head + row_offset + dim(v));
+      }
+    }
+  });
   WaitForPrecedingKernels();
 
   // The group's queries, pre-scaled, the dims this lane loads.
@@ -313,28 +339,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   for (int g = 0; g < kGroup; ++g) run_max[g] = -INFINITY;
 
   for (int64_t p0 = warp * kWarpPositions; p0 < chunk_len; p0 += kWarps * kWarpPositions) {
-    const int64_t sweep_block = (first + p0) / kKvBlockTokens;
-    const int sweep_offset = static_cast<int>((first + p0) % kKvBlockTokens);  // in that block
-    int32_t blocks[kSweepBlocks];
-#pragma unroll
-    for (int b = 0; b < kSweepBlocks; ++b) {
-      const int64_t entry = sweep_block + b < last_block ? sweep_block + b : last_block;
-      blocks[b] = __ldg(block_table + entry);
-    }
     uint4 k_raw[kInFlight][kVecs];
     uint4 v_raw[kInFlight][kVecs];
-#pragma unroll
-    for (int j = 0; j < kInFlight; ++j) {
-      const int64_t p = p0 + j * kSubWarps + sub_warp;
-      // Position first + p's row, KvRow(block_table, first + p), shared by its key and value.
-      const int in_sweep = sweep_offset + j * kSubWarps + sub_warp;
-      int32_t block = blocks[0];
-#pragma unroll
-      for (int b = 1; b < kSweepBlocks; ++b) {
-        if (in_sweep >= b * kKvBlockTokens) block = blocks[b];
-      }
-      const int64_t row_offset =
-          (int64_t{block} * kKvBlockTokens + in_sweep % kKvBlockTokens) * kv_row;
+    for_sweep_rows(p0, [&](int j, int64_t p, int64_t row_offset) {
 #pragma unroll
       for (int v = 0; v < kVecs; ++v) {
         const bool loads = p < chunk_len && dim(v) < head_dim;
@@ -343,7 +350,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
         v_raw[j][v] = loads ? *reinterpret_cast<const uint4*>(v_head + row_offset + dim(v))
                             : make_uint4(0, 0, 0, 0);
       }
-    }
+    });
     // Each key and value is widened once and used by every query head of the group.
     float score[kGroup][kInFlight] = {};
 #pragma unroll
@@ -476,61 +483,83 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   }
 }
 
-// Dynamic shared memory: per-warp sums [kMergeWarps, head_dim]. O: the output's storage type.
+// One block per query head. Thread t takes the dims 4 (t % vecs) to 4 (t % vecs) + 3 (vecs =
+// head_dim / 4) of the chunks t / vecs, t / vecs + groups, ... (groups = threads / vecs), loading
+// kMergeLoads chunks' partials before it uses any, so that a context's few hundred chunks are one
+// round trip to L2; it keeps its own max, sum and output, which the block then merges through
+// shared memory. O: the output's storage type.
 template <typename O>
 __global__ void __launch_bounds__(kMergeWarps * 32)
     AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, int64_t cache_stride,
                                AttentionShape shape, int64_t max_splits, int64_t launch_splits,
                                O* out) {
-  extern __shared__ float4 warp_out_vecs[];
-  float* warp_out = reinterpret_cast<float*>(warp_out_vecs);  // [kMergeWarps, head_dim]
-  const int head_dim = shape.head_dim;
+  constexpr int kThreads = kMergeWarps * 32;
+  __shared__ float thread_max[kThreads];
+  __shared__ float thread_sum[kThreads];
+  __shared__ float4 thread_out[kThreads];
+  const int vecs = shape.head_dim / 4;
+  const int groups = kThreads / vecs;
+  const int vec = static_cast<int>(threadIdx.x) % vecs;
+  const int group = static_cast<int>(threadIdx.x) / vecs;  // groups and past: no chunks
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
   const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
   WaitForPrecedingKernels();  // for the partials (the view is the host's)
   const int64_t head = sequence * shape.n_heads + blockIdx.x;  // among all sequences' heads
-  const int lane = threadIdx.x % 32;
-  const int warp = threadIdx.x / 32;
-  const float* max = partials.max + head * launch_splits;                  // [n_splits]
-  const float* sum = partials.sum + head * launch_splits;                  // [n_splits]
-  const float* head_out = partials.out + head * launch_splits * head_dim;  // [n_splits, head_dim]
-  // The global max and sum, each split read by one thread.
-  float local_max = -INFINITY;
-  for (int64_t s = threadIdx.x; s < n_splits; s += blockDim.x) local_max = fmaxf(local_max, max[s]);
-  const float global_max = BlockMax(local_max);
-  float local_sum = 0.0f;
-  for (int64_t s = threadIdx.x; s < n_splits; s += blockDim.x) {
-    local_sum += exp2f(max[s] - global_max) * sum[s];
-  }
-  const float global_sum = BlockSum(local_sum);
-
-  float4 acc[kMaxHeadDim / 128] = {};
-#pragma unroll 4
-  for (int64_t s = warp; s < n_splits; s += kMergeWarps) {
-    const float weight = exp2f(max[s] - global_max);
+  const float* max = partials.max + head * launch_splits;      // [n_splits]
+  const float* sum = partials.sum + head * launch_splits;      // [n_splits]
+  const float4* head_out =
+      reinterpret_cast<const float4*>(partials.out + head * launch_splits * shape.head_dim);
+  float run_max = -INFINITY;
+  float run_sum = 0.0f;
+  float4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int64_t s0 = group < groups ? group : n_splits; s0 < n_splits;
+       s0 += int64_t{kMergeLoads} * groups) {
+    float chunk_max[kMergeLoads];
+    float chunk_sum[kMergeLoads];
+    float4 chunk_out[kMergeLoads];
 #pragma unroll
-    for (int v = 0; v < kMaxHeadDim / 128; ++v) {
-      const int d = 4 * lane + 128 * v;
-      if (d < head_dim) {
-        ScaleAdd(acc[v], 1.0f, weight,
-                 *reinterpret_cast<const float4*>(head_out + s * head_dim + d));
-      }
+    for (int i = 0; i < kMergeLoads; ++i) {
+      const int64_t s = s0 + int64_t{i} * groups;
+      const bool loads = s < n_splits;
+      chunk_max[i] = loads ? max[s] : -INFINITY;
+      chunk_sum[i] = loads ? sum[s] : 0.0f;
+      chunk_out[i] = loads ? head_out[s * vecs + vec] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
-  }
+    // chunk s0 is a real one, so new_max is finite.
+    float new_max = run_max;
 #pragma unroll
-  for (int v = 0; v < kMaxHeadDim / 128; ++v) {
-    const int d = 4 * lane + 128 * v;
-    if (d < head_dim) *reinterpret_cast<float4*>(warp_out + warp * head_dim + d) = acc[v];
+    for (int i = 0; i < kMergeLoads; ++i) new_max = fmaxf(new_max, chunk_max[i]);
+    const float rescale = exp2f(run_max - new_max);
+    run_sum *= rescale;
+    acc = make_float4(acc.x * rescale, acc.y * rescale, acc.z * rescale, acc.w * rescale);
+#pragma unroll
+    for (int i = 0; i < kMergeLoads; ++i) {
+      const float weight = exp2f(chunk_max[i] - new_max);
+      run_sum += weight * chunk_sum[i];
+      ScaleAdd(acc, 1.0f, weight, chunk_out[i]);
+    }
+    run_max = new_max;
   }
+  thread_max[threadIdx.x] = run_max;
+  thread_sum[threadIdx.x] = run_sum;
+  thread_out[threadIdx.x] = acc;
   __syncthreads();
-
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float value = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kMergeWarps; ++w) value += warp_out[w * head_dim + d];
-    FromFloat(value / global_sum, out + head * head_dim + d);
+  if (static_cast<int>(threadIdx.x) >= vecs) return;
+  // Group 0 took chunk 0, so the global max is finite.
+  float global_max = -INFINITY;
+  for (int g = 0; g < groups; ++g) global_max = fmaxf(global_max, thread_max[g * vecs + vec]);
+  float global_sum = 0.0f;
+  float4 total = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int g = 0; g < groups; ++g) {
+    const float weight = exp2f(thread_max[g * vecs + vec] - global_max);
+    global_sum += weight * thread_sum[g * vecs + vec];
+    ScaleAdd(total, 1.0f, weight, thread_out[g * vecs + vec]);
   }
+  const float inv_sum = 1.0f / global_sum;
+  O* result = out + head * shape.head_dim + 4 * vec;
+  Store2FromFloat(total.x * inv_sum, total.y * inv_sum, result);
+  Store2FromFloat(total.z * inv_sum, total.w * inv_sum, result + 2);
 }
 
 // One warp a head (kFewMergeWarps heads a block): lane l merges dims 4 l + 128 v over the chunks.
@@ -708,8 +737,7 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
           partials, cache, cache_stride, shape, splits.most, splits.launched, static_cast<O*>(out));
     } else {
       const dim3 grid(shape.n_heads, 1, static_cast<unsigned>(n_sequences));
-      AttentionDecodeMergeKernel<<<grid, kMergeWarps * 32,
-                                   kMergeWarps * shape.head_dim * sizeof(float), stream>>>(
+      AttentionDecodeMergeKernel<<<grid, kMergeWarps * 32, 0, stream>>>(
           partials, cache, cache_stride, shape, splits.most, splits.launched, static_cast<O*>(out));
     }
     return cudaGetLastError();
