@@ -64,19 +64,23 @@ struct DirectOutput {
   DType dtype;
 };
 
-// Sequence z's partials follow sequence z - 1's within each array.
-size_t PartialsBytes(const AttentionShape& shape, int64_t n_splits, int64_t n_sequences) {
-  return static_cast<size_t>(n_sequences * shape.n_heads * n_splits) * (shape.head_dim + 2) *
-         sizeof(float);
-}
+// Where the partials of n_splits chunks of every head of n_sequences sequences lie in a workspace:
+// the three arrays of Partials one after another, sequence z's partials after sequence z - 1's
+// within each.
+struct PartialsLayout {
+  int64_t n_partials;  // n_sequences * n_heads * n_splits
+  int64_t head_dim;
 
-Partials PartialsIn(void* workspace, const AttentionShape& shape, int64_t n_splits,
-                    int64_t n_sequences) {
-  float* base = static_cast<float*>(workspace);
-  const int64_t n_partials = n_sequences * shape.n_heads * n_splits;
-  return {base, base + n_partials * shape.head_dim,
-          base + n_partials * shape.head_dim + n_partials};
-}
+  PartialsLayout(const AttentionShape& shape, int64_t n_splits, int64_t n_sequences)
+      : n_partials(n_sequences * shape.n_heads * n_splits), head_dim(shape.head_dim) {}
+
+  size_t Bytes() const { return static_cast<size_t>(n_partials * (head_dim + 2)) * sizeof(float); }
+
+  Partials In(void* workspace) const {
+    float* base = static_cast<float*>(workspace);
+    return {base, base + n_partials * head_dim, base + n_partials * (head_dim + 1)};
+  }
+};
 
 // Cache positions the query sees: the last sliding_window of kv_len, or all of them.
 __host__ __device__ int64_t VisibleLength(const AttentionShape& shape, int64_t kv_len) {
@@ -688,7 +692,7 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
   size_t bytes = 0;
   for (int64_t n = 1; n <= n_sequences; ++n) {
     const int64_t splits = LaunchSplits(shape, max_kv_len, MaxSplitsFor(shape, max_kv_len, n, sms));
-    bytes = std::max(bytes, PartialsBytes(shape, splits, n));
+    bytes = std::max(bytes, PartialsLayout(shape, splits, n).Bytes());
   }
   return bytes;
 }
@@ -719,8 +723,9 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
   // This launch's partials, which AttentionDecodeWorkspaceBytes covers for every n_sequences up
   // to the one it was given (checking against it here would walk them all on every launch).
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= PartialsBytes(shape, splits.launched, n_sequences));
-  const Partials partials = PartialsIn(workspace, shape, splits.launched, n_sequences);
+  const PartialsLayout layout(shape, splits.launched, n_sequences);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= layout.Bytes());
+  const Partials partials = layout.In(workspace);
   const SequenceViews views{cache, cache_stride, n_sequences};
   const DirectOutput direct{splits.launched == 1 ? out : nullptr, out_dtype};
   TESSERA_CUDA_RETURN_IF_ERROR(DispatchDType(cache_dtype, [&](auto tag) {
