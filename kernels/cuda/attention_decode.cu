@@ -22,10 +22,11 @@
 // per kv head or, where those are few, per query head: the first pass then writes the normalized
 // result itself and no second pass runs.
 // Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
+#include "kernels/cuda/attention_decode.h"
+
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"

@@ -8,6 +8,8 @@
 // Each lane's partial sums are combined with warp shuffles.
 // A fused launch numbers the rows of its matrices one after another; a warp finds its matrix by
 // subtracting their row counts, so the grid is as long as all of them together.
+#include "kernels/cuda/gemv.h"
+
 #include <cstdint>
 #include <tuple>
 #include <type_traits>
@@ -16,7 +18,6 @@
 #include "kernels/cuda/bulk_copy.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
-#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/silu.cuh"
 #include "kernels/kv_blocks.h"
