@@ -218,12 +218,11 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
 }
 
 // T: the cache's element type. kGroup: the query heads a block takes (HeadsPerBlock) rounded up to
-// a power of two. A sub-warp
-// of kLanes lanes covers one cache position, each lane kVecs 16-byte loads of it (kPerLoad<T>
-// consecutive dims each), so one load instruction of the warp reads 32 / kLanes positions: a
-// 16-bit cache or a short head keeps every lane busy. Each sub-warp keeps its own online softmax
-// over its positions; the sub-warps of a warp merge through shuffles at the end, then the warps
-// through shared memory.
+// a power of two. A sub-warp of kLanes lanes covers one cache position, each lane kVecs 16-byte
+// loads of it (kPerLoad<T> consecutive dims each), so one load instruction of the warp reads
+// 32 / kLanes positions: a 16-bit cache or a short head keeps every lane busy. Each sub-warp keeps
+// its own online softmax over its positions; the sub-warps of a warp merge through shuffles at the
+// end, then the warps through shared memory.
 template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,

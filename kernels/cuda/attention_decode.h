@@ -9,8 +9,8 @@
 // merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
 // covers it: the whole GPU stays busy even for one sequence. One sequence's short context is a
 // single chunk (a block per kv head, or per query head where kv heads are few), whose block writes
-// the result itself. With a sliding window the chunks
-// cover only the window, so a long context costs what the window costs.
+// the result itself. With a sliding window the chunks cover only the window, so a long context
+// costs what the window costs.
 //
 // The cache, its block table and its length are read from device memory when the kernels run
 // (KvCacheView), so a launch captured in a CUDA graph serves every step: its grid covers the

@@ -114,12 +114,23 @@ __device__ __forceinline__ float DotLoad(uint4 weights, const float* x) {
   }
 }
 
-// This warp's slot for kRows rows of k weights in the block's dynamic shared memory, after the
-// normalized input where there is one: [kWarpsPerBlock, kRows, k] (StagedBytes).
+// A block's dynamic shared memory: the normalized input where there is one (k floats), then, where
+// rows are staged, each warp's slot for its rows_per_warp rows of k weights.
+template <typename Input>
+__host__ __device__ constexpr size_t InputBytes(int64_t k) {
+  return Input::kShared ? static_cast<size_t>(k) * sizeof(float) : 0;
+}
+
+template <typename W, typename Input>
+constexpr size_t StagedBytes(int64_t k, int rows_per_warp) {
+  return InputBytes<Input>(k) + static_cast<size_t>(kWarpsPerBlock * rows_per_warp * k) * sizeof(W);
+}
+
+// This warp's slot for kRows rows of k weights (StagedBytes' layout).
 template <typename W, int kRows, typename Input>
 __device__ __forceinline__ W* StagedRows(int64_t k) {
   extern __shared__ float4 dynamic_shared[];
-  char* slots = reinterpret_cast<char*>(dynamic_shared) + (Input::kShared ? k * sizeof(float) : 0);
+  char* slots = reinterpret_cast<char*>(dynamic_shared) + InputBytes<Input>(k);
   return reinterpret_cast<W*>(slots) + static_cast<int64_t>(threadIdx.x / 32) * kRows * k;
 }
 
@@ -535,13 +546,12 @@ cudaError_t DispatchGemv(DType w_dtype, int warps_per_row, int rows_per_warp, bo
   const bool one_batch = OneBatch(vectorized, w_dtype, k, warps_per_row, rows_per_warp);
   const auto with_input = [&](auto tag, auto input) {
     using W = typename decltype(tag)::type;
-    const size_t input_bytes =
-        decltype(input)::kShared ? static_cast<size_t>(k) * sizeof(float) : 0;
+    using Input = decltype(input);
+    const size_t input_bytes = InputBytes<Input>(k);
     if (vectorized) {
       const auto staged =
           make(tag, std::integral_constant<int, 1>{}, RowLoadsConstant<RowLoads::kStaged>{}, input);
-      const size_t staged_bytes =
-          input_bytes + static_cast<size_t>(kWarpsPerBlock * staged_rows_per_warp * k) * sizeof(W);
+      const size_t staged_bytes = StagedBytes<W, Input>(k, staged_rows_per_warp);
       if (RunsInOneWave(staged, staged_bytes)) return Launch(staged, staged_bytes, stream);
     }
     const auto with_warps = [&](auto warps) {
