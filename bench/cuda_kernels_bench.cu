@@ -281,13 +281,25 @@ std::string WithWindow(const std::string& shape, int64_t sliding_window) {
   return sliding_window > 0 ? shape + ", window " + std::to_string(sliding_window) : shape;
 }
 
-// The last case reads a long context through a sliding window: it should cost what the window
-// costs, and its bytes count only the window's positions. Each case with an fp32 and a bf16 cache.
+struct DecodeShape {
+  const char* name;
+  AttentionShape shape;
+};
+
+// Llama-3-8B's heads (groups of 4, head_dim 128) and qwen2.5-0.5b's (groups of 7, head_dim 64).
+// The last Llama case reads a long context through a sliding window: it should cost what the
+// window costs, and its bytes count only the window's positions. Each case with an fp32 and a bf16
+// cache.
 void BenchAttentionDecode(std::vector<Row>& rows) {
+  const DecodeShape llama{"", {32, 8, 128, 0.08838834764831845f, 0}};
+  const DecodeShape qwen{"qwen2.5-0.5b, ", {14, 2, 64, 0.125f, 0}};
   for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
-    for (const AttentionCase c : {AttentionCase{128, 0}, AttentionCase{2048, 0},
-                                  AttentionCase{8192, 0}, AttentionCase{8192, 1024}}) {
-      const AttentionShape shape{32, 8, 128, 0.08838834764831845f, c.sliding_window};
+    for (const auto& [heads, c] :
+         {std::pair{llama, AttentionCase{128, 0}}, std::pair{llama, AttentionCase{2048, 0}},
+          std::pair{llama, AttentionCase{8192, 0}}, std::pair{llama, AttentionCase{8192, 1024}},
+          std::pair{qwen, AttentionCase{128, 0}}, std::pair{qwen, AttentionCase{8192, 0}}}) {
+      AttentionShape shape = heads.shape;
+      shape.sliding_window = c.sliding_window;
       const int64_t context = c.length;
       const int64_t visible = c.sliding_window > 0 ? std::min(context, c.sliding_window) : context;
       // Every copy's pools hold the context in order, one block table for all of them.
@@ -325,7 +337,9 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
       BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, kMaxContext)));
       const std::string kind =
           cache_dtype == DType::kF32 ? "attention decode" : "attention decode, bf16 cache";
-      rows.push_back({kind, WithWindow("context " + std::to_string(context), c.sliding_window),
+      rows.push_back({kind,
+                      WithWindow(heads.name + ("context " + std::to_string(context)),
+                                 c.sliding_window),
                       kv_bytes,
                       MedianSeconds(
                           [&](int i) {

@@ -21,15 +21,22 @@
 // One sequence's short context (kOneChunkLength visible positions or fewer) is one chunk, a block
 // per kv head or, where those are few, per query head: the first pass then writes the normalized
 // result itself and no second pass runs.
+// A 16-bit cache whose groups of query heads fill half an mma's rows or more takes a first pass
+// on tensor cores instead (AttentionDecodeTensorCoreKernel): the CUDA-core pass spends most of its
+// instructions on the group's dot products and their cross-lane sums (qwen2.5-0.5b's groups of 7
+// at context 8192 issued 0.4 instructions a cycle a scheduler while reading 11% of the memory
+// bandwidth).
 // Scores are kept in log2 units (scale * log2(e) folded into the queries) so exp is one exp2.
 #include "kernels/cuda/attention_decode.h"
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
 #include "kernels/cuda/grid_dependency.cuh"
+#include "kernels/cuda/warp_mma.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -50,6 +57,24 @@ constexpr int kFewMergeWarps = 4;  // heads a block of that merge
 constexpr float kLog2E = 1.4426950408889634f;
 constexpr int64_t kOneChunkLength = 256;
 constexpr int kOneChunkKvHeads = 8;
+
+// The tensor-core first pass: a warp takes kTileKeys positions at a time, and has kTileStages
+// tiles' copies in flight. Shared rows are padded by kTilePad values, so that the eight 16-byte
+// rows an ldmatrix reads fall in distinct banks.
+constexpr int kTileKeys = 32;
+constexpr int kTileStages = 2;
+constexpr int kTilePad = 8;
+template <int D>
+constexpr int kTileRowStride = D + kTilePad;
+template <int D>
+constexpr int kTileValues = kTileKeys* kTileRowStride<D>;  // one K or V tile
+// Every warp's stages of a K and a V tile, 16-bit values.
+template <int D>
+constexpr size_t kTensorCoreSharedBytes = size_t{kWarps} * kTileStages * 2 * kTileValues<D> * 2;
+// As many blocks as an SM's 227 KB of shared memory holds (each also takes 1 KB of the system's).
+template <int D>
+constexpr int kTensorCoreBlocksPerSm =
+    static_cast<int>(std::min<size_t>(4, 227 * 1024 / (kTensorCoreSharedBytes<D> + 1024)));
 
 // Where the first pass leaves chunk s of query head h.
 struct Partials {
@@ -89,15 +114,22 @@ __host__ __device__ int64_t VisibleLength(const AttentionShape& shape, int64_t k
                                                                    : kv_len;
 }
 
-// Cache positions one block reads: a multiple of kKvChunk, as few as keep the splits within
-// max_splits.
-__host__ __device__ int64_t ChunkFor(int64_t visible_len, int64_t max_splits) {
-  const int64_t granules = (visible_len + kKvChunk - 1) / kKvChunk;
-  return kKvChunk * ((granules + max_splits - 1) / max_splits);
+// How a launch divides each kv head's visible positions into chunks, a first-pass block each.
+struct Splits {
+  int64_t most;      // MaxSplits: what the chunk length is computed from
+  int64_t launched;  // the grid's splits, and the partials' stride
+  int64_t granule;   // chunks are multiples of this many positions (FirstPass::granule)
+};
+
+// Cache positions one block reads: a multiple of splits.granule, as few as keep the splits within
+// splits.most.
+__host__ __device__ int64_t ChunkFor(int64_t visible_len, const Splits& splits) {
+  const int64_t granules = (visible_len + splits.granule - 1) / splits.granule;
+  return splits.granule * ((granules + splits.most - 1) / splits.most);
 }
 
-__host__ __device__ int64_t SplitsFor(int64_t visible_len, int64_t max_splits) {
-  const int64_t chunk = ChunkFor(visible_len, max_splits);
+__host__ __device__ int64_t SplitsFor(int64_t visible_len, const Splits& splits) {
+  const int64_t chunk = ChunkFor(visible_len, splits);
   return (visible_len + chunk - 1) / chunk;
 }
 
@@ -107,14 +139,41 @@ int SmCount() {
   return sms;
 }
 
+// One sequence's context of up to kOneChunkLength visible positions is one chunk: a few cache
+// rows a block cost less than a second launch to merge them.
+bool OneChunk(const AttentionShape& shape, int64_t max_kv_len, int64_t n_sequences) {
+  return n_sequences == 1 && VisibleLength(shape, max_kv_len) <= kOneChunkLength;
+}
+
+// The first pass a launch runs.
+struct FirstPass {
+  bool tensor_cores;  // AttentionDecodeTensorCoreKernel, else AttentionDecodeChunkKernel
+  int blocks_per_sm;  // of its blocks, that an SM holds at once
+  int64_t granule;    // positions its chunks are multiples of: a block's warps each take a tile
+};
+
+// Tensor cores for a 16-bit cache whose groups of 4 or more query heads fill half an mma's rows or
+// more, head_dim 64 or 128, unless one sequence's short context is one chunk (a block a query head
+// then keeps more SMs busy).
+FirstPass FirstPassFor(const AttentionShape& shape, DType cache_dtype, int64_t max_kv_len,
+                       int64_t n_sequences) {
+  const int group = shape.n_heads / shape.n_kv_heads;
+  const bool tensor_cores = cache_dtype != DType::kF32 && group >= 4 &&
+                            (shape.head_dim == 64 || shape.head_dim == 128) &&
+                            !OneChunk(shape, max_kv_len, n_sequences);
+  if (!tensor_cores) return {false, BlocksPerSm(group), kKvChunk};
+  return {true, shape.head_dim == 64 ? kTensorCoreBlocksPerSm<64> : kTensorCoreBlocksPerSm<128>,
+          kWarps * kTileKeys};
+}
+
 // The most splits of a kv head. Blocks run in waves of as many as the GPU holds at once, and a
 // partial last wave leaves SMs idle, so the splits fill whole waves where they can: at least
 // enough for one wave (shared by the sequences of a batch), and more, up to four times that, where
 // the time in waves of whole-length blocks, waves(s) / s, drops by a tenth. For 64 sequences of
 // Llama-3-8B (512 kv heads, 396 blocks a wave) one split ran 1.3 waves; three run 3.9 waves of
 // thirds. Long enough chunks keep a block's setup and merge a small part of its time.
-int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences, int sms) {
-  const int64_t wave = int64_t{sms} * BlocksPerSm(shape.n_heads / shape.n_kv_heads);
+int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences, int blocks_per_sm, int sms) {
+  const int64_t wave = int64_t{sms} * blocks_per_sm;
   const int64_t kv_heads = shape.n_kv_heads * n_sequences;
   const auto waves_per_split = [&](int64_t splits) {
     return static_cast<double>((kv_heads * splits + wave - 1) / wave) / splits;
@@ -127,12 +186,16 @@ int64_t MaxSplits(const AttentionShape& shape, int64_t n_sequences, int sms) {
   return best;
 }
 
-// MaxSplits, except that one sequence's context of up to kOneChunkLength visible positions is one
-// chunk: a few cache rows a block cost less than a second launch to merge them.
-int64_t MaxSplitsFor(const AttentionShape& shape, int64_t max_kv_len, int64_t n_sequences,
-                     int sms) {
-  if (n_sequences == 1 && VisibleLength(shape, max_kv_len) <= kOneChunkLength) return 1;
-  return MaxSplits(shape, n_sequences, sms);
+// The splits of a launch for contexts of up to max_kv_len positions: MaxSplits, or one where
+// OneChunk; launched, enough for every length up to max_kv_len (SplitsFor is not monotonic: where
+// the chunk doubles, the splits halve).
+Splits SplitsOf(const AttentionShape& shape, const FirstPass& pass, int64_t max_kv_len,
+                int64_t n_sequences, int sms) {
+  const int64_t most = OneChunk(shape, max_kv_len, n_sequences)
+                           ? 1
+                           : MaxSplits(shape, n_sequences, pass.blocks_per_sm, sms);
+  const int64_t granules = (VisibleLength(shape, max_kv_len) + pass.granule - 1) / pass.granule;
+  return {most, std::min(granules, most), pass.granule};
 }
 
 // The query heads a first-pass block takes: its kv head's group, so that each key and value is
@@ -144,18 +207,6 @@ int HeadsPerBlock(const AttentionShape& shape, int64_t n_sequences, int64_t laun
   const bool few_blocks = n_sequences == 1 && launched_splits == 1 &&
                           shape.n_kv_heads < kOneChunkKvHeads;
   return few_blocks ? 1 : shape.n_heads / shape.n_kv_heads;
-}
-
-struct Splits {
-  int64_t most;      // MaxSplits: what the chunk length is computed from
-  int64_t launched;  // LaunchSplits: the grid's splits, and the partials' stride
-};
-
-// Splits a launch provides for: enough for every length up to max_kv_len (SplitsFor is not
-// monotonic: where the chunk doubles, the splits halve).
-int64_t LaunchSplits(const AttentionShape& shape, int64_t max_kv_len, int64_t max_splits) {
-  const int64_t granules = (VisibleLength(shape, max_kv_len) + kKvChunk - 1) / kKvChunk;
-  return std::min(granules, max_splits);
 }
 
 // Asks L2 to fetch the line holding `address` from memory, without waiting for it.
@@ -217,6 +268,49 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
   for (int j = 0; j < N; ++j) v[j] = __shfl_sync(0xffffffffu, total, base + j * (kLanes / N));
 }
 
+// The results of a first-pass block's warps for its query heads, in shared memory: warp w's for
+// the block's head g are max[w * rows + g], sum[w * rows + g] and out[(w * rows + g) * head_dim..].
+struct WarpResults {
+  const float* max;
+  const float* sum;
+  const float* out;
+  int rows;  // per warp
+};
+
+// Merges the block's warps' results for its `heads` query heads (a warp that took no position has
+// max -inf and weight 0), first_head among all sequences' heads, and stores them: normalized as
+// the output where the block's chunk is its heads' only one, else as chunk `split`'s partials.
+__device__ void MergeWarpsAndStore(const WarpResults& warps, int heads, int64_t first_head,
+                                   int head_dim, int64_t split, int64_t launched_splits,
+                                   const Partials& partials, const DirectOutput& direct) {
+  for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
+    const int g = i / head_dim;
+    const int d = i % head_dim;
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) block_max = fmaxf(block_max, warps.max[w * warps.rows + g]);
+    float total = 0.0f;
+    float sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = exp2f(warps.max[w * warps.rows + g] - block_max);
+      total += weight * warps.out[(w * warps.rows + g) * head_dim + d];
+      sum += weight * warps.sum[w * warps.rows + g];
+    }
+    const int64_t head = first_head + g;
+    if (direct.data != nullptr) {
+      StoreFromFloat(total / sum, direct.data, direct.dtype, head * head_dim + d);
+      continue;
+    }
+    const int64_t partial = head * launched_splits + split;
+    partials.out[partial * head_dim + d] = total;
+    if (d == 0) {
+      partials.max[partial] = block_max;
+      partials.sum[partial] = sum;
+    }
+  }
+}
+
 // T: the cache's element type. kGroup: the query heads a block takes (HeadsPerBlock) rounded up to
 // a power of two. A sub-warp of kLanes lanes covers one cache position, each lane kVecs 16-byte
 // loads of it (kPerLoad<T> consecutive dims each), so one load instruction of the warp reads
@@ -226,7 +320,7 @@ __device__ __forceinline__ void SubWarpSumEach(float (&v)[N], int lane) {
 template <typename T, int kGroup, int kLanes, int kVecs>
 __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
     AttentionDecodeChunkKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,
-                               AttentionShape shape, int64_t max_splits, int heads_per_block,
+                               AttentionShape shape, Splits splits, int heads_per_block,
                                float scale_log2, Partials partials, DirectOutput direct) {
   constexpr int kPer = kPerLoad<T>;
   constexpr int kSubWarps = 32 / kLanes;
@@ -244,10 +338,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   // The launch covers the longest context it may see; blocks past this one's chunks have none.
   const int64_t kv_len = cache->length;
   const int64_t visible_len = VisibleLength(shape, kv_len);
-  const int64_t chunk = ChunkFor(visible_len, max_splits);
+  const int64_t chunk = ChunkFor(visible_len, splits);
   const int64_t split = blockIdx.y;
   if (split * chunk >= visible_len) return;
-  const int64_t launch_splits = gridDim.y;  // the partials' stride
   const int n_kv_heads = shape.n_kv_heads;
   const int group = shape.n_heads / n_kv_heads;
   const int heads = heads_per_block;  // query heads [first_head, first_head + heads)
@@ -459,32 +552,249 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
   }
   __syncthreads();
 
-  for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
-    const int g = i / head_dim;
-    const int d = i % head_dim;
-    float block_max = -INFINITY;
+  const WarpResults results{&warp_max[0][0], &warp_sum[0][0], warp_out, kGroup};
+  MergeWarpsAndStore(results, heads, sequence * shape.n_heads + first_head, head_dim, split,
+                     splits.launched, partials, direct);
+}
+
+// The first pass on tensor cores, for a 16-bit cache T and head_dim D: a block of kWarps warps
+// per (kv head, chunk); warp w takes the chunk's tiles of kTileKeys positions w, w + kWarps, ...
+// Each warp copies its tiles' K and V rows into shared memory of its own with cp.async, kTileStages
+// tiles ahead, the first ones before it waits for the preceding kernel (all but the newest
+// position, which the preceding kernel writes: that one is copied through registers after the
+// wait). The group's query heads are the rows of the mma's A operand (rows past the group and
+// rows 8-15 are zeros), so that one m16n8k16 mma scores 8 positions for all of them, and a second
+// mma multiplies the probabilities, whose accumulator layout is already the A-fragment layout, by
+// V (from ldmatrix.trans). Tensor cores multiply 16-bit operands, so the fp32 query is split into
+// kQueryTerms 16-bit terms that sum to it (three bf16 or two fp16 terms: fp32's 24 bits), and each
+// probability into two: each term is one more mma, and the results match fp32 arithmetic as the
+// CUDA-core pass does, while the pass stays bound by the cache's bytes.
+template <typename T, int D>
+__global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
+    AttentionDecodeTensorCoreKernel(const float* q, const KvCacheView* cache, int64_t cache_stride,
+                                    AttentionShape shape, Splits splits, float scale_log2,
+                                    Partials partials, DirectOutput direct) {
+  static_assert(D % 32 == 0, "fragments are loaded for two mma steps at a time");
+  constexpr int kStride = kTileRowStride<D>;
+  constexpr int kParts = D / 8;              // 16-byte pieces of a row
+  constexpr int kRowsPerPass = 32 / kParts;  // rows one copy instruction of the warp covers
+  constexpr int kQueryTerms = std::is_same_v<T, __nv_bfloat16> ? 3 : 2;
+  constexpr int kProbabilityTerms = 2;
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  T* shared = reinterpret_cast<T*>(shared_bytes);
+
+  const int64_t sequence = blockIdx.z;
+  cache += sequence * cache_stride;
+  q += sequence * shape.n_heads * D;
+  // The launch covers the longest context it may see; blocks past this one's chunks have none.
+  const int64_t kv_len = cache->length;
+  const int64_t visible_len = VisibleLength(shape, kv_len);
+  const int64_t chunk = ChunkFor(visible_len, splits);
+  const int64_t split = blockIdx.y;
+  if (split * chunk >= visible_len) return;
+  const int group = shape.n_heads / shape.n_kv_heads;
+  const int kv_head = blockIdx.x;
+  const int first_head = kv_head * group;
+  // Positions before the window are never read.
+  const int64_t first = kv_len - visible_len + split * chunk;
+  const int64_t chunk_len = kv_len - first < chunk ? kv_len - first : chunk;
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  const int g = lane / 4;  // the query head (A row) and position (B column) this lane serves
+  const int t = lane % 4;  // its pair of columns (A) or rows (B)
+  // The row and the matrix whose address this lane gives ldmatrix.
+  const int matrix_row = lane % 8;
+  const int matrix = lane / 8;
+  const int64_t kv_row = static_cast<int64_t>(shape.n_kv_heads) * D;  // one cache position
+  const T* k_head = static_cast<const T*>(cache->keys) + kv_head * D;
+  const T* v_head = static_cast<const T*>(cache->values) + kv_head * D;
+  const int32_t* block_table = cache->block_table;
+  T* warp_tiles = shared + warp * kTileStages * 2 * kTileValues<D>;
+  const auto k_tile = [&](int stage) { return warp_tiles + 2 * stage * kTileValues<D>; };
+  const auto v_tile = [&](int stage) { return warp_tiles + (2 * stage + 1) * kTileValues<D>; };
+  const int n_tiles = static_cast<int>((chunk_len + kTileKeys - 1) / kTileKeys);
+  const int warp_n_tiles = n_tiles > warp ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
+  // The first position of this warp's tile i, in the chunk.
+  const auto tile_start = [&](int i) { return int64_t{warp + kWarps * i} * kTileKeys; };
+  const int64_t newest = kv_len - 1;  // the preceding kernel's position
+  // This lane copies 16-byte piece `part` of rows pass_row, pass_row + kRowsPerPass, ...
+  const int part = lane % kParts;
+  const int pass_row = lane / kParts;
+
+  // Copies the warp's tile i into stage i % kTileStages; positions past the chunk become zeros
+  // (their scores are masked, and zero values keep their products finite). Before the wait the
+  // newest position is left out.
+  const auto stage_tile = [&](int i, bool waited) {
+    const int stage = i % kTileStages;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) block_max = fmaxf(block_max, warp_max[w][g]);
-    float total = 0.0f;
-    float sum = 0.0f;
+    for (int c = 0; c < kTileKeys / kRowsPerPass; ++c) {
+      const int key = c * kRowsPerPass + pass_row;
+      const int64_t index = tile_start(i) + key;
+      const bool valid = index < chunk_len;
+      if (first + index == newest && !waited) continue;
+      const int64_t offset = (valid ? KvRow(block_table, first + index) * kv_row : 0) + part * 8;
+      CopyAsync16(k_tile(stage) + key * kStride + part * 8, k_head + offset, valid);
+      CopyAsync16(v_tile(stage) + key * kStride + part * 8, v_head + offset, valid);
+    }
+  };
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float weight = exp2f(warp_max[w][g] - block_max);
-      total += weight * warp_out[(w * kGroup + g) * head_dim + d];
-      sum += weight * warp_sum[w][g];
-    }
-    const int64_t head = sequence * shape.n_heads + first_head + g;
-    if (direct.data != nullptr) {
-      StoreFromFloat(total / sum, direct.data, direct.dtype, head * head_dim + d);
-      continue;
-    }
-    const int64_t partial = head * launch_splits + split;
-    partials.out[partial * head_dim + d] = total;
-    if (d == 0) {
-      partials.max[partial] = block_max;
-      partials.sum[partial] = sum;
+  for (int i = 0; i < kTileStages; ++i) {
+    if (i < warp_n_tiles) stage_tile(i, /*waited=*/false);
+    CommitCopies();
+  }
+  WaitForPrecedingKernels();
+  {
+    const int64_t index = newest - first;  // in the chunk, if it is this block's
+    const int tile = static_cast<int>(index / kTileKeys);
+    const int key = static_cast<int>(index % kTileKeys);
+    if (index < chunk_len && tile % kWarps == warp && tile / kWarps < kTileStages &&
+        key % kRowsPerPass == pass_row) {
+      const int stage = tile / kWarps;
+      const int64_t offset = KvRow(block_table, newest) * kv_row + part * 8;
+      *reinterpret_cast<uint4*>(k_tile(stage) + key * kStride + part * 8) =
+          __ldcg(reinterpret_cast<const uint4*>(k_head + offset));
+      *reinterpret_cast<uint4*>(v_tile(stage) + key * kStride + part * 8) =
+          __ldcg(reinterpret_cast<const uint4*>(v_head + offset));
     }
   }
+
+  // Row g's A-fragment registers 0 and 2 of each mma step (dims 16 kk + 2 t and 16 kk + 8 + 2 t),
+  // pre-scaled, as kQueryTerms terms; the rows past the group are zeros.
+  uint32_t q_frag[kQueryTerms][D / 16][2];
+  const bool real_row = g < group;
+  const float* q_row = q + (first_head + (real_row ? g : 0)) * D;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const float2 loaded = *reinterpret_cast<const float2*>(q_row + kk * 16 + half * 8 + 2 * t);
+      float2 rest = real_row ? make_float2(loaded.x * scale_log2, loaded.y * scale_log2)
+                             : make_float2(0.0f, 0.0f);
+#pragma unroll
+      for (int term = 0; term < kQueryTerms; ++term) {
+        q_frag[term][kk][half] = Pack<T>(rest.x, rest.y);
+        const float2 taken = ToFloat2(q_frag[term][kk][half], T{});
+        rest = make_float2(rest.x - taken.x, rest.y - taken.y);
+      }
+    }
+  }
+
+  float run_max = -INFINITY;  // row g's, over the positions so far
+  float run_sum = 0.0f;       // this lane's share of row g's; summed over the quad at the end
+  float o[D / 8][4] = {};     // row g's output dims 8 jd + 2 t, + 1 (entries 2, 3: rows 8-15)
+  for (int i = 0; i < warp_n_tiles; ++i) {
+    WaitForCopyGroups<kTileStages - 1>();  // tile i's copies, this lane's
+    __syncwarp();                          // and every lane's
+    const int stage = i % kTileStages;
+    const T* keys = k_tile(stage);
+    const T* values = v_tile(stage);
+
+    // Scores: matrices 0-3 are positions 8 j.. of dims 16 kk + 0, 8, 16, 24: B fragments for
+    // steps kk and kk + 1.
+    float s[kTileKeys / 8][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk += 2) {
+#pragma unroll
+      for (int j = 0; j < kTileKeys / 8; ++j) {
+        uint32_t b[4];
+        LoadMatrices<false>(b, keys + (j * 8 + matrix_row) * kStride + matrix * 8 + kk * 16);
+#pragma unroll
+        for (int term = 0; term < kQueryTerms; ++term) {
+          const uint32_t a0[4] = {q_frag[term][kk][0], 0u, q_frag[term][kk][1], 0u};
+          const uint32_t a1[4] = {q_frag[term][kk + 1][0], 0u, q_frag[term][kk + 1][1], 0u};
+          Mma<T>(s[j], a0, b[0], b[1]);
+          Mma<T>(s[j], a1, b[2], b[3]);
+        }
+      }
+    }
+
+    // Positions past the chunk (in its last tile) are masked; every tile has one that is not, so
+    // the new max is finite.
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < kTileKeys / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        if (tile_start(i) + j * 8 + 2 * t + e >= chunk_len) s[j][e] = -INFINITY;
+        tile_max = fmaxf(tile_max, s[j][e]);
+      }
+    }
+    const float new_max = fmaxf(run_max, QuadMax(tile_max));
+    const float rescale = exp2f(run_max - new_max);
+    run_max = new_max;
+    run_sum *= rescale;
+#pragma unroll
+    for (int jd = 0; jd < D / 8; ++jd) {
+      o[jd][0] *= rescale;
+      o[jd][1] *= rescale;
+    }
+#pragma unroll
+    for (int j = 0; j < kTileKeys / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        s[j][e] = exp2f(s[j][e] - new_max);
+        run_sum += s[j][e];
+      }
+    }
+
+    // Values: matrices 0-3 are positions 16 kk + 0 and + 8 of dims 8 jd.., then of dims
+    // 8 (jd + 1)..; transposed, they are the B fragments of steps jd and jd + 1.
+#pragma unroll
+    for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+      uint32_t p[kProbabilityTerms][4];
+      float2 rest[2] = {make_float2(s[2 * kk][0], s[2 * kk][1]),
+                        make_float2(s[2 * kk + 1][0], s[2 * kk + 1][1])};
+#pragma unroll
+      for (int term = 0; term < kProbabilityTerms; ++term) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const uint32_t packed = Pack<T>(rest[half].x, rest[half].y);
+          const float2 taken = ToFloat2(packed, T{});
+          rest[half] = make_float2(rest[half].x - taken.x, rest[half].y - taken.y);
+          p[term][2 * half] = packed;
+          p[term][2 * half + 1] = 0u;
+        }
+      }
+      const T* value_row =
+          values + (kk * 16 + matrix % 2 * 8 + matrix_row) * kStride + matrix / 2 * 8;
+#pragma unroll
+      for (int jd = 0; jd < D / 8; jd += 2) {
+        uint32_t b[4];
+        LoadMatrices<true>(b, value_row + jd * 8);
+#pragma unroll
+        for (int term = 0; term < kProbabilityTerms; ++term) {
+          Mma<T>(o[jd], p[term], b[0], b[1]);
+          Mma<T>(o[jd + 1], p[term], b[2], b[3]);
+        }
+      }
+    }
+    __syncwarp();  // every lane has read the stage before it takes tile i + kTileStages
+    if (i + kTileStages < warp_n_tiles) stage_tile(i + kTileStages, /*waited=*/true);
+    CommitCopies();
+  }
+
+  // Every warp's result into shared memory (the tiles are free once all are done), as
+  // MergeWarpsAndStore reads it: out [kWarps][kMaxGroup][D], then max and sum [kWarps][kMaxGroup].
+  run_sum = QuadSum(run_sum);
+  __syncthreads();
+  float* warp_out = reinterpret_cast<float*>(shared_bytes);
+  float* warp_max = warp_out + kWarps * kMaxGroup * D;
+  float* warp_sum = warp_max + kWarps * kMaxGroup;
+  if (real_row) {
+#pragma unroll
+    for (int jd = 0; jd < D / 8; ++jd) {
+      *reinterpret_cast<float2*>(warp_out + (warp * kMaxGroup + g) * D + jd * 8 + 2 * t) =
+          make_float2(o[jd][0], o[jd][1]);
+    }
+    if (t == 0) {
+      warp_max[warp * kMaxGroup + g] = run_max;
+      warp_sum[warp * kMaxGroup + g] = run_sum;
+    }
+  }
+  __syncthreads();
+  const WarpResults results{warp_max, warp_sum, warp_out, kMaxGroup};
+  MergeWarpsAndStore(results, group, sequence * shape.n_heads + first_head, D, split,
+                     splits.launched, partials, direct);
 }
 
 // One block per query head. Thread t takes the dims 4 (t % vecs) to 4 (t % vecs) + 3 (vecs =
@@ -495,8 +805,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm<kGroup>)
 template <typename O>
 __global__ void __launch_bounds__(kMergeWarps * 32)
     AttentionDecodeMergeKernel(Partials partials, const KvCacheView* cache, int64_t cache_stride,
-                               AttentionShape shape, int64_t max_splits, int64_t launch_splits,
-                               O* out) {
+                               AttentionShape shape, Splits splits, O* out) {
   constexpr int kThreads = kMergeWarps * 32;
   __shared__ float thread_max[kThreads];
   __shared__ float thread_sum[kThreads];
@@ -507,13 +816,13 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
   const int group = static_cast<int>(threadIdx.x) / vecs;  // groups and past: no chunks
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
-  const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
+  const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), splits);
   WaitForPrecedingKernels();  // for the partials (the view is the host's)
   const int64_t head = sequence * shape.n_heads + blockIdx.x;  // among all sequences' heads
-  const float* max = partials.max + head * launch_splits;      // [n_splits]
-  const float* sum = partials.sum + head * launch_splits;      // [n_splits]
+  const float* max = partials.max + head * splits.launched;    // [n_splits]
+  const float* sum = partials.sum + head * splits.launched;    // [n_splits]
   const float4* head_out =
-      reinterpret_cast<const float4*>(partials.out + head * launch_splits * shape.head_dim);
+      reinterpret_cast<const float4*>(partials.out + head * splits.launched * shape.head_dim);
   float run_max = -INFINITY;
   float run_sum = 0.0f;
   float4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -570,20 +879,19 @@ __global__ void __launch_bounds__(kMergeWarps * 32)
 template <typename O>
 __global__ void __launch_bounds__(kFewMergeWarps * 32)
     AttentionDecodeMergeFewKernel(Partials partials, const KvCacheView* cache, int64_t cache_stride,
-                                  AttentionShape shape, int64_t max_splits, int64_t launch_splits,
-                                  O* out) {
+                                  AttentionShape shape, Splits splits, O* out) {
   const int head_dim = shape.head_dim;
   const int head_of_sequence = blockIdx.x * kFewMergeWarps + static_cast<int>(threadIdx.x / 32);
   if (head_of_sequence >= shape.n_heads) return;
   const int64_t sequence = blockIdx.z;
   cache += sequence * cache_stride;
-  const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), max_splits);
+  const int64_t n_splits = SplitsFor(VisibleLength(shape, cache->length), splits);
   WaitForPrecedingKernels();  // for the partials (the view is the host's)
   const int64_t head = sequence * shape.n_heads + head_of_sequence;  // among all sequences' heads
   const int lane = threadIdx.x % 32;
-  const float* max = partials.max + head * launch_splits;                  // [n_splits]
-  const float* sum = partials.sum + head * launch_splits;                  // [n_splits]
-  const float* head_out = partials.out + head * launch_splits * head_dim;  // [n_splits, head_dim]
+  const float* max = partials.max + head * splits.launched;                  // [n_splits]
+  const float* sum = partials.sum + head * splits.launched;                  // [n_splits]
+  const float* head_out = partials.out + head * splits.launched * head_dim;  // [n_splits, head_dim]
   float global_max = -INFINITY;
   for (int64_t s = 0; s < n_splits; ++s) global_max = fmaxf(global_max, max[s]);
   float global_sum = 0.0f;
@@ -627,8 +935,24 @@ cudaError_t LaunchChunks(const float* q, const SequenceViews& cache, const Atten
   const dim3 grid(shape.n_heads / heads_per_block, static_cast<unsigned>(splits.launched),
                   static_cast<unsigned>(cache.count));
   AttentionDecodeChunkKernel<T, kGroup, kLanes, kVecs><<<grid, kWarps * 32, shared_bytes, stream>>>(
-      q, cache.first, cache.stride, shape, splits.most, heads_per_block, shape.scale * kLog2E,
-      partials, direct);
+      q, cache.first, cache.stride, shape, splits, heads_per_block, shape.scale * kLog2E, partials,
+      direct);
+  return cudaGetLastError();
+}
+
+template <typename T, int D>
+cudaError_t LaunchTensorCore(const float* q, const SequenceViews& cache,
+                             const AttentionShape& shape, const Splits& splits,
+                             const Partials& partials, const DirectOutput& direct,
+                             cudaStream_t stream) {
+  const auto kernel = AttentionDecodeTensorCoreKernel<T, D>;
+  // Over the 48 KB a block gets unasked; set on every launch, as it holds per device.
+  TESSERA_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kTensorCoreSharedBytes<D>));
+  const dim3 grid(shape.n_kv_heads, static_cast<unsigned>(splits.launched),
+                  static_cast<unsigned>(cache.count));
+  kernel<<<grid, kWarps * 32, kTensorCoreSharedBytes<D>, stream>>>(
+      q, cache.first, cache.stride, shape, splits, shape.scale * kLog2E, partials, direct);
   return cudaGetLastError();
 }
 
@@ -687,12 +1011,16 @@ cudaError_t LaunchChunksForGroup(const float* q, const SequenceViews& cache,
 
 size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv_len,
                                      int64_t n_sequences) {
-  // Fewer sequences may take more splits each, and more partials in all.
+  // Fewer sequences may take more splits each, and more partials in all; the first pass of an
+  // fp32 cache and of a 16-bit one may split differently.
   const int sms = SmCount();
   size_t bytes = 0;
   for (int64_t n = 1; n <= n_sequences; ++n) {
-    const int64_t splits = LaunchSplits(shape, max_kv_len, MaxSplitsFor(shape, max_kv_len, n, sms));
-    bytes = std::max(bytes, PartialsLayout(shape, splits, n).Bytes());
+    for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
+      const FirstPass pass = FirstPassFor(shape, cache_dtype, max_kv_len, n);
+      const Splits splits = SplitsOf(shape, pass, max_kv_len, n, sms);
+      bytes = std::max(bytes, PartialsLayout(shape, splits.launched, n).Bytes());
+    }
   }
   return bytes;
 }
@@ -719,8 +1047,8 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % values_per_load == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  const int64_t max_splits = MaxSplitsFor(shape, max_kv_len, n_sequences, SmCount());
-  const Splits splits{max_splits, LaunchSplits(shape, max_kv_len, max_splits)};
+  const FirstPass pass = FirstPassFor(shape, cache_dtype, max_kv_len, n_sequences);
+  const Splits splits = SplitsOf(shape, pass, max_kv_len, n_sequences, SmCount());
   // This launch's partials, which AttentionDecodeWorkspaceBytes covers for every n_sequences up
   // to the one it was given (checking against it here would walk them all on every launch).
   const PartialsLayout layout(shape, splits.launched, n_sequences);
@@ -730,6 +1058,13 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   const DirectOutput direct{splits.launched == 1 ? out : nullptr, out_dtype};
   TESSERA_CUDA_RETURN_IF_ERROR(DispatchDType(cache_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    if constexpr (sizeof(T) == 2) {
+      if (pass.tensor_cores) {
+        return shape.head_dim == 64
+                   ? LaunchTensorCore<T, 64>(q, views, shape, splits, partials, direct, stream)
+                   : LaunchTensorCore<T, 128>(q, views, shape, splits, partials, direct, stream);
+      }
+    }
     return LaunchChunksForGroup<T>(q, views, shape, splits, partials, direct, stream);
   }));
   if (direct.data != nullptr) return cudaSuccess;
@@ -739,11 +1074,11 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
       const dim3 grid((shape.n_heads + kFewMergeWarps - 1) / kFewMergeWarps, 1,
                       static_cast<unsigned>(n_sequences));
       AttentionDecodeMergeFewKernel<<<grid, kFewMergeWarps * 32, 0, stream>>>(
-          partials, cache, cache_stride, shape, splits.most, splits.launched, static_cast<O*>(out));
+          partials, cache, cache_stride, shape, splits, static_cast<O*>(out));
     } else {
       const dim3 grid(shape.n_heads, 1, static_cast<unsigned>(n_sequences));
       AttentionDecodeMergeKernel<<<grid, kMergeWarps * 32, 0, stream>>>(
-          partials, cache, cache_stride, shape, splits.most, splits.launched, static_cast<O*>(out));
+          partials, cache, cache_stride, shape, splits, static_cast<O*>(out));
     }
     return cudaGetLastError();
   });

@@ -26,6 +26,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dtype_dispatch.h"
+#include "kernels/cuda/warp_mma.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -51,47 +52,6 @@ constexpr int kQueryTileValues = R == 1 ? 0 : (D + kPad) * kQueryTile<R>;
 template <int D, int R>
 constexpr size_t kSharedBytes = (4 * kTileValues<D> + kQueryTileValues<D, R>)*sizeof(__nv_bfloat16);
 
-__device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                    uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Four 8x8 bf16 matrices; lanes 8m..8m+7 give the addresses of matrix m's rows, and register m
-// receives matrix m (transposed with kTranspose) in the mma fragment layout.
-template <bool kTranspose>
-__device__ __forceinline__ void LoadMatrices(uint32_t (&r)[4], const __nv_bfloat16* row) {
-  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
-  if constexpr (kTranspose) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(address));
-  } else {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(address));
-  }
-}
-
-// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
-__device__ __forceinline__ void CopyAsync16(__nv_bfloat16* dst, const void* src, bool valid) {
-  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void CommitCopies() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void WaitForCopies() {
-  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-}
-
-__device__ __forceinline__ uint32_t Pack(float low, float high) {
-  const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
-  return *reinterpret_cast<const uint32_t*>(&pair);
-}
-
 // Rows [first_row, first_row + 64) of a matrix of fp32, bf16 or fp16 (row r's D values at
 // src + row_offset(r)) into dst ([64][D + kPad] bf16) through registers; rows outside
 // [valid_begin, valid_end) become zeros. Such a row reads row valid_begin and drops it rather
@@ -111,12 +71,13 @@ __device__ void ConvertRows(const T* src, RowOffset row_offset, int64_t first_ro
     const bool valid = row >= valid_begin && row < valid_end;
     const float4 loaded = Load4AsFloat(src + row_offset(valid ? row : valid_begin) + d);
     const float4 v = valid ? loaded : float4{0, 0, 0, 0};
-    *reinterpret_cast<uint2*>(dst + r * (D + kPad) + d) = {Pack(v.x, v.y), Pack(v.z, v.w)};
+    *reinterpret_cast<uint2*>(dst + r * (D + kPad) + d) = {Pack<__nv_bfloat16>(v.x, v.y),
+                                                           Pack<__nv_bfloat16>(v.z, v.w)};
   }
 }
 
 // A key tile's K and V rows into k_dst and v_dst: copied as they are from a bf16 cache (to be
-// waited for with WaitForCopies), converted from any other.
+// waited for with WaitForCopyGroups<0>), converted from any other.
 template <int D, typename T, typename RowOffset>
 __device__ void StageKeyTile(const T* k_src, const T* v_src, RowOffset row_offset,
                              int64_t first_row, int64_t valid_begin, int64_t valid_end,
@@ -143,16 +104,6 @@ __device__ void StageKeyTile(const T* k_src, const T* v_src, RowOffset row_offse
     ConvertRows<D, kKeyTile>(k_src, row_offset, first_row, valid_begin, valid_end, k_dst);
     ConvertRows<D, kKeyTile>(v_src, row_offset, first_row, valid_begin, valid_end, v_dst);
   }
-}
-
-// Max and sum over the four lanes that hold one row of an mma accumulator.
-__device__ __forceinline__ float QuadMax(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-__device__ __forceinline__ float QuadSum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
 // R row blocks a warp. With R = 2 each K or V fragment read from shared memory feeds two mma's
@@ -249,7 +200,7 @@ __global__ void __launch_bounds__(kThreads)
     const int buffer = static_cast<int>(i % 2);
     // Tile i has arrived, and every warp is done with tile i - 1 (or the Q tile), whose buffer
     // takes tile i + 1 next, while this one is read.
-    WaitForCopies();
+    WaitForCopyGroups<0>();
     __syncthreads();
     if (i + 1 < n_key_tiles) stage(key_begin + kKeyTile, 1 - buffer);
     // Keys past all of the warp's rows (on the diagonal of a tile of several row blocks) are
@@ -282,8 +233,8 @@ __global__ void __launch_bounds__(kThreads)
         LoadMatrices<false>(b, k_tile + (j * 8 + matrix_row) * kRowStride + matrix * 8 + kk * 16);
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          Mma(s[r][j], a[r][0], b[0], b[1]);
-          Mma(s[r][j], a[r][1], b[2], b[3]);
+          Mma<__nv_bfloat16>(s[r][j], a[r][0], b[0], b[1]);
+          Mma<__nv_bfloat16>(s[r][j], a[r][1], b[2], b[3]);
         }
       }
     }
@@ -346,10 +297,10 @@ __global__ void __launch_bounds__(kThreads)
       uint32_t p[R][4];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        p[r][0] = Pack(s[r][2 * kk][0], s[r][2 * kk][1]);
-        p[r][1] = Pack(s[r][2 * kk][2], s[r][2 * kk][3]);
-        p[r][2] = Pack(s[r][2 * kk + 1][0], s[r][2 * kk + 1][1]);
-        p[r][3] = Pack(s[r][2 * kk + 1][2], s[r][2 * kk + 1][3]);
+        p[r][0] = Pack<__nv_bfloat16>(s[r][2 * kk][0], s[r][2 * kk][1]);
+        p[r][1] = Pack<__nv_bfloat16>(s[r][2 * kk][2], s[r][2 * kk][3]);
+        p[r][2] = Pack<__nv_bfloat16>(s[r][2 * kk + 1][0], s[r][2 * kk + 1][1]);
+        p[r][3] = Pack<__nv_bfloat16>(s[r][2 * kk + 1][2], s[r][2 * kk + 1][3]);
       }
       const __nv_bfloat16* value_row =
           v_tile + (kk * 16 + matrix % 2 * 8 + matrix_row) * kRowStride + matrix / 2 * 8;
@@ -359,8 +310,8 @@ __global__ void __launch_bounds__(kThreads)
         LoadMatrices<true>(b, value_row + jd * 8);
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          Mma(o[r][jd], p[r], b[0], b[1]);
-          Mma(o[r][jd + 1], p[r], b[2], b[3]);
+          Mma<__nv_bfloat16>(o[r][jd], p[r], b[0], b[1]);
+          Mma<__nv_bfloat16>(o[r][jd + 1], p[r], b[2], b[3]);
         }
       }
     }
