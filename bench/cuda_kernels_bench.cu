@@ -4,7 +4,8 @@
 //   GEMV:      weight bytes read per second, Tessera's kernel and cuBLAS (a GEMM with m = 1), at
 //              Llama-3-8B's projection shapes with bf16 weights;
 //   attention: KV-cache bytes read per second for one decode token (32 query heads, 8 kv heads,
-//              head_dim 128, fp32 and bf16 caches); with a sliding window, the window's bytes only.
+//              head_dim 128, and qwen2.5-0.5b's 14 and 2 of head_dim 64; fp32 and bf16 caches);
+//              with a sliding window, the window's bytes only.
 // And the token choice over Qwen2's vocabulary, greedy and each kind of draw, with flat and with
 // peaked logits, each as the server makes it (chosen and brought back), against the path without
 // it: the logits copied back and chosen on the host (cpu::ChooseToken).
@@ -13,7 +14,9 @@
 // against the H100's dense bf16 tensor-core peak and its fp32 CUDA-core peak; with a sliding
 // window, of the work inside the window. Beside it, a 2048-token prompt's cuBLAS products.
 // Inputs hold random values and rotate among copies totalling well over the L2 cache, so the
-// figures are DRAM bandwidth. Each figure is the median of several timed batches of launches.
+// figures are DRAM bandwidth. Each figure is the median of several timed batches of launches
+// (of the decode attention, batches captured in a CUDA graph and replayed, as the decode step runs
+// it).
 //
 //   tessera_cuda_kernels_bench [--json=PATH] [--only=gemv|attention|token]
 #include <algorithm>
@@ -114,8 +117,9 @@ int CopiesToRotate(size_t bytes_per_copy) {
 }
 
 // Median seconds per call of launch(i), i cycling over the rotation; batches of launches between
-// two events, after a warm-up batch.
-double MedianSeconds(const std::function<void(int)>& launch, int n_copies) {
+// two events recorded on `stream`, after a warm-up batch.
+double MedianSeconds(const std::function<void(int)>& launch, int n_copies,
+                     cudaStream_t stream = nullptr) {
   constexpr int kBatches = 9;
   const int per_batch = std::max(20, 2 * n_copies);
   cudaEvent_t start, stop;
@@ -123,9 +127,9 @@ double MedianSeconds(const std::function<void(int)>& launch, int n_copies) {
   BENCH_CHECK(cudaEventCreate(&stop));
   std::vector<double> seconds;
   for (int batch = -1; batch < kBatches; ++batch) {
-    BENCH_CHECK(cudaEventRecord(start));
+    BENCH_CHECK(cudaEventRecord(start, stream));
     for (int i = 0; i < per_batch; ++i) launch(i % n_copies);
-    BENCH_CHECK(cudaEventRecord(stop));
+    BENCH_CHECK(cudaEventRecord(stop, stream));
     BENCH_CHECK(cudaEventSynchronize(stop));
     BENCH_CHECK(cudaGetLastError());
     float ms = 0;
@@ -136,6 +140,28 @@ double MedianSeconds(const std::function<void(int)>& launch, int n_copies) {
   cudaEventDestroy(stop);
   std::sort(seconds.begin(), seconds.end());
   return seconds[kBatches / 2];
+}
+
+// MedianSeconds of launches captured in a CUDA graph and replayed, as the decode step runs them:
+// the GPU's time per call, where launching them one by one would time the host's launch rate
+// (some 13 us a call for the decode attention's two short kernels). launch(i, stream) enqueues
+// call i on `stream`.
+double GraphMedianSeconds(const std::function<void(int, cudaStream_t)>& launch, int n_copies) {
+  cudaStream_t stream = nullptr;
+  BENCH_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaGraph_t graph = nullptr;
+  BENCH_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  const int per_graph = std::max(20, 2 * n_copies);
+  for (int i = 0; i < per_graph; ++i) launch(i % n_copies, stream);
+  BENCH_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  const double seconds =
+      MedianSeconds([&](int) { BENCH_CHECK(cudaGraphLaunch(exec, stream)); }, 1, stream);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  return seconds / per_graph;
 }
 
 struct Row {
@@ -337,17 +363,16 @@ void BenchAttentionDecode(std::vector<Row>& rows) {
       BENCH_CHECK(workspace.Allocate(AttentionDecodeWorkspaceBytes(shape, kMaxContext)));
       const std::string kind =
           cache_dtype == DType::kF32 ? "attention decode" : "attention decode, bf16 cache";
-      rows.push_back({kind,
-                      WithWindow(heads.name + ("context " + std::to_string(context)),
-                                 c.sliding_window),
-                      kv_bytes,
-                      MedianSeconds(
-                          [&](int i) {
-                            BENCH_CHECK(AttentionDecode(q.data(), views.data() + i, cache_dtype,
-                                                        kMaxContext, shape, workspace.data(),
-                                                        workspace.bytes(), out.data(), nullptr));
-                          },
-                          n_copies)});
+      rows.push_back(
+          {kind, WithWindow(heads.name + ("context " + std::to_string(context)), c.sliding_window),
+           kv_bytes,
+           GraphMedianSeconds(
+               [&](int i, cudaStream_t stream) {
+                 BENCH_CHECK(AttentionDecode(q.data(), views.data() + i, cache_dtype, kMaxContext,
+                                             shape, workspace.data(), workspace.bytes(), out.data(),
+                                             stream));
+               },
+               n_copies)});
     }
   }
 }
