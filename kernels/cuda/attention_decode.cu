@@ -19,8 +19,8 @@
 // The first pass prefetches its first positions' keys and values into L2 before it waits for the
 // kernels before it, since only the newest position's are theirs.
 // One sequence's short context (kOneChunkLength visible positions or fewer) is one chunk, a block
-// per kv head or, where those are few, per query head: the first pass then writes the normalized
-// result itself and no second pass runs.
+// per kv head or, in the CUDA-core pass where those are few, per query head: the first pass then
+// writes the normalized result itself and no second pass runs.
 // A 16-bit cache whose groups of query heads fill half an mma's rows or more takes a first pass
 // on tensor cores instead (AttentionDecodeTensorCoreKernel): the CUDA-core pass spends most of its
 // instructions on the group's dot products and their cross-lane sums (qwen2.5-0.5b's groups of 7
@@ -153,14 +153,13 @@ struct FirstPass {
 };
 
 // Tensor cores for a 16-bit cache whose groups of 4 or more query heads fill half an mma's rows or
-// more, head_dim 64 or 128, unless one sequence's short context is one chunk (a block a query head
-// then keeps more SMs busy).
-FirstPass FirstPassFor(const AttentionShape& shape, DType cache_dtype, int64_t max_kv_len,
-                       int64_t n_sequences) {
+// more, head_dim 64 or 128. Also for one sequence's short context, one chunk a kv head: for
+// qwen2.5-0.5b's two kv heads at context 128 two such blocks decode faster than the CUDA-core
+// pass's block a query head (the whole step 1484-1486 against 1436-1444 tokens/s on an H100).
+FirstPass FirstPassFor(const AttentionShape& shape, DType cache_dtype) {
   const int group = shape.n_heads / shape.n_kv_heads;
-  const bool tensor_cores = cache_dtype != DType::kF32 && group >= 4 &&
-                            (shape.head_dim == 64 || shape.head_dim == 128) &&
-                            !OneChunk(shape, max_kv_len, n_sequences);
+  const bool tensor_cores =
+      cache_dtype != DType::kF32 && group >= 4 && (shape.head_dim == 64 || shape.head_dim == 128);
   if (!tensor_cores) return {false, BlocksPerSm(group), kKvChunk};
   return {true, shape.head_dim == 64 ? kTensorCoreBlocksPerSm<64> : kTensorCoreBlocksPerSm<128>,
           kWarps * kTileKeys};
@@ -1017,7 +1016,7 @@ size_t AttentionDecodeWorkspaceBytes(const AttentionShape& shape, int64_t max_kv
   size_t bytes = 0;
   for (int64_t n = 1; n <= n_sequences; ++n) {
     for (const DType cache_dtype : {DType::kF32, DType::kBF16}) {
-      const FirstPass pass = FirstPassFor(shape, cache_dtype, max_kv_len, n);
+      const FirstPass pass = FirstPassFor(shape, cache_dtype);
       const Splits splits = SplitsOf(shape, pass, max_kv_len, n, sms);
       bytes = std::max(bytes, PartialsLayout(shape, splits.launched, n).Bytes());
     }
@@ -1047,7 +1046,7 @@ cudaError_t AttentionDecodeBatch(const float* q, const KvCacheView* cache, int64
   TESSERA_CUDA_CHECK_ARG(shape.head_dim > 0 && shape.head_dim % values_per_load == 0 &&
                          shape.head_dim <= kMaxHeadDim);
   TESSERA_CUDA_CHECK_ARG(shape.sliding_window >= 0);
-  const FirstPass pass = FirstPassFor(shape, cache_dtype, max_kv_len, n_sequences);
+  const FirstPass pass = FirstPassFor(shape, cache_dtype);
   const Splits splits = SplitsOf(shape, pass, max_kv_len, n_sequences, SmCount());
   // This launch's partials, which AttentionDecodeWorkspaceBytes covers for every n_sequences up
   // to the one it was given (checking against it here would walk them all on every launch).
