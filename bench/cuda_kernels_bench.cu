@@ -458,38 +458,45 @@ struct ComputeRow {
   double seconds;
 };
 
-// A 2048-token prompt's products at Llama-3-8B's shapes, compute-bound: Matmul's fp32 output,
-// which the engine uses, against cuBLAS writing bf16 (half the output bytes), in TFLOP/s.
+// A prompt's products at Llama-3-8B's shapes, compute-bound: Matmul's fp32 output, which the
+// engine uses, against cuBLAS writing bf16 (half the output bytes), in TFLOP/s. 512 rows is the
+// engine's default token budget a pass; 2048 a long prompt's pass.
 void BenchPrefillGemm(std::vector<ComputeRow>& rows, cublasHandle_t handle) {
-  constexpr int64_t kTokens = 2048;
   const MatrixShape shapes[] = {
       {4096, 4096, "q/o proj"}, {14336, 4096, "gate/up proj"}, {4096, 14336, "down proj"}};
-  for (const MatrixShape& s : shapes) {
-    DeviceBuffer<__nv_bfloat16> w = RandomBf16(s.n * s.k, 11);
-    DeviceBuffer<__nv_bfloat16> x = RandomBf16(kTokens * s.k, 12);
-    DeviceBuffer<float> y;
-    BENCH_CHECK(y.Allocate(kTokens * s.n));
-    DeviceBuffer<__nv_bfloat16> y16;
-    BENCH_CHECK(y16.Allocate(kTokens * s.n));
-    const double flops = 2.0 * kTokens * s.n * s.k;
-    const std::string shape = "m=2048 " + std::to_string(s.n) + "x" + std::to_string(s.k);
-    rows.push_back({"gemm fp32 out", shape, flops,
-                    MedianSeconds(
-                        [&](int) {
-                          BENCH_CHECK(Matmul(handle, x.data(), w.data(), DType::kBF16, kTokens, s.n,
-                                             s.k, y.data(), nullptr));
-                        },
-                        1)});
-    rows.push_back({"gemm bf16 out", shape, flops,
-                    MedianSeconds(
-                        [&](int) {
-                          const float alpha = 1, beta = 0;
-                          BENCH_CHECK(cublasGemmEx(
-                              handle, CUBLAS_OP_T, CUBLAS_OP_N, s.n, kTokens, s.k, &alpha, w.data(),
-                              CUDA_R_16BF, s.k, x.data(), CUDA_R_16BF, s.k, &beta, y16.data(),
-                              CUDA_R_16BF, s.n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-                        },
-                        1)});
+  for (const int64_t tokens : {512, 2048}) {
+    for (const MatrixShape& s : shapes) {
+      // Weights rotate among copies, so that they come from memory as a pass's do.
+      const int n_copies = CopiesToRotate(static_cast<size_t>(s.n * s.k) * 2);
+      std::vector<DeviceBuffer<__nv_bfloat16>> w;
+      for (int i = 0; i < n_copies; ++i) w.push_back(RandomBf16(s.n * s.k, 11 + i));
+      DeviceBuffer<__nv_bfloat16> x = RandomBf16(tokens * s.k, 12);
+      DeviceBuffer<float> y;
+      BENCH_CHECK(y.Allocate(tokens * s.n));
+      DeviceBuffer<__nv_bfloat16> y16;
+      BENCH_CHECK(y16.Allocate(tokens * s.n));
+      const double flops = 2.0 * tokens * s.n * s.k;
+      const std::string shape =
+          "m=" + std::to_string(tokens) + " " + std::to_string(s.n) + "x" + std::to_string(s.k);
+      rows.push_back({"gemm fp32 out", shape, flops,
+                      MedianSeconds(
+                          [&](int i) {
+                            BENCH_CHECK(Matmul(handle, x.data(), w[i].data(), DType::kBF16, tokens,
+                                               s.n, s.k, y.data(), nullptr));
+                          },
+                          n_copies)});
+      rows.push_back({"gemm bf16 out", shape, flops,
+                      MedianSeconds(
+                          [&](int i) {
+                            const float alpha = 1, beta = 0;
+                            BENCH_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, s.n, tokens,
+                                                     s.k, &alpha, w[i].data(), CUDA_R_16BF, s.k,
+                                                     x.data(), CUDA_R_16BF, s.k, &beta, y16.data(),
+                                                     CUDA_R_16BF, s.n, CUBLAS_COMPUTE_32F,
+                                                     CUBLAS_GEMM_DEFAULT));
+                          },
+                          n_copies)});
+    }
   }
 }
 
