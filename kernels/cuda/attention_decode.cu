@@ -60,21 +60,28 @@ constexpr int kOneChunkKvHeads = 8;
 
 // The tensor-core first pass: a warp takes kTileKeys positions at a time, and has kTileStages
 // tiles' copies in flight. Shared rows are padded by kTilePad values, so that the eight 16-byte
-// rows an ldmatrix reads fall in distinct banks.
-constexpr int kTileKeys = 32;
+// rows an ldmatrix reads fall in distinct banks. Head_dim 128 takes tiles of 16 positions, so
+// that two blocks fit an SM, and no more (at three its registers spill). With 32, one block did,
+// and 4 warps an SM read 64 sequences' caches of 512 positions at 73% of the copy bandwidth; 16
+// took llama-3-8b's batch-64 step from 7242-7255 to 7442-7445 tokens/s and batch 1 at context
+// 8192 from 150.5-150.9 to 153.7-153.9, for 1 token/s less at 128 (164.4, one chunk a kv head
+// taking more tiles a warp), on an H100.
+template <int D>
+constexpr int kTileKeys = D == 128 ? 16 : 32;
 constexpr int kTileStages = 2;
 constexpr int kTilePad = 8;
 template <int D>
 constexpr int kTileRowStride = D + kTilePad;
 template <int D>
-constexpr int kTileValues = kTileKeys* kTileRowStride<D>;  // one K or V tile
+constexpr int kTileValues = kTileKeys<D>* kTileRowStride<D>;  // one K or V tile
 // Every warp's stages of a K and a V tile, 16-bit values.
 template <int D>
 constexpr size_t kTensorCoreSharedBytes = size_t{kWarps} * kTileStages * 2 * kTileValues<D> * 2;
-// As many blocks as an SM's 227 KB of shared memory holds (each also takes 1 KB of the system's).
+// As many blocks as an SM's 227 KB of shared memory holds (each also takes 1 KB of the system's),
+// up to what the registers allow.
 template <int D>
-constexpr int kTensorCoreBlocksPerSm =
-    static_cast<int>(std::min<size_t>(4, 227 * 1024 / (kTensorCoreSharedBytes<D> + 1024)));
+constexpr int kTensorCoreBlocksPerSm = static_cast<int>(
+    std::min<size_t>(D == 128 ? 2 : 4, 227 * 1024 / (kTensorCoreSharedBytes<D> + 1024)));
 
 // Where the first pass leaves chunk s of query head h.
 struct Partials {
@@ -161,8 +168,8 @@ FirstPass FirstPassFor(const AttentionShape& shape, DType cache_dtype) {
   const bool tensor_cores =
       cache_dtype != DType::kF32 && group >= 4 && (shape.head_dim == 64 || shape.head_dim == 128);
   if (!tensor_cores) return {false, BlocksPerSm(group), kKvChunk};
-  return {true, shape.head_dim == 64 ? kTensorCoreBlocksPerSm<64> : kTensorCoreBlocksPerSm<128>,
-          kWarps * kTileKeys};
+  if (shape.head_dim == 64) return {true, kTensorCoreBlocksPerSm<64>, kWarps * kTileKeys<64>};
+  return {true, kTensorCoreBlocksPerSm<128>, kWarps * kTileKeys<128>};
 }
 
 // The most splits of a kv head. Blocks run in waves of as many as the GPU holds at once, and a
@@ -575,6 +582,7 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
                                     Partials partials, DirectOutput direct) {
   static_assert(D % 32 == 0, "fragments are loaded for two mma steps at a time");
   constexpr int kStride = kTileRowStride<D>;
+  constexpr int kKeys = kTileKeys<D>;
   constexpr int kParts = D / 8;              // 16-byte pieces of a row
   constexpr int kRowsPerPass = 32 / kParts;  // rows one copy instruction of the warp covers
   constexpr int kQueryTerms = std::is_same_v<T, __nv_bfloat16> ? 3 : 2;
@@ -611,10 +619,10 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
   T* warp_tiles = shared + warp * kTileStages * 2 * kTileValues<D>;
   const auto k_tile = [&](int stage) { return warp_tiles + 2 * stage * kTileValues<D>; };
   const auto v_tile = [&](int stage) { return warp_tiles + (2 * stage + 1) * kTileValues<D>; };
-  const int n_tiles = static_cast<int>((chunk_len + kTileKeys - 1) / kTileKeys);
+  const int n_tiles = static_cast<int>((chunk_len + kKeys - 1) / kKeys);
   const int warp_n_tiles = n_tiles > warp ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
   // The first position of this warp's tile i, in the chunk.
-  const auto tile_start = [&](int i) { return int64_t{warp + kWarps * i} * kTileKeys; };
+  const auto tile_start = [&](int i) { return int64_t{warp + kWarps * i} * kKeys; };
   const int64_t newest = kv_len - 1;  // the preceding kernel's position
   // This lane copies 16-byte piece `part` of rows pass_row, pass_row + kRowsPerPass, ...
   const int part = lane % kParts;
@@ -626,7 +634,7 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
   const auto stage_tile = [&](int i, bool waited) {
     const int stage = i % kTileStages;
 #pragma unroll
-    for (int c = 0; c < kTileKeys / kRowsPerPass; ++c) {
+    for (int c = 0; c < kKeys / kRowsPerPass; ++c) {
       const int key = c * kRowsPerPass + pass_row;
       const int64_t index = tile_start(i) + key;
       const bool valid = index < chunk_len;
@@ -644,8 +652,8 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
   WaitForPrecedingKernels();
   {
     const int64_t index = newest - first;  // in the chunk, if it is this block's
-    const int tile = static_cast<int>(index / kTileKeys);
-    const int key = static_cast<int>(index % kTileKeys);
+    const int tile = static_cast<int>(index / kKeys);
+    const int key = static_cast<int>(index % kKeys);
     if (index < chunk_len && tile % kWarps == warp && tile / kWarps < kTileStages &&
         key % kRowsPerPass == pass_row) {
       const int stage = tile / kWarps;
@@ -690,11 +698,11 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
 
     // Scores: matrices 0-3 are positions 8 j.. of dims 16 kk + 0, 8, 16, 24: B fragments for
     // steps kk and kk + 1.
-    float s[kTileKeys / 8][4] = {};
+    float s[kKeys / 8][4] = {};
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk += 2) {
 #pragma unroll
-      for (int j = 0; j < kTileKeys / 8; ++j) {
+      for (int j = 0; j < kKeys / 8; ++j) {
         uint32_t b[4];
         LoadMatrices<false>(b, keys + (j * 8 + matrix_row) * kStride + matrix * 8 + kk * 16);
 #pragma unroll
@@ -711,7 +719,7 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
     // the new max is finite.
     float tile_max = -INFINITY;
 #pragma unroll
-    for (int j = 0; j < kTileKeys / 8; ++j) {
+    for (int j = 0; j < kKeys / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         if (tile_start(i) + j * 8 + 2 * t + e >= chunk_len) s[j][e] = -INFINITY;
@@ -728,7 +736,7 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
       o[jd][1] *= rescale;
     }
 #pragma unroll
-    for (int j = 0; j < kTileKeys / 8; ++j) {
+    for (int j = 0; j < kKeys / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         s[j][e] = exp2f(s[j][e] - new_max);
@@ -739,7 +747,7 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
     // Values: matrices 0-3 are positions 16 kk + 0 and + 8 of dims 8 jd.., then of dims
     // 8 (jd + 1)..; transposed, they are the B fragments of steps jd and jd + 1.
 #pragma unroll
-    for (int kk = 0; kk < kTileKeys / 16; ++kk) {
+    for (int kk = 0; kk < kKeys / 16; ++kk) {
       uint32_t p[kProbabilityTerms][4];
       float2 rest[2] = {make_float2(s[2 * kk][0], s[2 * kk][1]),
                         make_float2(s[2 * kk + 1][0], s[2 * kk + 1][1])};
