@@ -782,6 +782,8 @@ __global__ void __launch_bounds__(kWarps * 32, kTensorCoreBlocksPerSm<D>)
 
   // Every warp's result into shared memory (the tiles are free once all are done), as
   // MergeWarpsAndStore reads it: out [kWarps][kMaxGroup][D], then max and sum [kWarps][kMaxGroup].
+  static_assert(kWarps * kMaxGroup * (D + 2) * sizeof(float) <= kTensorCoreSharedBytes<D>,
+                "the warps' results fit where their tiles were");
   run_sum = QuadSum(run_sum);
   __syncthreads();
   float* warp_out = reinterpret_cast<float*>(shared_bytes);
