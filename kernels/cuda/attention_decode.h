@@ -8,9 +8,10 @@
 // positions) computes an unnormalized partial result with its own max and sum, and a second pass
 // merges the chunks. The chunks grow with the context so that one wave of a few hundred blocks
 // covers it: the whole GPU stays busy even for one sequence. One sequence's short context is a
-// single chunk (a block per kv head, or per query head where kv heads are few), whose block writes
-// the result itself. With a sliding window the chunks cover only the window, so a long context
-// costs what the window costs.
+// single chunk (a block per kv head, or, on CUDA cores, per query head where kv heads are few),
+// whose block writes the result itself. With a sliding window the chunks cover only the window, so
+// a long context costs what the window costs. A 16-bit cache with groups of 4 to 8 query heads and
+// head_dim 64 or 128 runs the first pass on tensor cores.
 //
 // The cache, its block table and its length are read from device memory when the kernels run
 // (KvCacheView), so a launch captured in a CUDA graph serves every step: its grid covers the

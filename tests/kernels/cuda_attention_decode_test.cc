@@ -126,9 +126,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 // 16-bit caches, where a position takes 8 (head_dim 64), 16 (80, 128) or 32 (256) lanes: GQA
 // ratios 1 to 8 (7 rounded up), one position, a partial last sweep, several sweeps, a window.
-// Groups of 4 to 8 with head_dim 64 or 128 run on tensor cores past one chunk (in the launch for
-// a longer context where the context itself is one chunk): a chunk's last tile partly filled,
-// warps with no tile, several tiles a warp, a window's first position inside a tile.
+// Groups of 4 to 8 with head_dim 64 or 128 run on tensor cores, in one chunk or several: a
+// chunk's last tile partly filled, warps with no tile, several tiles a warp, a window's first
+// position inside a tile.
 INSTANTIATE_TEST_SUITE_P(SixteenBitCache, CudaAttentionDecodeTest,
                          testing::Values(DecodeCase{16, 4, 64, 3000, 1000, DType::kF16},
                                          DecodeCase{32, 4, 128, 2051, 0, DType::kBF16},
