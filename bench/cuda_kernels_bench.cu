@@ -419,6 +419,7 @@ void BenchTokenChoice(std::vector<ChoiceRow>& rows) {
     if (peaked) CubeKernel<<<BlocksFor(vocab, 256), 256>>>(logits.data(), vocab, 12.0f);
     DeviceBuffer<char> workspace;
     BENCH_CHECK(workspace.Allocate(TokenChoiceWorkspaceBytes(vocab)));
+    BENCH_CHECK(cudaMemset(workspace.data(), 0, workspace.bytes()));  // the counters start at zero
     DeviceBuffer<TokenChoice> choice;
     BENCH_CHECK(choice.Allocate(1));
     PinnedBuffer<TokenChoice> host_choice;

@@ -1,12 +1,13 @@
-// The greedy pass, two kernels, for one row of logits or (ChooseGreedyTokens) several at once:
+// The greedy pass, one kernel, for one row of logits or (ChooseGreedyTokens) several at once:
 // a grid row per logits row. The adjusted logits are the logits with a few tokens rewritten:
 // the logits themselves when there are no adjustments, else a device-to-device copy plus one
 // thread per adjustment. Then one block per 2048 logits finds its slice's maximum and sum of
 // exponentials (for the log-normalizer), its best adjusted logit, and its n_top largest logits:
-// n_top rounds of a block argmax over what each thread still holds in registers. The second
-// kernel, one block, combines the blocks' sums, picks the best of their best, and runs the same
-// rounds over their top lists. Order is by value, then by the lower token id, as in the CPU
-// reference. A draw then runs on the adjusted logits (token_draw.cu).
+// n_top rounds of a block argmax over what each thread still holds in registers. The last block
+// of a row to finish (a count in the workspace tells it) then combines the row's sums, picks the
+// best of their best, and runs the same rounds over the heads of their top lists. Merging in the
+// same launch saves a decode step a kernel boundary. Order is by value, then by the lower token
+// id, as in the CPU reference. A draw then runs on the adjusted logits (token_draw.cu).
 #include "kernels/cuda/token_choice.h"
 
 #include <climits>
@@ -23,12 +24,12 @@ namespace {
 
 constexpr int kBlockThreads = 256;
 constexpr int kPerThread = 8;
-constexpr int64_t kPerBlock = kBlockThreads * kPerThread;  // logits per first-pass block
-constexpr int kMergeThreads = 1024;
+constexpr int64_t kPerBlock = kBlockThreads * kPerThread;  // logits per block
 constexpr int kMaxBlocks = 512;
-constexpr int kMergePerThread = kMaxBlocks * kMaxChoiceTopLogits / kMergeThreads;
+static_assert(kMaxBlocks % kBlockThreads == 0);
 
-struct Scored {
+// Eight-byte aligned, so that a merge reads one in one load (LoadScored).
+struct alignas(8) Scored {
   float value;
   int32_t token;
 };
@@ -45,9 +46,15 @@ struct BetterOf {
   }
 };
 
-// The block-wide reductions both kernels make, over kThreads threads. Each call is collective;
-// consecutive calls of one kind need a __syncthreads between them (cub's rule for reusing
-// storage).
+// A Scored another block wrote in this launch, read from L2: this SM's L1 may hold a stale line.
+__device__ __forceinline__ Scored LoadScored(const Scored* p) {
+  const int2 v = __ldcg(reinterpret_cast<const int2*>(p));
+  return {__int_as_float(v.x), v.y};
+}
+
+// The block-wide reductions of a slice and of a merge, over kThreads threads. Each call is
+// collective; consecutive calls of one kind need a __syncthreads between them (cub's rule for
+// reusing storage).
 template <int kThreads>
 struct BlockReductions {
   using FloatReduce = cub::BlockReduce<float, kThreads>;
@@ -69,34 +76,131 @@ struct BlockPartial {
   float max;  // of the slice's logits
   float sum;  // of exp(logit - max)
   Scored best_adjusted;
-  Scored top[kMaxChoiceTopLogits];
+  Scored top[kMaxChoiceTopLogits];  // best first
 };
 
-// The n largest of the candidates the block's threads hold, best first, written to out[0, n) by
-// thread 0. Consumes the held candidates.
-template <int kThreads, int kHeld>
-__device__ void BlockTopN(Scored (&held)[kHeld], int n, Scored* out) {
+// The n best of the candidates the block's threads hold, best first, written to out[0, n) by
+// thread 0. Candidates gives a thread's best remaining one (Best) and drops a round's winner
+// wherever it is held (Drop).
+template <int kThreads, typename Candidates>
+__device__ void BlockTopN(Candidates& candidates, int n, Scored* out) {
   using Reduce = cub::BlockReduce<Scored, kThreads>;
   __shared__ typename Reduce::TempStorage storage;
   __shared__ Scored winner;
   for (int round = 0; round < n; ++round) {
-    Scored mine = kNothing;
-#pragma unroll
-    for (int j = 0; j < kHeld; ++j) {
-      if (Better(held[j], mine)) mine = held[j];
-    }
-    const Scored best = Reduce(storage).Reduce(mine, BetterOf());
+    const Scored best = Reduce(storage).Reduce(candidates.Best(), BetterOf());
     if (threadIdx.x == 0) {
       winner = best;
       out[round] = best;
     }
     __syncthreads();
-    // Tokens are distinct: only the winner's holder drops it.
+    candidates.Drop(winner);
+    __syncthreads();  // storage and winner are reused
+  }
+}
+
+// The best of a thread's candidates.
+template <int N>
+__device__ __forceinline__ Scored BestOf(const Scored (&candidates)[N]) {
+  Scored best = kNothing;
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    if (Better(candidates[j], best)) best = candidates[j];
+  }
+  return best;
+}
+
+// A slice's logits, kHeld a thread, in registers.
+template <int kHeld>
+struct HeldCandidates {
+  Scored (&held)[kHeld];
+
+  __device__ __forceinline__ Scored Best() const { return BestOf(held); }
+  // Tokens are distinct: only the winner's holder drops it.
+  __device__ __forceinline__ void Drop(const Scored& winner) {
 #pragma unroll
     for (int j = 0; j < kHeld; ++j) {
       if (held[j].token == winner.token) held[j] = kNothing;
     }
-    __syncthreads();  // storage and winner are reused
+  }
+};
+
+// The heads of the top lists of partials b = threadIdx.x + j * kBlockThreads. The lists are
+// sorted best first, so the best entry left in any of them is a head: the rounds over the heads
+// pick what they would over all the entries, without a thread holding 64 of them. Each head's
+// successor is loaded a round ahead, off the rounds' critical path.
+struct ListHeads {
+  static constexpr int kLists = kMaxBlocks / kBlockThreads;
+  const BlockPartial* partials;
+  int n_blocks;
+  int n_top;
+  int taken[kLists];  // entries of the list already taken
+  Scored head[kLists];
+  Scored next[kLists];
+
+  __device__ __forceinline__ ListHeads(const BlockPartial* partials, int n_blocks, int n_top)
+      : partials(partials), n_blocks(n_blocks), n_top(n_top) {
+#pragma unroll
+    for (int j = 0; j < kLists; ++j) {
+      taken[j] = 0;
+      head[j] = Entry(j, 0);
+      next[j] = Entry(j, 1);
+    }
+  }
+  __device__ __forceinline__ Scored Entry(int j, int index) const {
+    const int b = threadIdx.x + j * kBlockThreads;
+    return b < n_blocks && index < n_top ? LoadScored(&partials[b].top[index]) : kNothing;
+  }
+  __device__ __forceinline__ Scored Best() const { return BestOf(head); }
+  // Tokens are distinct: only the winner's list moves on.
+  __device__ __forceinline__ void Drop(const Scored& winner) {
+#pragma unroll
+    for (int j = 0; j < kLists; ++j) {
+      if (head[j].token == winner.token) {
+        head[j] = next[j];
+        ++taken[j];
+        next[j] = Entry(j, taken[j] + 1);
+      }
+    }
+  }
+};
+
+// The row's choice from its n_blocks partials, by the last of its blocks to finish.
+__device__ void MergePartials(BlockReductions<kBlockThreads>& reduce, const float* logits,
+                              const BlockPartial* partials, int n_blocks, int n_top,
+                              TokenChoice* choice) {
+  __shared__ float row_max;
+  __shared__ Scored top[kMaxChoiceTopLogits];
+  float local_max = -INFINITY;
+  Scored local_best = kNothing;
+  for (int b = threadIdx.x; b < n_blocks; b += kBlockThreads) {
+    local_max = fmaxf(local_max, __ldcg(&partials[b].max));
+    const Scored best = LoadScored(&partials[b].best_adjusted);
+    if (Better(best, local_best)) local_best = best;
+  }
+  const float block_max = reduce.Max(local_max);
+  if (threadIdx.x == 0) row_max = block_max;
+  __syncthreads();
+  float local_sum = 0.0f;
+  for (int b = threadIdx.x; b < n_blocks; b += kBlockThreads) {
+    const float max = __ldcg(&partials[b].max);
+    if (max > -INFINITY) local_sum += __ldcg(&partials[b].sum) * expf(max - row_max);
+  }
+  const float sum = reduce.Sum(local_sum);
+  const Scored best = reduce.Best(local_best);
+  if (n_top > 0) {
+    ListHeads heads(partials, n_blocks, n_top);
+    BlockTopN<kBlockThreads>(heads, n_top, top);
+  }
+  if (threadIdx.x == 0) {
+    choice->token = best.token;
+    choice->token_logit = logits[best.token];
+    choice->log_normalizer = row_max + logf(sum);
+    choice->n_top = n_top;
+    for (int r = 0; r < n_top; ++r) {
+      choice->top_tokens[r] = top[r].token;
+      choice->top_logits[r] = top[r].value;
+    }
   }
 }
 
@@ -109,12 +213,14 @@ __global__ void ApplyAdjustmentsKernel(const float* logits, const LogitAdjustmen
 }
 
 // Grid: [slices, rows]; row r's logits (and adjusted logits) at r * vocab, its partials at
-// r * slices.
+// r * slices, its count of finished blocks at counters_end[-1 - r] (zero between launches), its
+// choice at choices[r].
 __global__ void __launch_bounds__(kBlockThreads)
-    SliceKernel(const float* logits, const float* adjusted, int64_t vocab, int n_top,
-                BlockPartial* partials) {
+    GreedyKernel(const float* logits, const float* adjusted, int64_t vocab, int n_top,
+                 BlockPartial* partials, unsigned* counters_end, TokenChoice* choices) {
   __shared__ BlockReductions<kBlockThreads> reduce;
   __shared__ float slice_max;
+  __shared__ bool last;
   logits += blockIdx.y * vocab;
   adjusted += blockIdx.y * vocab;
   partials += blockIdx.y * gridDim.x;
@@ -152,68 +258,47 @@ __global__ void __launch_bounds__(kBlockThreads)
     partial.sum = block_sum;
     partial.best_adjusted = block_best;
   }
-  BlockTopN<kBlockThreads>(held, n_top, partial.top);
-}
+  HeldCandidates<kPerThread> candidates{held};
+  BlockTopN<kBlockThreads>(candidates, n_top, partial.top);
 
-// Grid: one block per row.
-__global__ void __launch_bounds__(kMergeThreads)
-    MergeKernel(const float* logits, int64_t vocab, const BlockPartial* partials, int n_blocks,
-                int n_top, TokenChoice* choices) {
-  __shared__ BlockReductions<kMergeThreads> reduce;
-  logits += blockIdx.x * vocab;
-  partials += blockIdx.x * n_blocks;
-  TokenChoice* choice = choices + blockIdx.x;
-  __shared__ float global_max;
-  __shared__ Scored top[kMaxChoiceTopLogits];
-  float local_max = -INFINITY;
-  Scored local_best = kNothing;
-  for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
-    local_max = fmaxf(local_max, partials[b].max);
-    if (Better(partials[b].best_adjusted, local_best)) local_best = partials[b].best_adjusted;
-  }
-  const float block_max = reduce.Max(local_max);
-  if (threadIdx.x == 0) global_max = block_max;
-  __syncthreads();
-  float local_sum = 0.0f;
-  for (int b = threadIdx.x; b < n_blocks; b += kMergeThreads) {
-    if (partials[b].max > -INFINITY)
-      local_sum += partials[b].sum * expf(partials[b].max - global_max);
-  }
-  const float sum = reduce.Sum(local_sum);
-  const Scored best = reduce.Best(local_best);
-
-  Scored held[kMergePerThread];
-#pragma unroll
-  for (int j = 0; j < kMergePerThread; ++j) {
-    const int index = j * kMergeThreads + threadIdx.x;  // over [n_blocks, n_top]
-    held[j] = index < n_blocks * n_top ? partials[index / n_top].top[index % n_top] : kNothing;
-  }
-  BlockTopN<kMergeThreads>(held, n_top, top);
+  // The last block of the row to count itself merges (CUDA's threadFenceReduction sample).
+  // Thread 0 alone wrote the partial: its fences order that before its count, and the others'
+  // partials after it.
   if (threadIdx.x == 0) {
-    choice->token = best.token;
-    choice->token_logit = logits[best.token];
-    choice->log_normalizer = global_max + logf(sum);
-    choice->n_top = n_top;
-    for (int r = 0; r < n_top; ++r) {
-      choice->top_tokens[r] = top[r].token;
-      choice->top_logits[r] = top[r].value;
-    }
+    __threadfence();
+    last = atomicAdd(&counters_end[-1 - static_cast<int>(blockIdx.y)], 1u) == gridDim.x - 1;
+    __threadfence();
   }
+  __syncthreads();
+  if (!last) return;
+  MergePartials(reduce, logits, partials, static_cast<int>(gridDim.x), n_top, choices + blockIdx.y);
+  if (threadIdx.x == 0) counters_end[-1 - static_cast<int>(blockIdx.y)] = 0;  // for the next launch
 }
 
 int64_t BlocksForVocab(int64_t vocab) { return (vocab + kPerBlock - 1) / kPerBlock; }
 
 size_t AdjustedBytes(int64_t vocab) { return WorkspaceAligned(vocab * sizeof(float)); }
 
-// The greedy pass's part of the workspace: the adjusted logits, then the blocks' partials.
-size_t GreedyBytes(int64_t vocab) {
-  return AdjustedBytes(vocab) + WorkspaceAligned(BlocksForVocab(vocab) * sizeof(BlockPartial));
+size_t PartialsBytes(int64_t rows, int64_t vocab) {
+  return WorkspaceAligned(rows * BlocksForVocab(vocab) * sizeof(BlockPartial));
 }
+
+size_t CountersBytes(int64_t rows) { return WorkspaceAligned(rows * sizeof(unsigned)); }
+
+// One past the rows' counters: the workspace's last words, row r's at [-1 - r], so that calls of
+// any number of rows (and the draws, from the workspace's start) on one workspace find each row's
+// in the same place, past what they write.
+unsigned* CountersEnd(void* workspace, size_t workspace_bytes) {
+  return static_cast<unsigned*>(workspace) + workspace_bytes / sizeof(unsigned);
+}
+
+// ChooseToken's workspace before the draw's part: the adjusted logits, then the partials.
+size_t GreedyBytes(int64_t vocab) { return AdjustedBytes(vocab) + PartialsBytes(1, vocab); }
 
 }  // namespace
 
 size_t TokenChoiceWorkspaceBytes(int64_t vocab) {
-  return GreedyBytes(vocab) + TokenDrawWorkspaceBytes(vocab);
+  return GreedyBytes(vocab) + TokenDrawWorkspaceBytes(vocab) + CountersBytes(1);
 }
 
 cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
@@ -221,10 +306,12 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
                         size_t workspace_bytes, TokenChoice* choice, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(vocab >= 1 && BlocksForVocab(vocab) <= kMaxBlocks);
   TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxChoiceTopLogits && n_adjustments >= 0);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= TokenChoiceWorkspaceBytes(vocab));
+  const size_t greedy_bytes = GreedyBytes(vocab);
+  const size_t draw_bytes = TokenDrawWorkspaceBytes(vocab);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= greedy_bytes + draw_bytes + CountersBytes(1));
   n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
-  auto* partials = reinterpret_cast<BlockPartial*>(static_cast<char*>(workspace) +
-                                                   AdjustedBytes(vocab));  // [blocks]
+  char* const base = static_cast<char*>(workspace);
+  auto* partials = reinterpret_cast<BlockPartial*>(base + AdjustedBytes(vocab));  // [blocks]
   const int n_blocks = static_cast<int>(BlocksForVocab(vocab));
   // Without adjustments (the usual request) the logits are the adjusted logits.
   const float* adjusted = logits;
@@ -236,17 +323,15 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
         logits, adjustments, n_adjustments, rewritten);
     adjusted = rewritten;
   }
-  SliceKernel<<<n_blocks, kBlockThreads, 0, stream>>>(logits, adjusted, vocab, n_top, partials);
-  MergeKernel<<<1, kMergeThreads, 0, stream>>>(logits, vocab, partials, n_blocks, n_top, choice);
+  GreedyKernel<<<n_blocks, kBlockThreads, 0, stream>>>(
+      logits, adjusted, vocab, n_top, partials, CountersEnd(workspace, workspace_bytes), choice);
   if (draw == nullptr) return cudaGetLastError();
   TESSERA_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  const size_t greedy_bytes = GreedyBytes(vocab);
-  return DrawToken(logits, adjusted, vocab, *draw, static_cast<char*>(workspace) + greedy_bytes,
-                   workspace_bytes - greedy_bytes, choice, stream);
+  return DrawToken(logits, adjusted, vocab, *draw, base + greedy_bytes, draw_bytes, choice, stream);
 }
 
 size_t GreedyTokensWorkspaceBytes(int64_t rows, int64_t vocab) {
-  return static_cast<size_t>(rows * BlocksForVocab(vocab)) * sizeof(BlockPartial);
+  return PartialsBytes(rows, vocab) + CountersBytes(rows);
 }
 
 cudaError_t ChooseGreedyTokens(const float* logits, int64_t rows, int64_t vocab, int n_top,
@@ -259,10 +344,8 @@ cudaError_t ChooseGreedyTokens(const float* logits, int64_t rows, int64_t vocab,
   n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
   auto* partials = static_cast<BlockPartial*>(workspace);  // [rows, blocks]
   const int n_blocks = static_cast<int>(BlocksForVocab(vocab));
-  SliceKernel<<<dim3(n_blocks, static_cast<unsigned>(rows)), kBlockThreads, 0, stream>>>(
-      logits, logits, vocab, n_top, partials);
-  MergeKernel<<<static_cast<unsigned>(rows), kMergeThreads, 0, stream>>>(logits, vocab, partials,
-                                                                         n_blocks, n_top, choices);
+  GreedyKernel<<<dim3(n_blocks, static_cast<unsigned>(rows)), kBlockThreads, 0, stream>>>(
+      logits, logits, vocab, n_top, partials, CountersEnd(workspace, workspace_bytes), choices);
   return cudaGetLastError();
 }
 

@@ -21,7 +21,9 @@ size_t TokenChoiceWorkspaceBytes(int64_t vocab);
 //   logits: [vocab]; adjustments: [n_adjustments], distinct tokens in [0, vocab); choice: one
 //   TokenChoice; all device memory. draw: host memory, null for the greedy choice.
 // Preconditions: 1 <= vocab <= 2^20; 0 <= n_top <= kMaxChoiceTopLogits; a workspace of
-// TokenChoiceWorkspaceBytes(vocab) bytes or more.
+// TokenChoiceWorkspaceBytes(vocab) bytes or more, zero-filled before its first use; each call
+// leaves its counters as it found them (zero): a count of finished blocks tells the launch's last
+// block to merge. DrawToken, handed the same workspace between calls, does not reach them.
 cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustment* adjustments,
                         int64_t n_adjustments, const TokenDraw* draw, int n_top, void* workspace,
                         size_t workspace_bytes, TokenChoice* choice, cudaStream_t stream);
@@ -30,10 +32,11 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
 size_t GreedyTokensWorkspaceBytes(int64_t rows, int64_t vocab);
 
 // choices[r] = ChooseToken(logits + r * vocab, vocab, no adjustments, greedy, n_top) for every
-// row r of a batch, in two launches rather than two per row.
+// row r of a batch, in one launch rather than one per row.
 //   logits: [rows, vocab]; choices: [rows]; device memory.
 // Preconditions: as ChooseToken's, 1 <= rows <= 65535, and a workspace of
-// GreedyTokensWorkspaceBytes(rows, vocab) bytes or more.
+// GreedyTokensWorkspaceBytes(rows, vocab) bytes or more, zero-filled before its first use (each
+// call leaves its counters at zero again, as ChooseToken's do).
 cudaError_t ChooseGreedyTokens(const float* logits, int64_t rows, int64_t vocab, int n_top,
                                void* workspace, size_t workspace_bytes, TokenChoice* choices,
                                cudaStream_t stream);

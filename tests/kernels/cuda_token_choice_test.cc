@@ -4,6 +4,7 @@
 #if TESSERA_HAVE_CUDA
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -29,13 +30,21 @@ TokenChoice OnDevice(const std::vector<float>& logits,
   cuda::DeviceBuffer<char> workspace;
   const int64_t vocab = static_cast<int64_t>(logits.size());
   EXPECT_EQ(workspace.Allocate(cuda::TokenChoiceWorkspaceBytes(vocab)), cudaSuccess);
+  EXPECT_EQ(cudaMemset(workspace.data(), 0, workspace.bytes()), cudaSuccess);
   cuda::DeviceBuffer<TokenChoice> choice;
   EXPECT_EQ(choice.Allocate(1), cudaSuccess);
-  EXPECT_EQ(cuda::ChooseToken(logits_device.data(), vocab, adjustments_device.data(),
-                              static_cast<int64_t>(adjustments.size()), draw, n_top,
-                              workspace.data(), workspace.bytes(), choice.data(), nullptr),
-            cudaSuccess);
-  return test::ToHost(choice).front();
+  // Twice on one workspace: the first call must leave it ready for the second (its counter at
+  // zero), as the engine's every step does.
+  std::vector<TokenChoice> chosen;
+  for (int call = 0; call < 2; ++call) {
+    EXPECT_EQ(cuda::ChooseToken(logits_device.data(), vocab, adjustments_device.data(),
+                                static_cast<int64_t>(adjustments.size()), draw, n_top,
+                                workspace.data(), workspace.bytes(), choice.data(), nullptr),
+              cudaSuccess);
+    chosen.push_back(test::ToHost(choice).front());
+  }
+  EXPECT_EQ(std::memcmp(&chosen[0], &chosen[1], sizeof(TokenChoice)), 0) << "the second call";
+  return chosen[1];
 }
 
 void ExpectSameChoice(const TokenChoice& actual, const TokenChoice& expected) {
@@ -66,20 +75,24 @@ TEST(CudaTokenChoiceTest, MatchesCpu) {
   }
 }
 
-// A batch's rows, each with its own logits, chosen in one pass: each row as alone.
+// A batch's rows, each with its own logits, chosen in one pass: each row as alone. Batches of
+// every size share one workspace, as the engine's do: each call must leave the counters it used at
+// zero, and its partials must not reach another size's counters.
 TEST(CudaTokenChoiceTest, GreedyTokensOfABatchMatchCpuRowByRow) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
+  constexpr int64_t kMostRows = 129;
   for (const int64_t vocab : {int64_t{1}, int64_t{5000}, int64_t{128256}}) {
-    for (const int64_t rows : {int64_t{2}, int64_t{64}, int64_t{129}}) {
+    cuda::DeviceBuffer<char> workspace;
+    ASSERT_EQ(workspace.Allocate(cuda::GreedyTokensWorkspaceBytes(kMostRows, vocab)), cudaSuccess);
+    ASSERT_EQ(cudaMemset(workspace.data(), 0, workspace.bytes()), cudaSuccess);
+    for (const int64_t rows : {kMostRows, int64_t{2}, int64_t{64}, int64_t{2}}) {
       SCOPED_TRACE(testing::Message() << "vocab " << vocab << ", rows " << rows);
-      std::vector<float> logits = test::RandomFloats(rows * vocab, 61);
+      std::vector<float> logits = test::RandomFloats(rows * vocab, 61 + rows);
       for (float& logit : logits) logit *= 10;
       // A tie across slices in the last row, which must go to the lower id.
       if (vocab > 4096) logits[(rows - 1) * vocab + 3] = logits[(rows - 1) * vocab + 4095] = 99;
       constexpr int kTop = 7;
       auto logits_device = test::ToDevice(logits);
-      cuda::DeviceBuffer<char> workspace;
-      ASSERT_EQ(workspace.Allocate(cuda::GreedyTokensWorkspaceBytes(rows, vocab)), cudaSuccess);
       cuda::DeviceBuffer<TokenChoice> choices;
       ASSERT_EQ(choices.Allocate(rows), cudaSuccess);
       ASSERT_EQ(cuda::ChooseGreedyTokens(logits_device.data(), rows, vocab, kTop, workspace.data(),

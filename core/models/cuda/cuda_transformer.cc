@@ -794,6 +794,9 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
       cuda::GreedyTokensWorkspaceBytes(static_cast<int64_t>(n_chunks), vocab);
   if (one_greedy_pass && greedy_bytes > batch_choice_workspace_.bytes()) {
     TESSERA_RETURN_IF_CUDA_ERROR(batch_choice_workspace_.Allocate(greedy_bytes));
+    // Zeroed once, on the stream its kernels run on: their counters start at zero.
+    TESSERA_RETURN_IF_CUDA_ERROR(
+        cudaMemsetAsync(batch_choice_workspace_.data(), 0, greedy_bytes, stream_));
   }
   std::vector<size_t> first_adjustment(n_chunks);  // each chunk's, in adjustments_
   size_t offset = 0;
@@ -925,6 +928,10 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(
       model->choice_workspace_.Allocate(cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size)));
+  // Zeroed once, on the stream its kernels run on (which does not wait for the default stream):
+  // their counters start at zero.
+  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(model->choice_workspace_.data(), 0,
+                                               model->choice_workspace_.bytes(), model->stream_));
   TESSERA_RETURN_IF_CUDA_ERROR(model->choices_.Allocate(1));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_choices_.Allocate(1));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, kMaxGraphBatch));
