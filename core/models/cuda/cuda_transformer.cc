@@ -730,7 +730,8 @@ absl::Status CudaTransformer::RunPass(std::span<const SequenceChunk> chunks,
       TESSERA_RETURN_IF_CUDA_ERROR(batch_decode_workspace_.Allocate(bytes));
     }
   }
-  TESSERA_RETURN_IF_CUDA_ERROR(s.inputs.Upload(table_entries, stream_));
+  TESSERA_RETURN_IF_CUDA_ERROR(
+      s.inputs.Upload(static_cast<int64_t>(plans.size()) * layers, table_entries, stream_));
   if (decode_step) {
     TESSERA_RETURN_IF_ERROR(ReplayDecodeStep(plans));
   } else {

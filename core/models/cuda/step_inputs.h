@@ -1,13 +1,16 @@
 // What a forward pass on the GPU reads besides the weights and activations: the KV cache views
 // (one per layer of each sequence in the pass), then the tokens' ids, positions and the offset of
 // each token's sequence's views; and the sequences' block tables, which the views point into.
-// They are written in pinned host memory and reach the device in two asynchronous copies, so a
-// decode step costs two transfers before its graph runs. The views stay at one address, which
-// captured graphs hold; the block tables grow (and move) as contexts do.
+// They are written in pinned host memory and reach the device in asynchronous copies before the
+// pass runs: only the views the pass uses, and the block tables only where they changed since the
+// last upload (a sequence gains a block every kKvBlockTokens positions), so a decode step usually
+// costs one small transfer. The views stay at one address, which captured graphs hold; the block
+// tables grow (and move) as contexts do.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include <cuda_runtime.h>
 
@@ -33,9 +36,9 @@ class StepInputs {
   }
   std::span<int32_t> host_block_tables() { return {host_tables_.data(), host_tables_.size()}; }
 
-  // Copies the host side to the device on `stream`: everything but the block tables' entries
-  // past `block_table_entries`.
-  cudaError_t Upload(int64_t block_table_entries, cudaStream_t stream) const;
+  // Copies the host side to the device on `stream`: the ids, positions and view offsets, the
+  // first `used_views` views and the first `block_table_entries` block-table entries.
+  cudaError_t Upload(int64_t used_views, int64_t block_table_entries, cudaStream_t stream);
 
   // The device side.   views: [views]; ids, positions, token_views: [tokens]
   const KvCacheView* views() const { return device_views_; }
@@ -47,7 +50,8 @@ class StepInputs {
  private:
   int64_t views_ = 0;
   int64_t tokens_ = 0;
-  // Both sides have one layout: the views, then the ids, the positions and the view offsets.
+  // Both sides have one layout: the ids, the positions and the view offsets, then the views, so
+  // that the part a pass uses is one range.
   PinnedBuffer<uint8_t> host_;
   DeviceBuffer<uint8_t> device_;
   KvCacheView* host_views_ = nullptr;
@@ -60,6 +64,7 @@ class StepInputs {
   int32_t* device_token_views_ = nullptr;
   PinnedBuffer<int32_t> host_tables_;
   DeviceBuffer<int32_t> device_tables_;
+  std::vector<int32_t> uploaded_tables_;  // what device_tables_ begins with
 };
 
 }  // namespace tessera::cuda
