@@ -1,6 +1,7 @@
-// What a forward pass on the GPU reads besides the weights and activations: the KV cache views
-// (one per layer of each sequence in the pass), then the tokens' ids, positions and the offset of
-// each token's sequence's views; and the sequences' block tables, which the views point into.
+// What a forward pass on the GPU reads besides the weights and activations: the tokens' ids,
+// positions and the offset of each token's sequence's views, then the KV cache views (one per
+// layer of each sequence in the pass); and the sequences' block tables, which the views point
+// into.
 // They are written in pinned host memory and reach the device in asynchronous copies before the
 // pass runs: only the views the pass uses, and the block tables only where they changed since the
 // last upload (a sequence gains a block every kKvBlockTokens positions), so a decode step usually
