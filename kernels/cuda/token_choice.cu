@@ -306,9 +306,9 @@ cudaError_t ChooseToken(const float* logits, int64_t vocab, const LogitAdjustmen
                         size_t workspace_bytes, TokenChoice* choice, cudaStream_t stream) {
   TESSERA_CUDA_CHECK_ARG(vocab >= 1 && BlocksForVocab(vocab) <= kMaxBlocks);
   TESSERA_CUDA_CHECK_ARG(n_top >= 0 && n_top <= kMaxChoiceTopLogits && n_adjustments >= 0);
+  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= TokenChoiceWorkspaceBytes(vocab));
   const size_t greedy_bytes = GreedyBytes(vocab);
   const size_t draw_bytes = TokenDrawWorkspaceBytes(vocab);
-  TESSERA_CUDA_CHECK_ARG(workspace_bytes >= greedy_bytes + draw_bytes + CountersBytes(1));
   n_top = static_cast<int>(n_top < vocab ? n_top : vocab);
   char* const base = static_cast<char*>(workspace);
   auto* partials = reinterpret_cast<BlockPartial*>(base + AdjustedBytes(vocab));  // [blocks]
