@@ -18,7 +18,12 @@
 // (of the decode attention, batches captured in a CUDA graph and replayed, as the decode step runs
 // it).
 //
-//   tessera_cuda_kernels_bench [--json=PATH] [--only=gemv|attention|token]
+//   tessera_cuda_kernels_bench [--json=PATH] [--only=gemv|gemm|attention|token]
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -26,15 +31,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/attention_decode.h"
@@ -220,20 +222,73 @@ void BenchGemv(std::vector<Row>& rows, cublasHandle_t handle) {
     rows.push_back({"gemv cublas (m=1 gemm)", shape, static_cast<double>(weight_bytes),
                     MedianSeconds(
                         [&](int i) {
-                          BENCH_CHECK(Matmul(handle, x_bf16.data(), weights[i].data(),
-                                             DType::kBF16, 1, s.n, s.k, y.data(), nullptr));
+                          BENCH_CHECK(Matmul(handle, x_bf16.data(), weights[i].data(), DType::kBF16,
+                                             1, s.n, s.k, y.data(), /*add_to_y=*/false, nullptr));
                         },
                         n_copies)});
   }
 }
 
+// The fastest of the algorithms cuBLASLt's heuristic offers for y = x w^T (the layout Matmul
+// gives cuBLAS: w transposed, column-major), each timed as MedianSeconds times it: whether tuning
+// per shape would beat the default algorithm that cublasGemmEx picks.
+double FastestLtSeconds(cublasLtHandle_t lt, const void* x, const std::vector<const void*>& w,
+                        float* y, int64_t m, int64_t n, int64_t k, void* workspace,
+                        size_t workspace_bytes) {
+  cublasLtMatmulDesc_t op;
+  BENCH_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t transpose = CUBLAS_OP_T;
+  BENCH_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
+                                             sizeof(transpose)));
+  cublasLtMatrixLayout_t w_layout, x_layout, y_layout;
+  BENCH_CHECK(cublasLtMatrixLayoutCreate(&w_layout, CUDA_R_16BF, k, n, k));
+  BENCH_CHECK(cublasLtMatrixLayoutCreate(&x_layout, CUDA_R_16BF, k, m, k));
+  BENCH_CHECK(cublasLtMatrixLayoutCreate(&y_layout, CUDA_R_32F, n, m, n));
+  cublasLtMatmulPreference_t preference;
+  BENCH_CHECK(cublasLtMatmulPreferenceCreate(&preference));
+  BENCH_CHECK(cublasLtMatmulPreferenceSetAttribute(preference,
+                                                   CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                   &workspace_bytes, sizeof(workspace_bytes)));
+  constexpr int kMaxAlgorithms = 16;
+  cublasLtMatmulHeuristicResult_t offered[kMaxAlgorithms];
+  int n_offered = 0;
+  BENCH_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, w_layout, x_layout, y_layout, y_layout,
+                                             preference, kMaxAlgorithms, offered, &n_offered));
+  const float alpha = 1.0f, beta = 0.0f;
+  double fastest = std::numeric_limits<double>::infinity();
+  for (int a = 0; a < n_offered; ++a) {
+    fastest = std::min(
+        fastest, MedianSeconds(
+                     [&](int i) {
+                       BENCH_CHECK(cublasLtMatmul(lt, op, &alpha, w[i], w_layout, x, x_layout,
+                                                  &beta, y, y_layout, y, y_layout, &offered[a].algo,
+                                                  workspace, workspace_bytes, nullptr));
+                     },
+                     static_cast<int>(w.size())));
+  }
+  cublasLtMatmulPreferenceDestroy(preference);
+  cublasLtMatrixLayoutDestroy(y_layout);
+  cublasLtMatrixLayoutDestroy(x_layout);
+  cublasLtMatrixLayoutDestroy(w_layout);
+  cublasLtMatmulDescDestroy(op);
+  return fastest;
+}
+
 // The GEMMs of a batched decode step (continuous batching) at Llama-3-8B's shapes: M rows of
 // bf16 activations against the bf16 weights, fp32 out, through cuBLAS as CudaTransformer::Linear
-// calls it. The weights dominate the bytes, so GB/s counts them alone: a GEMM as fast as the GEMV
-// at M = 1 costs the batch nothing.
+// calls it, and the fastest algorithm cuBLASLt offers. The weights dominate the bytes, so GB/s
+// counts them alone: a GEMM as fast as the GEMV at M = 1 costs the batch nothing. q, k and v as
+// one product (6144 rows) against the q and the k+v products the batched pass runs now.
 void BenchSkinnyGemm(std::vector<Row>& rows, cublasHandle_t handle) {
-  const MatrixShape shapes[] = {
-      {4096, 4096, "q/o proj"}, {14336, 4096, "gate/up proj"}, {4096, 14336, "down proj"}};
+  cublasLtHandle_t lt;
+  BENCH_CHECK(cublasLtCreate(&lt));
+  constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+  DeviceBuffer<uint8_t> workspace;
+  BENCH_CHECK(workspace.Allocate(kWorkspaceBytes));
+  const MatrixShape shapes[] = {{4096, 4096, "q/o proj"},
+                                {6144, 4096, "q/k/v proj"},
+                                {14336, 4096, "gate/up proj"},
+                                {4096, 14336, "down proj"}};
   for (const MatrixShape& s : shapes) {
     const size_t weight_bytes = static_cast<size_t>(s.n * s.k) * 2;
     const int n_copies = CopiesToRotate(weight_bytes);
@@ -248,12 +303,18 @@ void BenchSkinnyGemm(std::vector<Row>& rows, cublasHandle_t handle) {
       rows.push_back({"gemm cublas", shape, static_cast<double>(weight_bytes),
                       MedianSeconds(
                           [&](int i) {
-                            BENCH_CHECK(Matmul(handle, x.data(), weights[i].data(), DType::kBF16,
-                                               m, s.n, s.k, y.data(), nullptr));
+                            BENCH_CHECK(Matmul(handle, x.data(), weights[i].data(), DType::kBF16, m,
+                                               s.n, s.k, y.data(), /*add_to_y=*/false, nullptr));
                           },
                           n_copies)});
+      std::vector<const void*> rotation;
+      for (const auto& w : weights) rotation.push_back(w.data());
+      rows.push_back({"gemm cublasLt fastest offered", shape, static_cast<double>(weight_bytes),
+                      FastestLtSeconds(lt, x.data(), rotation, y.data(), m, s.n, s.k,
+                                       workspace.data(), kWorkspaceBytes)});
     }
   }
+  cublasLtDestroy(lt);
 }
 
 // The decode step's fused forms at Llama-3-8B's shape: q, k and v in one launch (against the
@@ -418,8 +479,8 @@ void BenchTokenChoice(std::vector<ChoiceRow>& rows) {
     DeviceBuffer<float> logits = RandomFloats(vocab, 9);
     if (peaked) CubeKernel<<<BlocksFor(vocab, 256), 256>>>(logits.data(), vocab, 12.0f);
     DeviceBuffer<char> workspace;
-    BENCH_CHECK(workspace.Allocate(TokenChoiceWorkspaceBytes(vocab)));
-    BENCH_CHECK(cudaMemset(workspace.data(), 0, workspace.bytes()));  // the counters start at zero
+    // The counters start at zero.
+    BENCH_CHECK(workspace.AllocateZeroed(TokenChoiceWorkspaceBytes(vocab), nullptr));
     DeviceBuffer<TokenChoice> choice;
     BENCH_CHECK(choice.Allocate(1));
     PinnedBuffer<TokenChoice> host_choice;
@@ -483,7 +544,7 @@ void BenchPrefillGemm(std::vector<ComputeRow>& rows, cublasHandle_t handle) {
                       MedianSeconds(
                           [&](int i) {
                             BENCH_CHECK(Matmul(handle, x.data(), w[i].data(), DType::kBF16, tokens,
-                                               s.n, s.k, y.data(), nullptr));
+                                               s.n, s.k, y.data(), /*add_to_y=*/false, nullptr));
                           },
                           n_copies)});
       rows.push_back({"gemm bf16 out", shape, flops,

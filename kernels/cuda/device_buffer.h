@@ -66,6 +66,14 @@ class DeviceBuffer : public CudaAllocation<T, DeviceAllocator> {
     return cudaMemcpy(this->data(), host.data(), this->bytes(), cudaMemcpyHostToDevice);
   }
 
+  // Allocates `size` elements set to zero by work queued on `stream` (which kernels queued there
+  // after it see).
+  cudaError_t AllocateZeroed(size_t size, cudaStream_t stream) {
+    const cudaError_t error = this->Allocate(size);
+    if (error != cudaSuccess) return error;
+    return cudaMemsetAsync(this->data(), 0, this->bytes(), stream);
+  }
+
   // Copies the whole buffer back to the host (synchronously).
   cudaError_t Download(std::vector<T>& host) const {
     host.resize(this->size());

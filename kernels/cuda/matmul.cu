@@ -19,18 +19,10 @@ bool ValidShape(cublasHandle_t handle, int64_t m, int64_t n, int64_t k) {
          k <= kMaxDim;
 }
 
-}  // namespace
-
-cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
-                      int64_t n, int64_t k, float* y, cudaStream_t stream) {
-  return MatmulSharedInput(handle, x, w, /*w_stride=*/0, /*count=*/1, dtype, m, n, k, y,
-                           DType::kF32, /*y_stride=*/0, stream);
-}
-
-cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const void* w,
-                                 int64_t w_stride, int count, DType dtype, int64_t m, int64_t n,
-                                 int64_t k, void* y, DType y_dtype, int64_t y_stride,
-                                 cudaStream_t stream) {
+// MatmulSharedInput, whose products are added to y where `beta` is 1 (0: y is overwritten).
+cublasStatus_t Gemm(cublasHandle_t handle, const void* x, const void* w, int64_t w_stride,
+                    int count, DType dtype, int64_t m, int64_t n, int64_t k, void* y, DType y_dtype,
+                    int64_t y_stride, float beta, cudaStream_t stream) {
   if (!ValidShape(handle, m, n, k) || count < 1 || w_stride < 0 || y_stride < 0 ||
       (y_dtype != DType::kF32 && y_dtype != dtype)) {
     return CUBLAS_STATUS_INVALID_VALUE;
@@ -40,7 +32,6 @@ cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const voi
   if (status != CUBLAS_STATUS_SUCCESS) return status;
   const cudaDataType_t operand_type = OperandType(dtype);
   const float alpha = 1.0f;
-  const float beta = 0.0f;
   if (count == 1) {
     return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
                         static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), x,
@@ -53,6 +44,22 @@ cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const voi
       static_cast<int>(k), &alpha, w, operand_type, static_cast<int>(k), w_stride, x, operand_type,
       static_cast<int>(k), /*strideB=*/0, &beta, y, OperandType(y_dtype), static_cast<int>(n),
       y_stride, count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+}  // namespace
+
+cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
+                      int64_t n, int64_t k, float* y, bool add_to_y, cudaStream_t stream) {
+  return Gemm(handle, x, w, /*w_stride=*/0, /*count=*/1, dtype, m, n, k, y, DType::kF32,
+              /*y_stride=*/0, add_to_y ? 1.0f : 0.0f, stream);
+}
+
+cublasStatus_t MatmulSharedInput(cublasHandle_t handle, const void* x, const void* w,
+                                 int64_t w_stride, int count, DType dtype, int64_t m, int64_t n,
+                                 int64_t k, void* y, DType y_dtype, int64_t y_stride,
+                                 cudaStream_t stream) {
+  return Gemm(handle, x, w, w_stride, count, dtype, m, n, k, y, y_dtype, y_stride,
+              /*beta=*/0.0f, stream);
 }
 
 }  // namespace tessera::cuda

@@ -13,11 +13,13 @@
 
 namespace tessera::cuda {
 
-// y = x @ w^T: y[m, n] = sum_k x[m, k] * w[n, k], like cpu::Matmul.
+// y = x @ w^T: y[m, n] = sum_k x[m, k] * w[n, k], like cpu::Matmul; with add_to_y,
+// y += x @ w^T in the GEMM's epilogue (a block's last projection adding itself to the residual
+// stream, with no pass of its own over the rows).
 //   x: [m, k] and w: [n, k] (Linear layout) both in `dtype`; y: [m, n] fp32.
 // Runs on `stream` (set on the handle). Returns CUBLAS_STATUS_INVALID_VALUE for bad arguments.
 cublasStatus_t Matmul(cublasHandle_t handle, const void* x, const void* w, DType dtype, int64_t m,
-                      int64_t n, int64_t k, float* y, cudaStream_t stream);
+                      int64_t n, int64_t k, float* y, bool add_to_y, cudaStream_t stream);
 
 // Matmul of one x with `count` weight matrices of one shape lying `w_stride` elements apart,
 // y_i = x @ w_i^T into y + i * y_stride, in one batched launch: for the products of one input (a

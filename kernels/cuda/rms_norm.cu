@@ -16,21 +16,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// With `delta` set, residual (= x) gets delta added first and is written back.
 template <typename W, typename O>
-__global__ void RmsNormKernel(float* x, const float* delta, const W* weight, float eps, int64_t dim,
-                              O* out) {
-  float* row = x + blockIdx.x * dim;  // [dim]
+__global__ void RmsNormKernel(const float* x, const W* weight, float eps, int64_t dim, O* out) {
+  const float* row = x + blockIdx.x * dim;  // [dim]
   WaitForPrecedingKernels();
   float sum_squares = 0.0f;
-  for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
-    float value = row[d];
-    if (delta != nullptr) {
-      value += delta[blockIdx.x * dim + d];
-      row[d] = value;
-    }
-    sum_squares += value * value;
-  }
+  for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) sum_squares += row[d] * row[d];
   const float inv_rms = rsqrtf(BlockSum(sum_squares) / static_cast<float>(dim) + eps);
   O* out_row = out + blockIdx.x * dim;  // [dim]
   for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
@@ -42,31 +33,15 @@ constexpr int kMaxVecs = 8;  // float4s a thread holds: rows of up to 8192 value
 
 template <typename W, typename O, int kVecs>
 __global__ void __launch_bounds__(kThreads)
-    RmsNormInRegistersKernel(float* x, const float* delta, const W* weight, float eps, int64_t dim,
-                             O* out) {
+    RmsNormInRegistersKernel(const float* x, const W* weight, float eps, int64_t dim, O* out) {
   const int vecs = static_cast<int>(dim / 4);
-  float4* row = reinterpret_cast<float4*>(x + blockIdx.x * dim);
+  const float4* row = reinterpret_cast<const float4*>(x + blockIdx.x * dim);
   WaitForPrecedingKernels();
   float4 v[kVecs];
 #pragma unroll
   for (int i = 0; i < kVecs; ++i) {
     const int j = threadIdx.x + i * kThreads;
     v[i] = j < vecs ? row[j] : float4{0.0f, 0.0f, 0.0f, 0.0f};
-  }
-  if (delta != nullptr) {
-    const float4* delta_row = reinterpret_cast<const float4*>(delta + blockIdx.x * dim);
-    float4 d[kVecs];
-#pragma unroll
-    for (int i = 0; i < kVecs; ++i) {
-      const int j = threadIdx.x + i * kThreads;
-      d[i] = j < vecs ? delta_row[j] : float4{0.0f, 0.0f, 0.0f, 0.0f};
-    }
-#pragma unroll
-    for (int i = 0; i < kVecs; ++i) {
-      const int j = threadIdx.x + i * kThreads;
-      v[i] = {v[i].x + d[i].x, v[i].y + d[i].y, v[i].z + d[i].z, v[i].w + d[i].w};
-      if (j < vecs) row[j] = v[i];
-    }
   }
   float sum_squares = 0.0f;
 #pragma unroll
@@ -85,15 +60,16 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-cudaError_t LaunchRmsNorm(float* x, const float* delta, const void* weight, DType weight_dtype,
-                          float eps, int64_t n_rows, int64_t dim, void* out, DType out_dtype,
-                          cudaStream_t stream) {
+}  // namespace
+
+cudaError_t RmsNorm(const float* x, const void* weight, DType weight_dtype, float eps,
+                    int64_t n_rows, int64_t dim, void* out, DType out_dtype, cudaStream_t stream) {
+  TESSERA_CUDA_CHECK_ARG(out_dtype == DType::kF32 || out != x);
   TESSERA_CUDA_CHECK_ARG(n_rows >= 0 && dim > 0);
   if (n_rows == 0) return cudaSuccess;
   const int64_t vecs_per_thread = (dim / 4 + kThreads - 1) / kThreads;
   const bool in_registers = dim % 4 == 0 && vecs_per_thread <= kMaxVecs && Aligned16(x) &&
-                            (delta == nullptr || Aligned16(delta)) && Aligned16(weight) &&
-                            Aligned16(out);
+                            Aligned16(weight) && Aligned16(out);
   const unsigned blocks = static_cast<unsigned>(n_rows);
   return DispatchDType(weight_dtype, [&](auto weight_tag) {
     using W = typename decltype(weight_tag)::type;
@@ -102,41 +78,20 @@ cudaError_t LaunchRmsNorm(float* x, const float* delta, const void* weight, DTyp
       const auto* w = static_cast<const W*>(weight);
       auto* o = static_cast<O*>(out);
       if (!in_registers) {
-        RmsNormKernel<W, O><<<blocks, kThreads, 0, stream>>>(x, delta, w, eps, dim, o);
+        RmsNormKernel<W, O><<<blocks, kThreads, 0, stream>>>(x, w, eps, dim, o);
       } else if (vecs_per_thread <= 1) {
-        RmsNormInRegistersKernel<W, O, 1>
-            <<<blocks, kThreads, 0, stream>>>(x, delta, w, eps, dim, o);
+        RmsNormInRegistersKernel<W, O, 1><<<blocks, kThreads, 0, stream>>>(x, w, eps, dim, o);
       } else if (vecs_per_thread <= 2) {
-        RmsNormInRegistersKernel<W, O, 2>
-            <<<blocks, kThreads, 0, stream>>>(x, delta, w, eps, dim, o);
+        RmsNormInRegistersKernel<W, O, 2><<<blocks, kThreads, 0, stream>>>(x, w, eps, dim, o);
       } else if (vecs_per_thread <= 4) {
-        RmsNormInRegistersKernel<W, O, 4>
-            <<<blocks, kThreads, 0, stream>>>(x, delta, w, eps, dim, o);
+        RmsNormInRegistersKernel<W, O, 4><<<blocks, kThreads, 0, stream>>>(x, w, eps, dim, o);
       } else {
         RmsNormInRegistersKernel<W, O, kMaxVecs>
-            <<<blocks, kThreads, 0, stream>>>(x, delta, w, eps, dim, o);
+            <<<blocks, kThreads, 0, stream>>>(x, w, eps, dim, o);
       }
       return cudaGetLastError();
     });
   });
-}
-
-}  // namespace
-
-cudaError_t RmsNorm(const float* x, const void* weight, DType weight_dtype, float eps,
-                    int64_t n_rows, int64_t dim, void* out, DType out_dtype, cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(out_dtype == DType::kF32 || out != x);
-  // Without a delta the kernel never writes through x.
-  return LaunchRmsNorm(const_cast<float*>(x), nullptr, weight, weight_dtype, eps, n_rows, dim, out,
-                       out_dtype, stream);
-}
-
-cudaError_t AddRmsNorm(float* residual, const float* delta, const void* weight, DType weight_dtype,
-                       float eps, int64_t n_rows, int64_t dim, void* out, DType out_dtype,
-                       cudaStream_t stream) {
-  TESSERA_CUDA_CHECK_ARG(delta != nullptr && out != residual);
-  return LaunchRmsNorm(residual, delta, weight, weight_dtype, eps, n_rows, dim, out, out_dtype,
-                       stream);
 }
 
 }  // namespace tessera::cuda

@@ -1,8 +1,8 @@
-// RMSNorm on the GPU (kernels/cpu/rms_norm.cc's counterpart), plain and fused with the residual
-// add that precedes every norm after the first in a transformer block: fusing saves one full
-// pass over the hidden state. Activations are fp32; the weight is fp32, fp16 or bf16. The output
-// is fp32, or fp16/bf16 (rounded to nearest even) where it is only the operand of tensor-core
-// matrix products over weights of that type, which then need no conversion pass of their own.
+// RMSNorm on the GPU (kernels/cpu/rms_norm.cc's counterpart). Activations are fp32; the weight is
+// fp32, fp16 or bf16. The output is fp32, or fp16/bf16 (rounded to nearest even) where it is only
+// the operand of tensor-core matrix products over weights of that type, which then need no
+// conversion pass of their own. (The residual add before a norm is done by the GEMM or GEMV of
+// the block before it, in its epilogue.)
 #pragma once
 
 #include <cstdint>
@@ -18,12 +18,5 @@ namespace tessera::cuda {
 //   (fp32 out may alias x).
 cudaError_t RmsNorm(const float* x, const void* weight, DType weight_dtype, float eps,
                     int64_t n_rows, int64_t dim, void* out, DType out_dtype, cudaStream_t stream);
-
-// residual += delta, then out = RmsNorm(residual): the updated residual stream is written back.
-//   residual, delta: [n_rows, dim] fp32; weight: [dim]; out: [n_rows, dim] in `out_dtype`, not
-//   aliasing residual.
-cudaError_t AddRmsNorm(float* residual, const float* delta, const void* weight, DType weight_dtype,
-                       float eps, int64_t n_rows, int64_t dim, void* out, DType out_dtype,
-                       cudaStream_t stream);
 
 }  // namespace tessera::cuda

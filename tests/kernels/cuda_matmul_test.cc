@@ -69,10 +69,21 @@ TEST_P(CudaMatmulTest, MatchesCpu) {
               cudaSuccess);
     auto y = test::PoisonedOutput(s.m * s.n);
     ASSERT_EQ(cuda::Matmul(handle, x_half.data(), w_device.data(), GetParam(), s.m, s.n, s.k,
-                           y.data(), nullptr),
+                           y.data(), /*add_to_y=*/false, nullptr),
               CUBLAS_STATUS_SUCCESS);
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), kTolerance)
         << "m=" << s.m << " n=" << s.n << " k=" << s.k;
+
+    // Added to what y holds, as a block's last projection adds itself to the residual stream.
+    const std::vector<float> residual = test::RandomFloats(s.m * s.n, 20);
+    std::vector<float> expected_sum(s.m * s.n);
+    cpu::Add(residual.data(), expected.data(), s.m * s.n, expected_sum.data());
+    auto sum = test::ToDevice(residual);
+    ASSERT_EQ(cuda::Matmul(handle, x_half.data(), w_device.data(), GetParam(), s.m, s.n, s.k,
+                           sum.data(), /*add_to_y=*/true, nullptr),
+              CUBLAS_STATUS_SUCCESS);
+    EXPECT_LT(test::RelativeError(test::ToHost(sum), expected_sum), kTolerance)
+        << "added, m=" << s.m << " n=" << s.n << " k=" << s.k;
   }
   cublasDestroy(handle);
 }
@@ -139,8 +150,8 @@ TEST(CudaMatmulF32Test, MatchesCpuInFullPrecision) {
     auto x_device = test::ToDevice(x);
     auto w_device = test::ToDevice(w);
     auto y = test::PoisonedOutput(m * n);
-    ASSERT_EQ(cuda::Matmul(handle, x_device.data(), w_device.data(), DType::kF32, m, n, k,
-                           y.data(), nullptr),
+    ASSERT_EQ(cuda::Matmul(handle, x_device.data(), w_device.data(), DType::kF32, m, n, k, y.data(),
+                           /*add_to_y=*/false, nullptr),
               CUBLAS_STATUS_SUCCESS);
     // TF32 (10-bit mantissa) would miss this by orders of magnitude.
     EXPECT_LT(test::RelativeError(test::ToHost(y), expected), 1e-6) << m << "x" << n << "x" << k;

@@ -1,7 +1,9 @@
 // The CUDA rotary embedding with its KV store against the CPU backend's Rope, for both pairings,
-// partial rotation and LongRoPE's scale: q rotated in place, k rotated and v copied into the
-// cache rows of the tokens' positions (fp32, or rounded to a 16-bit cache), which a shuffled block
-// table places in a pool of blocks, and no other position's row touched.
+// partial rotation and LongRoPE's scale: q rotated in place (packed rows) or into a buffer of its
+// own (each token's q, k and v side by side in one row, as one product of stacked weights leaves
+// them), k rotated and v copied into the cache rows of the tokens' positions (fp32, or rounded to a
+// 16-bit cache), which a shuffled block table places in a pool of blocks, and no other position's
+// row touched.
 #if TESSERA_HAVE_CUDA
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
@@ -59,6 +62,20 @@ std::vector<float> WithoutRowsAt(const std::vector<float>& array, const std::vec
   return rest;
 }
 
+// Each token's row of q, then its row of k, then of v, one after another.
+std::vector<float> SideBySide(const std::vector<float>& q, const std::vector<float>& k,
+                              const std::vector<float>& v, int64_t n_tokens) {
+  const int64_t q_dim = static_cast<int64_t>(q.size()) / n_tokens;
+  const int64_t kv_dim = static_cast<int64_t>(k.size()) / n_tokens;
+  std::vector<float> rows;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    rows.insert(rows.end(), q.begin() + t * q_dim, q.begin() + (t + 1) * q_dim);
+    rows.insert(rows.end(), k.begin() + t * kv_dim, k.begin() + (t + 1) * kv_dim);
+    rows.insert(rows.end(), v.begin() + t * kv_dim, v.begin() + (t + 1) * kv_dim);
+  }
+  return rows;
+}
+
 class CudaRopeTest : public testing::TestWithParam<cpu::RopeStyle> {};
 
 TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
@@ -97,10 +114,22 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
                     expected_values.begin() + positions[t] * kv_dim);
       }
 
-      for (const DType cache_dtype : test::kAllDTypes) {
-        auto q_device = test::ToDevice(q);
+      for (const auto& [cache_dtype, side_by_side] :
+           {std::pair{DType::kF32, false}, std::pair{DType::kBF16, false},
+            std::pair{DType::kF16, false}, std::pair{DType::kF32, true},
+            std::pair{DType::kBF16, true}, std::pair{DType::kF16, true}}) {
+        const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
+        const int64_t width = q_dim + 2 * kv_dim;
+        auto q_device = test::ToDevice(side_by_side ? std::vector<float>(q.size(), kUntouched) : q);
         auto k_device = test::ToDevice(k);
         auto v_device = test::ToDevice(v);
+        auto side_by_side_device = test::ToDevice(SideBySide(q, k, v, n_tokens));
+        const float* joined = side_by_side_device.data();
+        const cuda::ProjectedRows rows =
+            side_by_side
+                ? cuda::ProjectedRows{joined, joined + q_dim, joined + q_dim + kv_dim, width, width}
+                : cuda::ProjectedRows{q_device.data(), k_device.data(), v_device.data(), q_dim,
+                                      kv_dim};
         const std::vector<float> untouched =
             test::ToBlocks(std::vector<float>(capacity * kv_dim, kUntouched), kv_dim, block_table);
         test::DeviceValues keys(untouched, cache_dtype);
@@ -110,15 +139,15 @@ TEST_P(CudaRopeTest, RotatesQueriesAndStoresKeysAndValuesAtTheirPositions) {
             {keys.data(), values.data(), table_device.data(), /*length=*/0}});
         auto positions_device = test::ToDevice(positions);
         auto inv_freq_device = test::ToDevice(inv_freq);
-        ASSERT_EQ(
-            cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
-                                 positions_device.data(), n_tokens, c.n_heads, c.n_kv_heads,
-                                 c.head_dim, c.rotary_dim, inv_freq_device.data(), GetParam(),
-                                 scale, view.data(), /*token_views=*/nullptr, cache_dtype, nullptr),
-            cudaSuccess);
+        ASSERT_EQ(cuda::RopeAndStoreKv(rows, q_device.data(), positions_device.data(), n_tokens,
+                                       c.n_heads, c.n_kv_heads, c.head_dim, c.rotary_dim,
+                                       inv_freq_device.data(), GetParam(), scale, view.data(),
+                                       /*token_views=*/nullptr, cache_dtype, nullptr),
+                  cudaSuccess);
         SCOPED_TRACE(testing::Message()
                      << "head_dim=" << c.head_dim << " rotary_dim=" << c.rotary_dim
-                     << " scale=" << scale << " cache " << DTypeName(cache_dtype));
+                     << " scale=" << scale << " cache " << DTypeName(cache_dtype)
+                     << (side_by_side ? " q, k and v side by side" : " packed"));
         EXPECT_LT(test::RelativeError(test::ToHost(q_device), expected_q), kTolerance);
         // The stored rows on their own, so that the untouched rows do not dilute their error.
         const std::vector<float> stored_keys =
@@ -181,12 +210,12 @@ TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
   auto positions_device = test::ToDevice(positions);
   auto token_views_device = test::ToDevice(token_views);
   auto inv_freq_device = test::ToDevice(inv_freq);
-  ASSERT_EQ(
-      cuda::RopeAndStoreKv(q_device.data(), k_device.data(), v_device.data(),
-                           positions_device.data(), n_tokens, kHeads, kKvHeads, kHeadDim, kHeadDim,
-                           inv_freq_device.data(), cpu::RopeStyle::kHalves, 1.0f,
-                           views_device.data(), token_views_device.data(), DType::kF32, nullptr),
-      cudaSuccess);
+  ASSERT_EQ(cuda::RopeAndStoreKv(
+                {q_device.data(), k_device.data(), v_device.data(), kHeads * kHeadDim, kKvDim},
+                q_device.data(), positions_device.data(), n_tokens, kHeads, kKvHeads, kHeadDim,
+                kHeadDim, inv_freq_device.data(), cpu::RopeStyle::kHalves, 1.0f,
+                views_device.data(), token_views_device.data(), DType::kF32, nullptr),
+            cudaSuccess);
   const std::vector<float> stored_keys = keys.ToHostFloats();
   const std::vector<float> stored_values = values.ToHostFloats();
   for (int sequence = 0; sequence < 3; ++sequence) {
@@ -210,10 +239,10 @@ TEST(CudaRopeBatchTest, EachTokenGoesToItsOwnSequencesCache) {
 
 TEST(CudaRopePreconditionTest, RejectsOddRotaryDim) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
-  EXPECT_EQ(
-      cuda::RopeAndStoreKv(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 64, 63, nullptr,
-                           cpu::RopeStyle::kHalves, 1.0f, nullptr, nullptr, DType::kF32, nullptr),
-      cudaErrorInvalidValue);
+  EXPECT_EQ(cuda::RopeAndStoreKv({nullptr, nullptr, nullptr, 64, 64}, nullptr, nullptr, 1, 1, 1, 64,
+                                 63, nullptr, cpu::RopeStyle::kHalves, 1.0f, nullptr, nullptr,
+                                 DType::kF32, nullptr),
+            cudaErrorInvalidValue);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStyles, CudaRopeTest,

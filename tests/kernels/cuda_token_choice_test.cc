@@ -29,8 +29,7 @@ TokenChoice OnDevice(const std::vector<float>& logits,
   if (!adjustments.empty()) EXPECT_EQ(adjustments_device.Upload(adjustments), cudaSuccess);
   cuda::DeviceBuffer<char> workspace;
   const int64_t vocab = static_cast<int64_t>(logits.size());
-  EXPECT_EQ(workspace.Allocate(cuda::TokenChoiceWorkspaceBytes(vocab)), cudaSuccess);
-  EXPECT_EQ(cudaMemset(workspace.data(), 0, workspace.bytes()), cudaSuccess);
+  EXPECT_EQ(workspace.AllocateZeroed(cuda::TokenChoiceWorkspaceBytes(vocab), nullptr), cudaSuccess);
   cuda::DeviceBuffer<TokenChoice> choice;
   EXPECT_EQ(choice.Allocate(1), cudaSuccess);
   // Twice on one workspace: the first call must leave it ready for the second (its counter at
@@ -83,8 +82,8 @@ TEST(CudaTokenChoiceTest, GreedyTokensOfABatchMatchCpuRowByRow) {
   constexpr int64_t kMostRows = 129;
   for (const int64_t vocab : {int64_t{1}, int64_t{5000}, int64_t{128256}}) {
     cuda::DeviceBuffer<char> workspace;
-    ASSERT_EQ(workspace.Allocate(cuda::GreedyTokensWorkspaceBytes(kMostRows, vocab)), cudaSuccess);
-    ASSERT_EQ(cudaMemset(workspace.data(), 0, workspace.bytes()), cudaSuccess);
+    ASSERT_EQ(workspace.AllocateZeroed(cuda::GreedyTokensWorkspaceBytes(kMostRows, vocab), nullptr),
+              cudaSuccess);
     for (const int64_t rows : {kMostRows, int64_t{2}, int64_t{64}, int64_t{2}}) {
       SCOPED_TRACE(testing::Message() << "vocab " << vocab << ", rows " << rows);
       std::vector<float> logits = test::RandomFloats(rows * vocab, 61 + rows);

@@ -17,6 +17,8 @@
 #include <initializer_list>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,7 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/launch_overlap.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope.h"
@@ -47,6 +50,28 @@
 
 namespace tessera {
 namespace {
+
+// `parts` as one tensor, where they lie back to back in memory in one dtype: matrices of one width
+// stacked row after row, or vectors joined end to end; nullopt where they do not.
+std::optional<Tensor> BackToBack(std::span<Tensor* const> parts) {
+  const Tensor& first = *parts.front();
+  const char* next = static_cast<const char*>(first.data);
+  int64_t rows = 0;
+  int64_t numel = 0;
+  for (const Tensor* t : parts) {
+    if (t->data != next || t->dtype != first.dtype || t->rank != first.rank ||
+        (first.rank > 1 && t->cols() != first.cols())) {
+      return std::nullopt;
+    }
+    next += t->bytes();
+    rows += t->rows();
+    numel += t->numel();
+  }
+  Tensor joined = first.rank == 1 ? Tensor(first.data, first.dtype, {numel})
+                                  : Tensor(first.data, first.dtype, {rows, first.cols()});
+  joined.device = first.device;
+  return joined;
+}
 
 // The KV-cache pool in the memory of one device.
 class DeviceKvMemory : public KvMemory {
@@ -87,7 +112,20 @@ struct DeviceLayer {
   std::optional<Tensor> q_bias, k_bias, v_bias;    // [rows]
   std::optional<Tensor> q_norm, k_norm;            // [head_dim]
   Tensor gate, up, down;                           // as SwiGluWeights
+  // q, k and v as one [q rows + 2 kv rows, hidden] matrix, and their biases as one vector, where
+  // they lie back to back and nothing comes between the projection and the rotation (no q or k
+  // norm): several tokens' projections are then one GEMM.
+  std::optional<Tensor> qkv, qkv_bias;
 };
+
+// The layer's q, k and v biases that it has.
+std::vector<Tensor*> QkvBiases(DeviceLayer& layer) {
+  std::vector<Tensor*> biases;
+  for (std::optional<Tensor>* bias : {&layer.q_bias, &layer.k_bias, &layer.v_bias}) {
+    if (bias->has_value()) biases.push_back(&**bias);
+  }
+  return biases;
+}
 
 // Rows on their way into matrix products: fp32, or already rounded to the 16-bit type of the
 // weights that multiply them (s.x16), which the norm and SwiGLU kernels write directly so that
@@ -102,10 +140,14 @@ struct ProductInput {
 // One pass's activations and inputs, for up to `tokens` tokens.
 struct Scratch {
   int64_t tokens = 0;
-  cuda::DeviceBuffer<float> x, norm, block;  // [tokens, hidden]
+  cuda::DeviceBuffer<float> x, norm;  // [tokens, hidden]
+  // [tokens, hidden]: the last rows of a pass's chunks, gathered for the LM head.
+  cuda::DeviceBuffer<float> last_rows;
   cuda::DeviceBuffer<float> q, attended;     // [tokens, q_dim]
-  // [2, tokens, kv_dim]: k's rows, then v's, on their way into the cache.
-  cuda::DeviceBuffer<float> kv;
+  // [tokens, q_dim + 2 kv_dim]: the projections' rows on their way into the rotation and the
+  // cache. One GEMM of stacked q/k/v weights leaves each token's q, k and v side by side; separate
+  // ones leave q in `q` and k's rows, then v's, here.
+  cuda::DeviceBuffer<float> qkv;
   // [2, tokens, ffn]: the gate projection's rows, then the up projection's; fp32, or in a
   // prompt's GEMMs the weights' 16-bit type (then half the buffer).
   cuda::DeviceBuffer<float> gate_up;
@@ -148,34 +190,6 @@ struct ChunkPlan {
   KvCache* cache = nullptr;
   DecodeGraphKey key;  // its rotation table, and the bound of its decode attention's grid
 };
-
-// Lets each kernel of a captured graph launch while the kernel before it is still finishing,
-// rather than after it has completed. The kernels wait for their inputs themselves
-// (kernels/cuda/grid_dependency.cuh).
-absl::Status OverlapKernelLaunches(cudaGraph_t graph) {
-  size_t n = 0;
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n));
-  std::vector<cudaGraphNode_t> from(n), to(n);
-  std::vector<cudaGraphEdgeData> edges(n);
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphGetEdges(graph, from.data(), to.data(), edges.data(), &n));
-  // The next kernel launches once every block of this one has begun, so its launch and its
-  // blocks' start overlap this one's tail; its blocks take only the slots this one leaves free.
-  // (Launching it as the last block exits instead, cudaGraphKernelNodePortProgrammatic, measured
-  // 141.2 against 144.1 tokens/s for the llama-3-8b shape and 790 against 838 for qwen2.5-0.5b.)
-  const cudaGraphEdgeData overlapping{.from_port = cudaGraphKernelNodePortLaunchCompletion,
-                                      .type = cudaGraphDependencyTypeProgrammatic};
-  for (size_t i = 0; i < n; ++i) {
-    cudaGraphNodeType from_type, to_type;
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(from[i], &from_type));
-    TESSERA_RETURN_IF_CUDA_ERROR(cudaGraphNodeGetType(to[i], &to_type));
-    if (from_type != cudaGraphNodeTypeKernel || to_type != cudaGraphNodeTypeKernel) continue;
-    TESSERA_RETURN_IF_CUDA_ERROR(
-        cudaGraphRemoveDependencies(graph, &from[i], &to[i], &edges[i], 1));
-    TESSERA_RETURN_IF_CUDA_ERROR(
-        cudaGraphAddDependencies(graph, &from[i], &to[i], &overlapping, 1));
-  }
-  return absl::OkStatus();
-}
 
 const void* DataOrNull(const std::optional<Tensor>& t) { return t ? t->data : nullptr; }
 
@@ -239,26 +253,22 @@ class CudaTransformer : public Model {
   // rows, 16-bit weights) converted into s.x16.
   absl::StatusOr<const void*> GemmOperand(const Scratch& s, ProductInput x, const Tensor& w,
                                           int64_t n) const;
-  // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more. With add_to_y (one
-  // row only), y += x @ w^T.
+  // y = x @ w^T for n rows of x: a GEMV for one (fp32) row, a GEMM for more. With add_to_y,
+  // y += x @ w^T.
   absl::Status Linear(const Scratch& s, ProductInput x, const Tensor& w, int64_t n, float* y,
                       bool add_to_y = false) const;
-  // Whether a pass over n tokens leaves the layers' norms and residual adds to its GEMVs, which
-  // it does for one token where they gain from it: its layers then run no norm kernel.
+  // Whether a pass over n tokens leaves the layers' norms to its GEMVs, which it does for one
+  // token where they gain from it: its layers then run no norm kernel.
   bool NormsInGemvs(int64_t n) const {
     return n == 1 && cuda::GemvNormPays(info_.hidden_size, layers_.front().gate.dtype);
   }
   // The input of the products after RMSNorm `weight` of the residual stream s.x: s.x itself, which
-  // the GEMVs normalize, where NormsInGemvs; else the norm written to `rows`, s.block (the last
-  // block's output) added to s.x first where `add_block`.
+  // the GEMVs normalize, where NormsInGemvs; else the norm written to `rows`.
   absl::StatusOr<ProductInput> NormInput(const Scratch& s, int64_t n, const Tensor& weight,
-                                         ProductInput rows, bool add_block) const;
-  // RMSNorm `weight` of s.x written to `rows`, s.block added to s.x first where `add_block`.
-  absl::Status WriteNorm(const Scratch& s, int64_t n, const Tensor& weight, ProductInput rows,
-                         bool add_block) const;
-  // The last projection of a block, x @ w^T: added to s.x by its GEMV where NormsInGemvs; else
-  // written to s.block, which the next NormInput adds.
-  absl::Status BlockOutput(const Scratch& s, ProductInput x, const Tensor& w, int64_t n) const;
+                                         ProductInput rows) const;
+  // RMSNorm `weight` of s.x written to `rows`.
+  absl::Status WriteNorm(const Scratch& s, int64_t n, const Tensor& weight,
+                         ProductInput rows) const;
   // The GEMMs of n > 1 rows x over w0 and w1 into y and y + y_stride (values of y_dtype: fp32, or
   // the weights' type): one batched GEMM where the weights lie back to back (Create uploads each
   // layer's pairs so), two otherwise.
@@ -320,10 +330,10 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   s.tokens = 0;
   TESSERA_RETURN_IF_CUDA_ERROR(s.x.Allocate(n * hidden));
   TESSERA_RETURN_IF_CUDA_ERROR(s.norm.Allocate(n * hidden));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.block.Allocate(n * hidden));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.last_rows.Allocate(n * hidden));
   TESSERA_RETURN_IF_CUDA_ERROR(s.q.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.attended.Allocate(n * q_dim));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.kv.Allocate(2 * n * kv_dim));
+  TESSERA_RETURN_IF_CUDA_ERROR(s.qkv.Allocate(n * (q_dim + 2 * kv_dim)));
   TESSERA_RETURN_IF_CUDA_ERROR(s.gate_up.Allocate(2 * n * ffn));
   TESSERA_RETURN_IF_CUDA_ERROR(s.x16.Allocate(n * std::max({hidden, q_dim, ffn})));
   // At most one chunk a token, each with a view per layer.
@@ -362,45 +372,30 @@ absl::Status CudaTransformer::Linear(const Scratch& s, ProductInput x, const Ten
         {&matrix, 1}, w.dtype, static_cast<const float*>(x.data), w.cols(), x.norm, stream_));
     return absl::OkStatus();
   }
-  if (add_to_y || x.norm.weight != nullptr) {
-    return absl::InternalError("a GEMM asked to add to its output or to normalize its rows");
-  }
+  if (x.norm.weight != nullptr) return absl::InternalError("a GEMM asked to normalize its rows");
   TESSERA_ASSIGN_OR_RETURN(const void* operand, GemmOperand(s, x, w, n));
   TESSERA_RETURN_IF_CUBLAS_ERROR(
-      cuda::Matmul(cublas_, operand, w.data, w.dtype, n, w.rows(), w.cols(), y, stream_));
+      cuda::Matmul(cublas_, operand, w.data, w.dtype, n, w.rows(), w.cols(), y, add_to_y, stream_));
   return absl::OkStatus();
 }
 
 absl::StatusOr<ProductInput> CudaTransformer::NormInput(const Scratch& s, int64_t n,
-                                                        const Tensor& weight, ProductInput rows,
-                                                        bool add_block) const {
+                                                        const Tensor& weight,
+                                                        ProductInput rows) const {
   if (NormsInGemvs(n)) {
     return ProductInput{
         .data = s.x.data(),
         .norm = {.weight = weight.data, .dtype = weight.dtype, .eps = rms_norm_eps_}};
   }
-  TESSERA_RETURN_IF_ERROR(WriteNorm(s, n, weight, rows, add_block));
+  TESSERA_RETURN_IF_ERROR(WriteNorm(s, n, weight, rows));
   return rows;
 }
 
 absl::Status CudaTransformer::WriteNorm(const Scratch& s, int64_t n, const Tensor& weight,
-                                        ProductInput rows, bool add_block) const {
-  const int64_t hidden = info_.hidden_size;
-  if (add_block) {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::AddRmsNorm(s.x.data(), s.block.data(), weight.data,
-                                                  weight.dtype, rms_norm_eps_, n, hidden, rows.data,
-                                                  rows.dtype, stream_));
-  } else {
-    TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), weight.data, weight.dtype, rms_norm_eps_,
-                                               n, hidden, rows.data, rows.dtype, stream_));
-  }
+                                        ProductInput rows) const {
+  TESSERA_RETURN_IF_CUDA_ERROR(cuda::RmsNorm(s.x.data(), weight.data, weight.dtype, rms_norm_eps_,
+                                             n, info_.hidden_size, rows.data, rows.dtype, stream_));
   return absl::OkStatus();
-}
-
-absl::Status CudaTransformer::BlockOutput(const Scratch& s, ProductInput x, const Tensor& w,
-                                          int64_t n) const {
-  return NormsInGemvs(n) ? Linear(s, x, w, n, s.x.data(), /*add_to_y=*/true)
-                         : Linear(s, x, w, n, s.block.data());
 }
 
 absl::Status CudaTransformer::LinearPair(const Scratch& s, ProductInput x, const Tensor& w0,
@@ -425,10 +420,13 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                              ProductInput input) const {
   const DeviceLayer& layer = layers_[l];
   const AttentionConfig& c = layer.config;
+  const int64_t q_dim = int64_t{c.num_heads} * c.head_dim;
   const int64_t kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
-  float* q = s.q.data();  // [n, num_heads, head_dim]
-  float* k = s.kv.data();            // [n, num_kv_heads, head_dim]
-  float* v = k + s.tokens * kv_dim;  // [n, num_kv_heads, head_dim]
+  float* q = s.q.data();  // [n, num_heads, head_dim], rotated in the end
+  // Where separate products leave k and v: [n, num_kv_heads, head_dim] each.
+  float* k = s.qkv.data();
+  float* v = k + s.tokens * kv_dim;
+  cuda::ProjectedRows projected{q, k, v, q_dim, kv_dim};
   const RopeConfig& rope = c.rope;
   const DType cache_dtype = info_.kv_shape.dtype;
   const cuda::KvCacheView* views = s.inputs.views() + l;  // chunk i's at views[i * layers]
@@ -457,6 +455,15 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
       TESSERA_RETURN_IF_CUDA_ERROR(
           cuda::GemvFused(qkv, layer.q.dtype, x, layer.q.cols(), input.norm, stream_));
     }
+  } else if (layer.qkv) {
+    const int64_t width = q_dim + 2 * kv_dim;
+    float* qkv = s.qkv.data();  // [n, width]
+    TESSERA_RETURN_IF_ERROR(Linear(s, input, *layer.qkv, n, qkv));
+    if (layer.qkv_bias) {
+      TESSERA_RETURN_IF_CUDA_ERROR(
+          cuda::AddBias(qkv, layer.qkv_bias->data, layer.qkv_bias->dtype, n, width, stream_));
+    }
+    projected = {qkv, qkv + q_dim, qkv + q_dim + kv_dim, width, width};
   } else {
     TESSERA_RETURN_IF_ERROR(Linear(s, input, layer.q, n, q));
     TESSERA_RETURN_IF_ERROR(LinearPair(s, input, layer.k, layer.v, n, k, DType::kF32, v - k));
@@ -483,7 +490,6 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
                                                c.norm_eps, n * c.num_kv_heads, c.head_dim, k,
                                                DType::kF32, stream_));
   }
-  const int64_t q_dim = int64_t{c.num_heads} * c.head_dim;
   const cpu::AttentionShape shape = KernelShape(c);
   const int layers = static_cast<int>(layers_.size());
   // A batch's tokens find their sequence's views through token_views; one chunk needs none (its
@@ -492,8 +498,8 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
   // Rotation and the cache writes of rows [first, first + count), all with one frequency table.
   const auto rotate = [&](int64_t first, int64_t count, bool long_rope) {
     return cuda::RopeAndStoreKv(
-        q + first * q_dim, k + first * kv_dim, v + first * kv_dim, s.inputs.positions() + first,
-        count, c.num_heads, c.num_kv_heads, c.head_dim, rope.rotary_dim,
+        projected.From(first), q + first * q_dim, s.inputs.positions() + first, count, c.num_heads,
+        c.num_kv_heads, c.head_dim, rope.rotary_dim,
         long_rope ? long_inv_freq_.data() : inv_freq_.data(), rope.style, rope.attention_factor,
         views, token_views != nullptr ? token_views + first : nullptr, cache_dtype, stream_);
   };
@@ -552,7 +558,7 @@ absl::Status CudaTransformer::AttentionLayer(const Scratch& s, int l, int64_t n,
     }
     ++i;
   }
-  return BlockOutput(s, attended, layer.o, n);
+  return Linear(s, attended, layer.o, n, s.x.data(), /*add_to_y=*/true);
 }
 
 absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t n,
@@ -564,7 +570,7 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
     TESSERA_RETURN_IF_CUDA_ERROR(cuda::GemvSwiGlu(
         layer.gate.data, layer.up.data, layer.gate.dtype, static_cast<const float*>(input.data),
         ffn, layer.gate.cols(), input.norm, activated_fp32, stream_));
-    return BlockOutput(s, {activated_fp32}, layer.down, n);
+    return Linear(s, {activated_fp32}, layer.down, n, s.x.data(), /*add_to_y=*/true);
   }
   // Gate and up rows in the type of their operand (EnqueuePass chose it with InputFor: the
   // weights' 16-bit type where they share one, else fp32): SwiGLU reads them once, and they are
@@ -577,7 +583,7 @@ absl::Status CudaTransformer::FeedForwardLayer(const Scratch& s, int l, int64_t 
   const ProductInput activated = InputFor(s, n, {&layer.down}, activated_fp32);
   TESSERA_RETURN_IF_CUDA_ERROR(cuda::SwiGlu(s.gate_up.data(), up, product_dtype, n * ffn,
                                             activated.data, activated.dtype, stream_));
-  return BlockOutput(s, activated, layer.down, n);
+  return Linear(s, activated, layer.down, n, s.x.data(), /*add_to_y=*/true);
 }
 
 absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
@@ -591,28 +597,24 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
   const int layers = static_cast<int>(layers_.size());
   for (int l = 0; l < layers; ++l) {
     const DeviceLayer& layer = layers_[l];
-    // x += attention(rms_norm(x)), then x += feed_forward(rms_norm(x)); each norm adds the block
-    // before it to x, but the first.
+    // x += attention(rms_norm(x)), then x += feed_forward(rms_norm(x)); each block's last
+    // projection adds itself to x.
     TESSERA_ASSIGN_OR_RETURN(
         ProductInput input,
-        NormInput(s, n, layer.attn_norm, InputFor(s, n, {&layer.q, &layer.k, &layer.v}, norm),
-                  /*add_block=*/l > 0));
+        NormInput(s, n, layer.attn_norm, InputFor(s, n, {&layer.q, &layer.k, &layer.v}, norm)));
     TESSERA_RETURN_IF_ERROR(AttentionLayer(s, l, n, chunks, input));
     TESSERA_ASSIGN_OR_RETURN(
-        input, NormInput(s, n, layer.ffn_norm, InputFor(s, n, {&layer.gate, &layer.up}, norm),
-                         /*add_block=*/true));
+        input, NormInput(s, n, layer.ffn_norm, InputFor(s, n, {&layer.gate, &layer.up}, norm)));
     TESSERA_RETURN_IF_ERROR(FeedForwardLayer(s, l, n, input));
   }
-  // The final norm, in fp32, written out even where the GEMVs normalize (they have added the
-  // last block to x then): the LM head's GEMV runs in many waves of blocks, and each would pay
-  // for the norm again.
-  TESSERA_RETURN_IF_ERROR(
-      WriteNorm(s, n, output_norm_, ProductInput{norm}, /*add_block=*/!NormsInGemvs(n)));
+  // The final norm, in fp32, written out even where the GEMVs normalize: the LM head's GEMV runs
+  // in many waves of blocks, and each would pay for the norm again.
+  TESSERA_RETURN_IF_ERROR(WriteNorm(s, n, output_norm_, ProductInput{norm}));
   // Logits of each chunk's last token only: that is all sampling needs.
   if (chunks.size() == 1) return Linear(s, {norm + (n - 1) * hidden}, output_, 1, logits);
   // One token a chunk (a decoding batch): every row is a last row.
   if (static_cast<int64_t>(chunks.size()) == n) return Linear(s, {norm}, output_, n, logits);
-  float* last = s.block.data();  // [chunks, hidden]; the blocks' outputs are spent
+  float* last = s.last_rows.data();  // [chunks, hidden]
   for (size_t i = 0; i < chunks.size(); ++i) {
     TESSERA_RETURN_IF_CUDA_ERROR(
         cudaMemcpyAsync(last + i * hidden, norm + (chunks[i].first + chunks[i].n - 1) * hidden,
@@ -633,7 +635,10 @@ absl::Status CudaTransformer::ReplayDecodeStep(std::span<const ChunkPlan> chunks
     if (enqueued.ok() && ended == cudaSuccess) {
       // Only our own kernels wait for their predecessors' results themselves; a batch's GEMMs
       // (cuBLAS) do not, so their graphs keep full dependencies.
-      absl::Status instantiated = n == 1 ? OverlapKernelLaunches(graph) : absl::OkStatus();
+      absl::Status instantiated =
+          n == 1 ? cuda::CudaStatus(cuda::OverlapKernelLaunches(graph), "OverlapKernelLaunches",
+                                    __FILE__, __LINE__)
+                 : absl::OkStatus();
       if (instantiated.ok()) {
         instantiated = cuda::CudaStatus(cudaGraphInstantiate(&exec, graph, 0),
                                         "cudaGraphInstantiate", __FILE__, __LINE__);
@@ -794,10 +799,8 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
   const size_t greedy_bytes =
       cuda::GreedyTokensWorkspaceBytes(static_cast<int64_t>(n_chunks), vocab);
   if (one_greedy_pass && greedy_bytes > batch_choice_workspace_.bytes()) {
-    TESSERA_RETURN_IF_CUDA_ERROR(batch_choice_workspace_.Allocate(greedy_bytes));
-    // Zeroed once, on the stream its kernels run on: their counters start at zero.
-    TESSERA_RETURN_IF_CUDA_ERROR(
-        cudaMemsetAsync(batch_choice_workspace_.data(), 0, greedy_bytes, stream_));
+    // Its counters start at zero.
+    TESSERA_RETURN_IF_CUDA_ERROR(batch_choice_workspace_.AllocateZeroed(greedy_bytes, stream_));
   }
   std::vector<size_t> first_adjustment(n_chunks);  // each chunk's, in adjustments_
   size_t offset = 0;
@@ -876,11 +879,10 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   }
   std::vector<Tensor*> weights = {&model->token_embd_, &model->output_norm_, &model->output_};
   for (DeviceLayer& layer : model->layers_) {
-    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.q, &layer.o, &layer.down}) {
+    for (Tensor* t : {&layer.attn_norm, &layer.ffn_norm, &layer.o, &layer.down}) {
       weights.push_back(t);
     }
-    for (std::optional<Tensor>* t :
-         {&layer.q_bias, &layer.k_bias, &layer.v_bias, &layer.q_norm, &layer.k_norm}) {
+    for (std::optional<Tensor>* t : {&layer.q_norm, &layer.k_norm}) {
       if (t->has_value()) weights.push_back(&**t);
     }
   }
@@ -890,9 +892,10 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   for (const Tensor* t : weights) {
     if (counted.insert(t->data).second) total += static_cast<int64_t>(t->bytes());
   }
-  for (const DeviceLayer& layer : model->layers_) {
-    total += static_cast<int64_t>(layer.k.bytes() + layer.v.bytes() + layer.gate.bytes() +
-                                  layer.up.bytes());
+  for (DeviceLayer& layer : model->layers_) {
+    for (const Tensor* t : QkvBiases(layer)) total += static_cast<int64_t>(t->bytes());
+    total += static_cast<int64_t>(layer.q.bytes() + layer.k.bytes() + layer.v.bytes() +
+                                  layer.gate.bytes() + layer.up.bytes());
   }
   TESSERA_RETURN_IF_ERROR(cuda::CheckFreeMemory(device, total, "the model's weights"));
 
@@ -908,13 +911,21 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
     TESSERA_ASSIGN_OR_RETURN(*t, model->weights_.Upload(*t));
     progress(model->weights_.bytes(), total);
   }
-  // Pairs back to back, so that a batch's k and v projections are one batched GEMM, and its gate
-  // and up projections another (LinearPair).
+  // Back to back, so that a batch's q, k and v projections are one GEMM (or k and v one batched
+  // GEMM, LinearPair, where q's rows are normalized before the rotation), and its gate and up
+  // projections another.
   for (DeviceLayer& layer : model->layers_) {
-    Tensor* const kv[] = {&layer.k, &layer.v};
+    Tensor* const qkv[] = {&layer.q, &layer.k, &layer.v};
     Tensor* const gate_up[] = {&layer.gate, &layer.up};
-    TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(kv));
+    const std::vector<Tensor*> biases = QkvBiases(layer);
+    TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(qkv));
+    TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(biases));
     TESSERA_RETURN_IF_ERROR(model->weights_.UploadTogether(gate_up));
+    if (!layer.q_norm && !layer.k_norm) layer.qkv = BackToBack(qkv);
+    if (!biases.empty()) {
+      if (biases.size() == 3) layer.qkv_bias = BackToBack(biases);
+      if (!layer.qkv_bias) layer.qkv.reset();
+    }
     progress(model->weights_.bytes(), total);
   }
 
@@ -927,12 +938,10 @@ absl::StatusOr<std::unique_ptr<Model>> CudaTransformer::Create(const Transformer
   }
   TESSERA_RETURN_IF_CUDA_ERROR(model->logits_.Allocate(kMaxGraphBatch * model->info_.vocab_size));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_logits_.Allocate(model->info_.vocab_size));
-  TESSERA_RETURN_IF_CUDA_ERROR(
-      model->choice_workspace_.Allocate(cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size)));
-  // Zeroed once, on the stream its kernels run on (which does not wait for the default stream):
-  // their counters start at zero.
-  TESSERA_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(model->choice_workspace_.data(), 0,
-                                               model->choice_workspace_.bytes(), model->stream_));
+  // Its counters start at zero: zeroed once, on the stream its kernels run on (which does not
+  // wait for the default stream).
+  TESSERA_RETURN_IF_CUDA_ERROR(model->choice_workspace_.AllocateZeroed(
+      cuda::TokenChoiceWorkspaceBytes(model->info_.vocab_size), model->stream_));
   TESSERA_RETURN_IF_CUDA_ERROR(model->choices_.Allocate(1));
   TESSERA_RETURN_IF_CUDA_ERROR(model->host_choices_.Allocate(1));
   TESSERA_RETURN_IF_ERROR(model->AllocateScratch(model->decode_scratch_, kMaxGraphBatch));
