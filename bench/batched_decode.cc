@@ -43,7 +43,7 @@ absl::StatusOr<BatchedDecodeFigures> MeasureBatchedDecode(const Model& model, in
     if (step == warmup_steps) start = Clock::now();
     tokens = RandomTokens(batch, info.vocab_size, rng);
     for (int i = 0; i < batch; ++i) chunks[i] = {{&tokens[i], 1}, caches[i].get()};
-    TESSERA_RETURN_IF_ERROR(model.ForwardBatchAndChoose(chunks, greedy).status());
+    TESSERA_RETURN_IF_ERROR(model.ForwardBatchAndChoose(chunks, greedy, [] {}).status());
   }
   BatchedDecodeFigures figures{.batch = batch, .context = context, .steps = steps};
   figures.seconds_per_step = std::chrono::duration<double>(Clock::now() - start).count() / steps;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -180,6 +181,7 @@ Engine::~Engine() {
   for (Job& job : jobs_) {
     if (!job.done) Deliver(job, job.sequence->FinishCancelled());
   }
+  HandOut(undelivered_);
 }
 
 absl::StatusOr<std::shared_ptr<Sequence>> Engine::CreateSequence(GenerationRequest request) {
@@ -393,12 +395,17 @@ void Engine::Loop() {
       }
     }
     Step step = StepReadyJobs(ready);
+    bool more_ready;
     {
       absl::MutexLock lock(&mutex_);
       // Those left out of this step (the token budget ran out) come first in the next.
       for (const JobIterator& job : step.stepped) jobs_.splice(jobs_.end(), jobs_, job);
       jobs_.remove_if([](const Job& job) { return job.done; });
+      more_ready = AnyJobReady();
     }
+    // Otherwise the next step's pass hands them out while it computes. Only this thread makes a
+    // ready job unready, so the next step comes.
+    if (!more_ready) HandOut(undelivered_);
     absl::MutexLock lock(&counters_mutex_);
     counters_.scheduling += absl::Now() - start - waited - step.forward;
   }
@@ -406,6 +413,7 @@ void Engine::Loop() {
 
 Engine::Step Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
   Step step;
+  std::vector<Delivery> earlier = std::exchange(undelivered_, {});
   std::vector<JobIterator>& stepped = step.stepped;
   std::vector<JobIterator> running;
   for (const JobIterator& job : ready) {
@@ -446,7 +454,10 @@ Engine::Step Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
     inputs.push_back(take == unseen.size() ? std::make_optional(sequence.NextChoiceInputs())
                                            : std::nullopt);
   }
-  if (batch.empty()) return step;
+  if (batch.empty()) {
+    HandOut(earlier);
+    return step;
+  }
   // A chunk that ends mid-prompt chooses greedily, touching no sampler state; its choice is
   // dropped.
   std::vector<ChoiceSpec> choices(batch.size());
@@ -456,7 +467,7 @@ Engine::Step Engine::StepReadyJobs(const std::vector<JobIterator>& ready) {
   }
   const absl::Time forward_start = absl::Now();
   const absl::StatusOr<std::vector<TokenChoice>> chosen =
-      model_->ForwardBatchAndChoose(chunks, choices);
+      model_->ForwardBatchAndChoose(chunks, choices, [&] { HandOut(earlier); });
   step.forward = absl::Now() - forward_start;
   {
     absl::MutexLock lock(&counters_mutex_);
@@ -506,23 +517,30 @@ bool Engine::MakeRoom(Job& job, int64_t positions, std::span<const JobIterator> 
 
 void Engine::Deliver(Job& job, absl::StatusOr<StepOutput> output) {
   const absl::Status status = output.status();
+  Delivery& delivery = undelivered_.emplace_back(Delivery{.sink = job.sink});
   bool over = !output.ok();
   if (output.ok()) {
     over = output->finish_reason != FinishReason::kNone ||
            (job.steps_left > 0 && --job.steps_left == 0);
-    job.sink->OnStep(*std::move(output));
+    delivery.output = *std::move(output);
   }
   if (!over) return;
-  {
-    // Marked before the sink hears of it, so a Run that follows at once is not refused as busy.
-    absl::MutexLock lock(&mutex_);
-    job.done = true;
-    if (job.waiting) {
-      job.waiting = false;
-      --waiting_runs_;
-    }
+  delivery.run_done = status;
+  // Marked before the sink hears of it, so a Run that follows at once is not refused as busy.
+  absl::MutexLock lock(&mutex_);
+  job.done = true;
+  if (job.waiting) {
+    job.waiting = false;
+    --waiting_runs_;
   }
-  job.sink->OnRunDone(status);
+}
+
+void Engine::HandOut(std::vector<Delivery>& deliveries) {
+  for (Delivery& delivery : deliveries) {
+    if (delivery.output) delivery.sink->OnStep(*std::move(delivery.output));
+    if (delivery.run_done) delivery.sink->OnRunDone(*std::move(delivery.run_done));
+  }
+  deliveries.clear();
 }
 
 }  // namespace tessera

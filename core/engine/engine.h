@@ -71,18 +71,20 @@ class GenerationSink {
   // OnStep then carried the finish reason), otherwise the error that stopped it.
   virtual void OnRunDone(absl::Status status) = 0;
   // Flow control: the engine steps the run only while this is true. A sink that returns false
-  // calls Engine::Wake() once it can take more.
+  // calls Engine::Wake() once it can take more. A step's output reaches OnStep while the next
+  // pass computes, so this may be asked once more before the sink has the step before.
   virtual bool ReadyForMore() { return true; }
 };
 
 // What the engine thread has done since the model loaded, for judging whether it keeps the
 // device busy: while requests are ready, the time outside forward passes is the scheduler's own
-// (forming batches, admitting and preempting runs, delivering outputs), and the device waits
-// through it.
+// (forming batches, admitting and preempting runs, settling outputs), and the device waits
+// through it. The sinks hear of a step while the next pass computes, inside it.
 struct EngineCounters {
   int64_t steps = 0;        // forward passes, each over one batch of sequence chunks
   int64_t step_tokens = 0;  // tokens those passes ran: prompt chunks and decoded tokens alike
-  absl::Duration forward;   // in the passes: the device's work and the launch of it
+  // In the passes: the device's work, the launch of it, and the host's work beside it.
+  absl::Duration forward;
   // Between passes while the thread had work; added as each loop iteration ends, so it lags the
   // others (counted before the pass's results go out) by up to one step.
   absl::Duration scheduling;
@@ -170,13 +172,23 @@ class Engine {
     absl::Duration forward;            // of the pass, if one ran
   };
   // One step of the model over the ready jobs (iteration-level batching): cancelled sequences
-  // finish without the model; the others share one pass within options_.max_batch_tokens. The
-  // pass is counted before any sink hears of its results; the scheduling around it is left to
-  // the loop.
+  // finish without the model; the others share one pass within options_.max_batch_tokens, while
+  // which the sinks hear of the step before. The pass is counted before any sink hears of its
+  // results; the scheduling around it is left to the loop.
   Step StepReadyJobs(const std::vector<JobIterator>& ready);
-  // Hands a step's result to the job's sink; ends the run (job.done, OnRunDone) when the
-  // sequence finished, the run's steps are used up, or `output` is an error.
+  // What a sink is still to hear of a step: its output, then, where the step ended the run, the
+  // run's end.
+  struct Delivery {
+    GenerationSink* sink;
+    std::optional<StepOutput> output;
+    std::optional<absl::Status> run_done;
+  };
+  // Settles a step's result for the job: ends the run (job.done) when the sequence finished, the
+  // run's steps are used up, or `output` is an error; the sink hears of it from the next
+  // HandOut (undelivered_), so that it may hear while the next pass computes.
   void Deliver(Job& job, absl::StatusOr<StepOutput> output);
+  // Tells the sinks, in the order settled, and empties `deliveries`.
+  static void HandOut(std::vector<Delivery>& deliveries);
   // Whether the engine thread has something to do for `job`: finish it as cancelled, or step it
   // (it has its KV cache and its sink takes more).
   static bool JobReady(const Job& job);
@@ -212,6 +224,9 @@ class Engine {
   // How many waited when the engine thread last went to sleep: one more wakes it.
   int64_t runs_left_waiting_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t next_arrival_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Settled results whose sinks have not heard of them (engine thread only; the destructor's
+  // once the thread has stopped). Never left so while the thread sleeps.
+  std::vector<Delivery> undelivered_;
   mutable absl::Mutex counters_mutex_;
   EngineCounters counters_ ABSL_GUARDED_BY(counters_mutex_);
   std::thread thread_;

@@ -17,7 +17,9 @@ absl::StatusOr<TokenChoice> Model::ForwardAndChoose(std::span<const int32_t> tok
 }
 
 absl::StatusOr<std::vector<TokenChoice>> Model::ForwardBatchAndChoose(
-    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+    absl::FunctionRef<void()> meanwhile) const {
+  meanwhile();
   std::vector<TokenChoice> chosen;
   chosen.reserve(chunks.size());
   for (size_t i = 0; i < chunks.size(); ++i) {

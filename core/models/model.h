@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "core/engine/kv_cache.h"
 #include "core/format/gguf.h"
@@ -67,9 +68,13 @@ class Model {
   // Every chunk through the model in one pass, so that the weights are read once for all their
   // tokens (a continuous-batching step: decoding sequences' single tokens beside prompt
   // chunks), then one choice per chunk as `choices` (same size) say. Each chunk's result equals
-  // what ForwardAndChoose gives for it alone. This default runs the chunks one after another.
+  // what ForwardAndChoose gives for it alone. `meanwhile` runs exactly once, on the calling
+  // thread, while the device computes the pass (a model on the host runs it first), even when the
+  // pass fails: the caller's own host work then costs the device no time. This default runs the
+  // chunks one after another.
   virtual absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
-      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const;
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+      absl::FunctionRef<void()> meanwhile) const;
 
   // Where its KV-cache pool must live: the memory of the device it computes on.
   virtual KvMemory& kv_memory() const { return HostKvMemory(); }

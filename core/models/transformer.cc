@@ -36,7 +36,9 @@ absl::Status Transformer::Forward(std::span<const int32_t> tokens, KvCache& cach
 }
 
 absl::StatusOr<std::vector<TokenChoice>> Transformer::ForwardBatchAndChoose(
-    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+    absl::FunctionRef<void()> meanwhile) const {
+  meanwhile();
   const int64_t vocab = info_.vocab_size;
   std::vector<float> logits(chunks.size() * vocab);  // [chunks, vocab]
   TESSERA_RETURN_IF_ERROR(ForwardBatch(chunks, logits));

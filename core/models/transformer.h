@@ -64,7 +64,8 @@ class Transformer : public Model {
   absl::Status Forward(std::span<const int32_t> tokens, KvCache& cache,
                        std::span<float> logits) const override;
   absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
-      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const override;
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+      absl::FunctionRef<void()> meanwhile) const override;
 
   float rms_norm_eps() const { return rms_norm_eps_; }
   int64_t rope_switch_position() const { return rope_switch_position_; }

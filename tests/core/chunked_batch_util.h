@@ -65,8 +65,10 @@ inline std::vector<std::vector<TokenChoice>> RunChunkedBatch(
     }
     if (chunks.empty()) break;
     const std::vector<ChoiceSpec> specs(chunks.size(), ChoiceSpec{.n_top = kMaxChoiceTopLogits});
-    auto chosen = model.ForwardBatchAndChoose(chunks, specs);
+    int meanwhile_runs = 0;
+    auto chosen = model.ForwardBatchAndChoose(chunks, specs, [&] { ++meanwhile_runs; });
     EXPECT_TRUE(chosen.ok()) << chosen.status();
+    EXPECT_EQ(meanwhile_runs, 1) << "the host work beside a pass runs once a pass";
     if (!chosen.ok() || chosen->size() != chunks.size()) return {};
     for (size_t c = 0; c < in_pass.size(); ++c) {
       Sequence& sequence = sequences[in_pass[c]];

@@ -20,10 +20,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "core/models/cuda/cuda_status.h"
 #include "core/models/cuda/device_weights.h"
@@ -221,7 +223,8 @@ class CudaTransformer : public Model {
                                                std::span<const LogitAdjustment> adjustments,
                                                const TokenDraw* draw, int n_top) const override;
   absl::StatusOr<std::vector<TokenChoice>> ForwardBatchAndChoose(
-      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const override;
+      std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+      absl::FunctionRef<void()> meanwhile) const override;
 
  private:
   CudaTransformer(const Transformer& host, int device, DType kv_cache_dtype)
@@ -240,6 +243,11 @@ class CudaTransformer : public Model {
   // step's graph.
   absl::Status RunPass(std::span<const SequenceChunk> chunks,
                        const std::function<absl::Status()>& collect) const;
+  // ForwardBatchAndChoose, calling `meanwhile` once the pass and the choices' copy back are
+  // queued, unless it fails before that.
+  absl::StatusOr<std::vector<TokenChoice>> PassAndChoose(std::span<const SequenceChunk> chunks,
+                                                         std::span<const ChoiceSpec> choices,
+                                                         absl::FunctionRef<void()> meanwhile) const;
   // Where a pass of `chunks` chunks leaves its logits, [chunks, vocab]: in logits_, whose address
   // the decode graphs hold, up to kMaxGraphBatch chunks; in batch_logits_ beyond.
   float* PassLogits(size_t chunks) const {
@@ -770,12 +778,27 @@ absl::StatusOr<TokenChoice> CudaTransformer::ForwardAndChoose(
   const SequenceChunk chunk{tokens, &cache};
   const ChoiceSpec choice{adjustments, draw, n_top};
   TESSERA_ASSIGN_OR_RETURN(std::vector<TokenChoice> chosen,
-                           ForwardBatchAndChoose({&chunk, 1}, {&choice, 1}));
+                           ForwardBatchAndChoose({&chunk, 1}, {&choice, 1}, [] {}));
   return chosen.front();
 }
 
 absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
-    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices) const {
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+    absl::FunctionRef<void()> meanwhile) const {
+  // Run once: inside the pass once it is queued, or after it where it failed before that.
+  bool ran_meanwhile = false;
+  const auto run_meanwhile = [&] {
+    if (!std::exchange(ran_meanwhile, true)) meanwhile();
+  };
+  const absl::StatusOr<std::vector<TokenChoice>> chosen =
+      PassAndChoose(chunks, choices, run_meanwhile);
+  run_meanwhile();
+  return chosen;
+}
+
+absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::PassAndChoose(
+    std::span<const SequenceChunk> chunks, std::span<const ChoiceSpec> choices,
+    absl::FunctionRef<void()> meanwhile) const {
   const size_t n_chunks = chunks.size();
   const int64_t vocab = info_.vocab_size;
   size_t n_adjustments = 0;
@@ -841,6 +864,7 @@ absl::StatusOr<std::vector<TokenChoice>> CudaTransformer::ForwardBatchAndChoose(
     TESSERA_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(host_choices_.data(), choices_.data(),
                                                  n_chunks * sizeof(TokenChoice),
                                                  cudaMemcpyDeviceToHost, stream_));
+    meanwhile();
     return absl::OkStatus();
   }));
   std::vector<TokenChoice> chosen(host_choices_.data(), host_choices_.data() + n_chunks);
