@@ -277,8 +277,8 @@ double FastestLtSeconds(cublasLtHandle_t lt, const void* x, const std::vector<co
 // The GEMMs of a batched decode step (continuous batching) at Llama-3-8B's shapes: M rows of
 // bf16 activations against the bf16 weights, fp32 out, through cuBLAS as CudaTransformer::Linear
 // calls it, and the fastest algorithm cuBLASLt offers. The weights dominate the bytes, so GB/s
-// counts them alone: a GEMM as fast as the GEMV at M = 1 costs the batch nothing. q, k and v as
-// one product (6144 rows) against the q and the k+v products the batched pass runs now.
+// counts them alone: a GEMM as fast as the GEMV at M = 1 costs the batch nothing. q, k and v are
+// one product (6144 rows), as the batched pass runs them where the three lie back to back.
 void BenchSkinnyGemm(std::vector<Row>& rows, cublasHandle_t handle) {
   cublasLtHandle_t lt;
   BENCH_CHECK(cublasLtCreate(&lt));

@@ -142,9 +142,7 @@ struct ProductInput {
 // One pass's activations and inputs, for up to `tokens` tokens.
 struct Scratch {
   int64_t tokens = 0;
-  cuda::DeviceBuffer<float> x, norm;  // [tokens, hidden]
-  // [tokens, hidden]: the last rows of a pass's chunks, gathered for the LM head.
-  cuda::DeviceBuffer<float> last_rows;
+  cuda::DeviceBuffer<float> x, norm;         // [tokens, hidden]
   cuda::DeviceBuffer<float> q, attended;     // [tokens, q_dim]
   // [tokens, q_dim + 2 kv_dim]: the projections' rows on their way into the rotation and the
   // cache. One GEMM of stacked q/k/v weights leaves each token's q, k and v side by side; separate
@@ -338,7 +336,6 @@ absl::Status CudaTransformer::AllocateScratch(Scratch& s, int64_t n) const {
   s.tokens = 0;
   TESSERA_RETURN_IF_CUDA_ERROR(s.x.Allocate(n * hidden));
   TESSERA_RETURN_IF_CUDA_ERROR(s.norm.Allocate(n * hidden));
-  TESSERA_RETURN_IF_CUDA_ERROR(s.last_rows.Allocate(n * hidden));
   TESSERA_RETURN_IF_CUDA_ERROR(s.q.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.attended.Allocate(n * q_dim));
   TESSERA_RETURN_IF_CUDA_ERROR(s.qkv.Allocate(n * (q_dim + 2 * kv_dim)));
@@ -622,7 +619,8 @@ absl::Status CudaTransformer::EnqueuePass(const Scratch& s, int64_t n,
   if (chunks.size() == 1) return Linear(s, {norm + (n - 1) * hidden}, output_, 1, logits);
   // One token a chunk (a decoding batch): every row is a last row.
   if (static_cast<int64_t>(chunks.size()) == n) return Linear(s, {norm}, output_, n, logits);
-  float* last = s.last_rows.data();  // [chunks, hidden]
+  // [chunks, hidden]: the residual stream is spent once the final norm has read it.
+  float* last = s.x.data();
   for (size_t i = 0; i < chunks.size(); ++i) {
     TESSERA_RETURN_IF_CUDA_ERROR(
         cudaMemcpyAsync(last + i * hidden, norm + (chunks[i].first + chunks[i].n - 1) * hidden,
