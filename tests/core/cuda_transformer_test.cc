@@ -218,7 +218,9 @@ TEST_P(CudaTransformerFamilyTest, BatchedPassAgreesWithCpu) {
       const double allowed = tolerance * std::max(1.0f, std::abs(c.top_logits[0]));
       EXPECT_NEAR(g.top_logits[0], c.top_logits[0], allowed);
       EXPECT_NEAR(g.log_normalizer, c.log_normalizer, allowed);
-      if (c.top_logits[0] - c.top_logits[1] > 2 * allowed) EXPECT_EQ(g.token, c.token);
+      if (c.top_logits[0] - c.top_logits[1] > 2 * allowed) {
+        EXPECT_EQ(g.token, c.token);
+      }
     }
   }
 }

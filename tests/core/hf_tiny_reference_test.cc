@@ -65,7 +65,9 @@ Outputs Run(const Model& model, const ReferenceCase& c) {
     const int32_t next =
         static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.greedy.push_back(next);
-    if (i + 1 < c.greedy.size()) EXPECT_TRUE(model.Forward({&next, 1}, **cache, logits).ok());
+    if (i + 1 < c.greedy.size()) {
+      EXPECT_TRUE(model.Forward({&next, 1}, **cache, logits).ok());
+    }
   }
   return out;
 }

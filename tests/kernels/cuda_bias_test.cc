@@ -20,7 +20,7 @@ using test::RandomFloats;
 TEST(CudaBiasTest, MatchesCpuForEveryDtype) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   for (const DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (const auto [n_rows, dim] : {std::pair<int64_t, int64_t>{1, 7}, {33, 896}, {5, 4096}}) {
+    for (const auto& [n_rows, dim] : {std::pair<int64_t, int64_t>{1, 7}, {33, 896}, {5, 4096}}) {
       const std::vector<float> bias_values = RandomFloats(dim, 3);
       // The bias stored in `dtype`: 2 or 4 bytes per value.
       std::vector<uint16_t> bias16(dim);

@@ -142,7 +142,8 @@ TEST(CudaMatmulF32Test, MatchesCpuInFullPrecision) {
   TESSERA_SKIP_WITHOUT_CUDA_DEVICE();
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
-  for (const auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 33, 64}, {17, 250, 4096}}) {
+  for (const auto& [m, n, k] :
+       {std::tuple<int64_t, int64_t, int64_t>{1, 33, 64}, {17, 250, 4096}}) {
     const std::vector<float> x = test::RandomFloats(m * k, 16);
     const std::vector<float> w = test::RandomFloats(n * k, 17);
     std::vector<float> expected(m * n);

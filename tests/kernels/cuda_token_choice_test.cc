@@ -26,7 +26,9 @@ TokenChoice OnDevice(const std::vector<float>& logits,
                      const TokenDraw* draw = nullptr) {
   auto logits_device = test::ToDevice(logits);
   cuda::DeviceBuffer<LogitAdjustment> adjustments_device;
-  if (!adjustments.empty()) EXPECT_EQ(adjustments_device.Upload(adjustments), cudaSuccess);
+  if (!adjustments.empty()) {
+    EXPECT_EQ(adjustments_device.Upload(adjustments), cudaSuccess);
+  }
   cuda::DeviceBuffer<char> workspace;
   const int64_t vocab = static_cast<int64_t>(logits.size());
   EXPECT_EQ(workspace.AllocateZeroed(cuda::TokenChoiceWorkspaceBytes(vocab), nullptr), cudaSuccess);
