@@ -172,7 +172,7 @@ class Engine {
     absl::Duration forward;            // of the pass, if one ran
   };
   // One step of the model over the ready jobs (iteration-level batching): cancelled sequences
-  // finish without the model; the others share one pass within options_.max_batch_tokens, while
+  // finish without the model; the others share one pass within options_.max_batch_tokens, during
   // which the sinks hear of the step before. The pass is counted before any sink hears of its
   // results; the scheduling around it is left to the loop.
   Step StepReadyJobs(const std::vector<JobIterator>& ready);
