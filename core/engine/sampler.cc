@@ -30,11 +30,16 @@ void Count(int32_t token, int32_t vocab_size, TokenCounts& counts) {
 Sampler::Sampler(SamplingParams params, int32_t vocab_size, std::span<const int32_t> prompt)
     : params_(std::move(params)),
       vocab_size_(vocab_size),
-      rng_(params_.seed ? *params_.seed : RandomSeed()) {
+      rng_(params_.seed ? *params_.seed : RandomSeed()),
+      counts_tokens_(params_.repetition_penalty != 1 || params_.presence_penalty != 0 ||
+                     params_.frequency_penalty != 0) {
+  if (!counts_tokens_) return;
   for (int32_t token : prompt) Count(token, vocab_size_, prompt_counts_);
 }
 
-void Sampler::Accept(int32_t token) { Count(token, vocab_size_, output_counts_); }
+void Sampler::Accept(int32_t token) {
+  if (counts_tokens_) Count(token, vocab_size_, output_counts_);
+}
 
 std::vector<LogitAdjustment> Sampler::Adjustments() const {
   absl::flat_hash_map<int32_t, LogitAdjustment> by_token;

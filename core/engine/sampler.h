@@ -71,6 +71,9 @@ class Sampler {
   SamplingParams params_;
   int32_t vocab_size_;
   std::mt19937_64 rng_;
+  // Whether a penalty reads the counts below; without one, every step would pay for a hash
+  // map's update that nothing reads.
+  bool counts_tokens_;
   absl::flat_hash_map<int32_t, int32_t> prompt_counts_;
   absl::flat_hash_map<int32_t, int32_t> output_counts_;
 };
