@@ -38,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/batched_decode.h"
 #include "bench/copy_bandwidth.h"
 #include "bench/percentile.h"
@@ -803,6 +804,8 @@ int main(int argc, char** argv) {
       "                [--streams 20] [--stream_prompt_tokens 512] [--stream_output_tokens 128]\n"
       "                [--stream_model_dir /tmp]");
   absl::ParseCommandLine(argc, argv);
+  // As tessera-server runs (server/main.cc), so the engine here costs what it costs there.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const absl::StatusOr<tessera::bench::Options> options = tessera::bench::ReadOptions();
   if (!options.ok()) {
     std::fprintf(stderr, "tessera-bench: %s\n", options.status().ToString().c_str());
