@@ -28,6 +28,10 @@ ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
           "Sessions unused for this long are released.");
 ABSL_FLAG(int64_t, kv_cache_tokens, 0,
           "KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.");
+ABSL_FLAG(double, kv_cache_memory_fraction, 0,
+          "KV-cache capacity of each model loaded at start as a share, in (0, 1], of the memory "
+          "its device has free once the weights are in; not with --kv_cache_tokens. 0: the "
+          "engine's default (eight full contexts within 90% of that memory).");
 ABSL_FLAG(bool, prefix_sharing, true,
           "Whether requests to the models loaded at start share the KV cache of common prompt "
           "prefixes.");
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.session_idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   options.kv_cache_tokens = absl::GetFlag(FLAGS_kv_cache_tokens);
+  options.kv_cache_memory_fraction = absl::GetFlag(FLAGS_kv_cache_memory_fraction);
   options.prefix_sharing = absl::GetFlag(FLAGS_prefix_sharing);
   options.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   options.device = absl::GetFlag(FLAGS_device);

@@ -95,6 +95,7 @@ EngineOptions ToEngineOptions(const pb::LoadModelRequest& request) {
   options.path = request.path();
   options.device = request.device();
   options.kv_cache_capacity_tokens = request.kv_cache_capacity_tokens();
+  options.kv_cache_memory_fraction = request.kv_cache_memory_fraction();
   options.share_prompt_prefixes = !request.disable_prefix_sharing();
   return options;
 }

@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     EngineOptions engine_options;
     engine_options.path = model.path;
     engine_options.kv_cache_capacity_tokens = options.kv_cache_tokens;
+    engine_options.kv_cache_memory_fraction = options.kv_cache_memory_fraction;
     engine_options.device = options.device;
     engine_options.share_prompt_prefixes = options.prefix_sharing;
     engine_options.max_batch_tokens = options.max_batch_tokens;

@@ -31,8 +31,10 @@ struct ServerOptions {
   // Threads of the CPU kernels; 0: one per core.
   int threads = 0;
   absl::Duration session_idle_timeout = absl::Minutes(10);
-  // KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.
+  // KV-cache capacity of each model loaded at start, in tokens, or as a share of the memory its
+  // device has free once the weights are in (EngineOptions); 0: the engine's default.
   int64_t kv_cache_tokens = 0;
+  double kv_cache_memory_fraction = 0;
   // Device of each model loaded at start ("cpu", "cuda", "cuda:N"); empty: the engine's default.
   std::string device;
   // EngineOptions::share_prompt_prefixes and max_batch_tokens of each model loaded at start.

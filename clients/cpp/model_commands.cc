@@ -24,6 +24,10 @@ int RunLoad(const CommandContext& context) {
       context.args.Number<int64_t>("kv_cache_tokens");
   if (!capacity.ok()) return ReportUsageError(capacity.status().message(), "load");
   request.set_kv_cache_capacity_tokens(capacity->value_or(0));
+  absl::StatusOr<std::optional<double>> fraction =
+      context.args.Number<double>("kv_cache_memory_fraction");
+  if (!fraction.ok()) return ReportUsageError(fraction.status().message(), "load");
+  request.set_kv_cache_memory_fraction(fraction->value_or(0));
   request.set_disable_prefix_sharing(context.args.Has("no_prefix_sharing"));
 
   grpc::ClientContext call;
@@ -81,6 +85,10 @@ std::vector<CommandSpec> ModelCommands() {
                  {.name = "kv_cache_tokens",
                   .value = "N",
                   .help = "KV-cache capacity in tokens (default: the server's)"},
+                 {.name = "kv_cache_memory_fraction",
+                  .value = "F",
+                  .help = "KV-cache capacity as a share, in (0, 1], of the memory the device has "
+                          "free once the weights are in"},
                  {.name = "no_prefix_sharing",
                   .help = "compute every prompt's KV cache, sharing none between requests"}},
        .run = RunLoad},

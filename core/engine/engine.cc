@@ -93,15 +93,18 @@ std::string TokenTextOrEmpty(const Tokenizer& tokenizer, std::optional<int32_t> 
 // How often runs waiting for room in the KV cache try again while nothing else wakes the engine.
 constexpr absl::Duration kAdmissionRetry = absl::Milliseconds(5);
 
-// The tokens of the model's KV-cache pool: as asked, or kDefaultFullContextSequences full
-// contexts within kDefaultKvMemoryFraction of the memory its device has free once the weights are
-// in (a long-context model's eight contexts may not fit).
+// The tokens of the model's KV-cache pool: as many as asked, or as fill the share asked of the
+// memory its device has free once the weights are in; by default kDefaultFullContextSequences
+// full contexts within kDefaultKvMemoryFraction of it (a long-context model's eight contexts may
+// not fit).
 int64_t KvCacheCapacityTokens(const EngineOptions& options, const ModelInfo& info,
                               const KvMemory& memory) {
   if (options.kv_cache_capacity_tokens > 0) return options.kv_cache_capacity_tokens;
-  const int64_t fitting =
-      static_cast<int64_t>(kDefaultKvMemoryFraction * static_cast<double>(memory.FreeBytes())) /
-      info.kv_shape.bytes_per_token();
+  const double fraction = options.kv_cache_memory_fraction > 0 ? options.kv_cache_memory_fraction
+                                                               : kDefaultKvMemoryFraction;
+  const int64_t fitting = static_cast<int64_t>(fraction * static_cast<double>(memory.FreeBytes())) /
+                          info.kv_shape.bytes_per_token();
+  if (options.kv_cache_memory_fraction > 0) return std::max<int64_t>(kKvBlockTokens, fitting);
   return std::max<int64_t>(kKvBlockTokens,
                            std::min(kDefaultFullContextSequences * info.context_length, fitting));
 }
@@ -120,6 +123,17 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
                            ChooseDevice(options.device, CudaDeviceCount()));
   if (options.kv_cache_capacity_tokens < 0) {
     return InvalidField("kv_cache_capacity_tokens", "must be >= 0");
+  }
+  // Written so that NaN fails too.
+  if (!(options.kv_cache_memory_fraction >= 0 && options.kv_cache_memory_fraction <= 1)) {
+    return InvalidField("kv_cache_memory_fraction",
+                        absl::StrCat("must be in (0, 1], or 0 for the default; got ",
+                                     options.kv_cache_memory_fraction));
+  }
+  if (options.kv_cache_capacity_tokens > 0 && options.kv_cache_memory_fraction > 0) {
+    return InvalidField("kv_cache_memory_fraction",
+                        "give the KV cache's size in tokens (kv_cache_capacity_tokens) or as a "
+                        "fraction of free memory, not both");
   }
   if (options.max_batch_tokens <= 0) return InvalidField("max_batch_tokens", "must be > 0");
   progress(LoadStage::kOpeningFile, 0, 0);

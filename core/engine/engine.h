@@ -37,10 +37,13 @@ inline constexpr absl::Duration kQueueFullRetryDelay = absl::Seconds(1);
 struct EngineOptions {
   std::string path;    // GGUF model file or Hugging Face model directory
   std::string device;  // as ChooseDevice (device_choice.h) reads it; empty for the default
-  // Total KV-cache tokens for all sequences, rounded up to whole blocks; 0:
-  // kDefaultFullContextSequences full contexts, within kDefaultKvMemoryFraction of the device's
-  // free memory.
+  // Total KV-cache tokens for all sequences, rounded up to whole blocks; 0: as
+  // kv_cache_memory_fraction says.
   int64_t kv_cache_capacity_tokens = 0;
+  // The share of the device's memory free once the weights are in that the KV cache fills, in
+  // (0, 1], where kv_cache_capacity_tokens is 0; 0: kDefaultFullContextSequences full contexts,
+  // within kDefaultKvMemoryFraction of that memory.
+  double kv_cache_memory_fraction = 0;
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
   const std::atomic<bool>* cancel_requested = nullptr;
   // Most tokens one step feeds the model: every decoding sequence's token first, then prompts

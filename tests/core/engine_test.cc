@@ -1,7 +1,12 @@
 // Engine behaviour on the default model: stop criteria, sessions run in several parts,
 // cancellation, flow control, and admission: runs waiting for room in the KV cache, a bounded
 // wait, requests the cache could never hold.
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 
 #include "absl/time/clock.h"
 #include "core/models/cuda_backend.h"
@@ -318,6 +323,50 @@ TEST(EngineKvCacheTest, CancelledWhileWaiting) {
   EXPECT_EQ(sink.finish_reason(), FinishReason::kCancelled);
   EXPECT_TRUE(sink.Tokens().empty());
   EXPECT_FALSE(waiting->has_kv_cache());
+}
+
+// The host's free memory, as the CPU's KV pool reads it (sysconf's available physical pages).
+int64_t HostFreeBytes() { return int64_t{sysconf(_SC_AVPHYS_PAGES)} * sysconf(_SC_PAGESIZE); }
+
+// A fraction sizes the pool to that share of the free memory, in tokens of stories260K's 1,280
+// bytes (keys and values, 5 layers, 4 KV heads of 8 dims, fp32).
+TEST(EngineLoadTest, KvCacheMemoryFractionSizesThePool) {
+  constexpr int64_t kBytesPerToken = 2 * 5 * 4 * 8 * 4;
+  constexpr double kFraction = 0.01;
+  const int64_t free_before = HostFreeBytes();
+  EngineOptions options{.path = testing::DefaultModelPath(), .device = "cpu"};
+  options.kv_cache_memory_fraction = kFraction;
+  absl::StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
+  const int64_t free_after = HostFreeBytes();
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->model_info().kv_shape.bytes_per_token(), kBytesPerToken);
+  // Free memory moves while other tests run: within a quarter of its readings around the load.
+  const double capacity = static_cast<double>((*engine)->kv_cache_capacity_tokens());
+  const auto tokens_in = [&](int64_t bytes) {
+    return kFraction * static_cast<double>(bytes) / kBytesPerToken;
+  };
+  EXPECT_GT(capacity, 0.75 * tokens_in(std::min(free_before, free_after)));
+  EXPECT_LT(capacity, 1.25 * tokens_in(std::max(free_before, free_after)));
+  EXPECT_EQ((*engine)->kv_cache_capacity_tokens() % kKvBlockTokens, 0);
+}
+
+TEST(EngineLoadTest, KvCacheMemoryFractionOutsideItsRangeOrBesideTokensIsRejected) {
+  for (const double fraction : {-0.5, 1.5, std::nan("")}) {
+    SCOPED_TRACE(fraction);
+    EngineOptions options{.path = testing::DefaultModelPath(), .device = "cpu"};
+    options.kv_cache_memory_fraction = fraction;
+    auto engine = Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
+    EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(engine.status().message(), ::testing::HasSubstr("kv_cache_memory_fraction"));
+  }
+  EngineOptions both{.path = testing::DefaultModelPath(),
+                     .device = "cpu",
+                     .kv_cache_capacity_tokens = 100,
+                     .kv_cache_memory_fraction = 0.5};
+  auto engine = Engine::Load(both, [](LoadStage, int64_t, int64_t) {});
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(engine.status().message(), ::testing::HasSubstr("not both"));
 }
 
 TEST(EngineLoadTest, UnknownDeviceIsRejected) {

@@ -184,10 +184,12 @@ TEST(ProtoConvertTest, LoadRequestBecomesEngineOptions) {
   request.set_path("/models/x.gguf");
   request.set_device("cpu");
   request.set_kv_cache_capacity_tokens(1024);
+  request.set_kv_cache_memory_fraction(0.25);
   const EngineOptions options = ToEngineOptions(request);
   EXPECT_EQ(options.path, "/models/x.gguf");
   EXPECT_EQ(options.device, "cpu");
   EXPECT_EQ(options.kv_cache_capacity_tokens, 1024);
+  EXPECT_EQ(options.kv_cache_memory_fraction, 0.25);
 }
 
 // Expected values from the training set-up in tests/data/llama2c/stories260K.md (dim 64,

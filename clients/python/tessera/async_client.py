@@ -36,11 +36,13 @@ class AsyncClient:
         await self._channel.close()
 
     def load_model(self, name: str, path: str, *, device: str = "",
-                   kv_cache_capacity_tokens: int = 0) -> AsyncModelLoad:
+                   kv_cache_capacity_tokens: int = 0,
+                   kv_cache_memory_fraction: float = 0.0) -> AsyncModelLoad:
         """Loads the model file at `path` (on the server) as `name`; `async for` the progress."""
         return AsyncModelLoad(self.stub.LoadModel(pb.LoadModelRequest(
             name=name, path=path, device=device,
-            kv_cache_capacity_tokens=kv_cache_capacity_tokens)))
+            kv_cache_capacity_tokens=kv_cache_capacity_tokens,
+            kv_cache_memory_fraction=kv_cache_memory_fraction)))
 
     async def unload_model(self, name: str) -> None:
         with raising_tessera_errors():
