@@ -30,8 +30,9 @@ ABSL_FLAG(int64_t, kv_cache_tokens, 0,
           "KV-cache capacity of each model loaded at start, in tokens; 0: the engine's default.");
 ABSL_FLAG(double, kv_cache_memory_fraction, 0,
           "KV-cache capacity of each model loaded at start as a share, in (0, 1], of the memory "
-          "its device has free once the weights are in; not with --kv_cache_tokens. 0: the "
-          "engine's default (eight full contexts within 90% of that memory).");
+          "its device has free once the weights are in, leaving the rest to the passes' working "
+          "buffers; not with --kv_cache_tokens. 0: the engine's default (eight full contexts "
+          "within 90% of that memory).");
 ABSL_FLAG(bool, prefix_sharing, true,
           "Whether requests to the models loaded at start share the KV cache of common prompt "
           "prefixes.");

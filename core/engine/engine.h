@@ -41,8 +41,9 @@ struct EngineOptions {
   // kv_cache_memory_fraction says.
   int64_t kv_cache_capacity_tokens = 0;
   // The share of the device's memory free once the weights are in that the KV cache fills, in
-  // (0, 1], where kv_cache_capacity_tokens is 0; 0: kDefaultFullContextSequences full contexts,
-  // within kDefaultKvMemoryFraction of that memory.
+  // (0, 1], where kv_cache_capacity_tokens is 0 (the passes' working buffers, allocated as
+  // batches grow, need some of the rest); 0: kDefaultFullContextSequences full contexts, within
+  // kDefaultKvMemoryFraction of that memory.
   double kv_cache_memory_fraction = 0;
   // Watched while loading: once it reads true, Load stops and returns CANCELLED.
   const std::atomic<bool>* cancel_requested = nullptr;
