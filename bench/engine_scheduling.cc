@@ -71,7 +71,6 @@ class DroppingSink : public GenerationSink {
 void RunClosedLoop(Engine& engine, int streams, int count, int first_id) {
   Finished finished;
   std::vector<std::unique_ptr<DroppingSink>> sinks;
-  std::vector<std::shared_ptr<Sequence>> sequences;
   const int32_t vocab = engine.model_info().vocab_size;
   auto start = [&](int run) {
     GenerationRequest request;
@@ -89,7 +88,6 @@ void RunClosedLoop(Engine& engine, int streams, int count, int first_id) {
       std::exit(1);
     }
     sinks.push_back(std::make_unique<DroppingSink>(finished, run));
-    sequences.push_back(*sequence);
     if (const absl::Status s = engine.Run(*sequence, RunOptions{}, sinks.back().get()); !s.ok()) {
       std::fprintf(stderr, "Run: %s\n", s.ToString().c_str());
       std::exit(1);

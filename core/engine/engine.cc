@@ -100,13 +100,15 @@ constexpr absl::Duration kAdmissionRetry = absl::Milliseconds(5);
 int64_t KvCacheCapacityTokens(const EngineOptions& options, const ModelInfo& info,
                               const KvMemory& memory) {
   if (options.kv_cache_capacity_tokens > 0) return options.kv_cache_capacity_tokens;
-  const double fraction = options.kv_cache_memory_fraction > 0 ? options.kv_cache_memory_fraction
-                                                               : kDefaultKvMemoryFraction;
-  const int64_t fitting = static_cast<int64_t>(fraction * static_cast<double>(memory.FreeBytes())) /
-                          info.kv_shape.bytes_per_token();
-  if (options.kv_cache_memory_fraction > 0) return std::max<int64_t>(kKvBlockTokens, fitting);
+  const auto fitting = [&](double fraction) {
+    return std::max<int64_t>(
+        kKvBlockTokens, static_cast<int64_t>(fraction * static_cast<double>(memory.FreeBytes())) /
+                            info.kv_shape.bytes_per_token());
+  };
+  if (options.kv_cache_memory_fraction > 0) return fitting(options.kv_cache_memory_fraction);
   return std::max<int64_t>(kKvBlockTokens,
-                           std::min(kDefaultFullContextSequences * info.context_length, fitting));
+                           std::min(kDefaultFullContextSequences * info.context_length,
+                                    fitting(kDefaultKvMemoryFraction)));
 }
 
 // Blocks are shared only where a sequence's keys and values depend on its tokens alone.

@@ -1,8 +1,6 @@
 // Engine behaviour on the default model: stop criteria, sessions run in several parts,
 // cancellation, flow control, and admission: runs waiting for room in the KV cache, a bounded
 // wait, requests the cache could never hold.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -325,20 +323,17 @@ TEST(EngineKvCacheTest, CancelledWhileWaiting) {
   EXPECT_FALSE(waiting->has_kv_cache());
 }
 
-// The host's free memory, as the CPU's KV pool reads it (sysconf's available physical pages).
-int64_t HostFreeBytes() { return int64_t{sysconf(_SC_AVPHYS_PAGES)} * sysconf(_SC_PAGESIZE); }
-
 // A fraction sizes the pool to that share of the free memory, in tokens of stories260K's 1,280
 // bytes (keys and values, 5 layers, 4 KV heads of 8 dims, fp32).
 TEST(EngineLoadTest, KvCacheMemoryFractionSizesThePool) {
   constexpr int64_t kBytesPerToken = 2 * 5 * 4 * 8 * 4;
   constexpr double kFraction = 0.01;
-  const int64_t free_before = HostFreeBytes();
+  const int64_t free_before = HostKvMemory().FreeBytes();
   EngineOptions options{.path = testing::DefaultModelPath(), .device = "cpu"};
   options.kv_cache_memory_fraction = kFraction;
   absl::StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Load(options, [](LoadStage, int64_t, int64_t) {});
-  const int64_t free_after = HostFreeBytes();
+  const int64_t free_after = HostKvMemory().FreeBytes();
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ((*engine)->model_info().kv_shape.bytes_per_token(), kBytesPerToken);
   // Free memory moves while other tests run: within a quarter of its readings around the load.
